@@ -1,0 +1,287 @@
+"""The Fleet model: one validated, frozen description of the whole deployment.
+
+Everything downstream (render, deploy, the lab, checks, probes, the node) reads a
+Fleet. `load_fleet` turns any problem with the file into a ConfigError whose one
+line names the file and the key path (`regions[2].geo.lat: ...`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bcastctl.errors import ConfigError
+
+API_VERSION = "bcastctl.io/v1alpha1"
+
+# RFC 1123 label, as Kubernetes names and our region names must be.
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+Dns1123Label = Annotated[str, Field(pattern=DNS1123_LABEL, min_length=1, max_length=40)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GkeCluster(_Model):
+    project: str = Field(min_length=1)
+    location: str = Field(min_length=1)
+    cluster: str = Field(min_length=1)
+
+
+class ClusterRef(_Model):
+    """Where a region runs: a kube context (any distribution) or a GKE cluster."""
+
+    context: str | None = None
+    kubeconfig: str | None = None
+    gke: GkeCluster | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_reach(self) -> Self:
+        if self.context is not None and self.gke is not None:
+            raise ValueError("set either context or gke, not both")
+        return self
+
+
+class Geo(_Model):
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class Region(_Model):
+    name: Dns1123Label
+    cluster: ClusterRef = ClusterRef()
+    geo: Geo
+    replicas: int = Field(default=2, ge=1, le=1000)
+    turn_address: str | None = None
+
+    @model_validator(mode="after")
+    def _turn_address_is_an_ip(self) -> Self:
+        if self.turn_address is not None:
+            try:
+                ipaddress.ip_address(self.turn_address)
+            except ValueError:
+                raise ValueError(f"turn_address: not an IP address: {self.turn_address!r}") from None
+        return self
+
+
+class Secrets(_Model):
+    """Names of Kubernetes Secrets (key `secret`) the manifests reference; never values."""
+
+    turn: Dns1123Label = "bcast-turn-secret"
+    cluster: Dns1123Label = "bcast-cluster-secret"
+    whip_token: Dns1123Label = "bcast-whip-token"
+    nats_system: Dns1123Label = "bcast-nats-system"
+
+
+class NodeSettings(_Model):
+    """The broadcaster node's ports and limits, as deployed."""
+
+    signalling_port: Port = 8080
+    admin_port: Port = 9090
+    max_sessions: int = Field(default=200, ge=1)
+    rtc_port_min: Port = 10000
+    rtc_port_max: Port = 10100
+
+
+class Nats(_Model):
+    image: str = "nats:2.10.24-alpine"
+    client_port: Port = 4222
+    cluster_port: Port = 6222
+    gateway_port: Port = 7222
+    monitor_port: Port = 8222
+    cluster_size: int = Field(default=3, ge=1, le=15)
+
+
+class Listener(_Model):
+    name: Dns1123Label
+    protocol: Literal["TURN-UDP", "TURN-TCP", "TURN-TLS", "TURN-DTLS"]
+    port: Port
+
+
+class Stunner(_Model):
+    realm: str = "stunner.l7mp.io"
+    auth_type: Literal["ephemeral", "static"] = "ephemeral"
+    gateway_class: Dns1123Label = "stunner-gatewayclass"
+    listeners: list[Listener] = Field(
+        default=[
+            Listener(name="turn-udp", protocol="TURN-UDP", port=3478),
+            Listener(name="turn-tcp", protocol="TURN-TCP", port=3478),
+        ],
+        min_length=1,
+    )
+
+
+class Rollout(_Model):
+    order: list[str] | None = None
+    canary: str | None = None
+    parallelism: int = Field(default=1, ge=1)
+    timeout_s: float = Field(default=600, gt=0)
+
+
+class Dns(_Model):
+    project: str = Field(min_length=1)
+    zone: str = Field(min_length=1)
+    record: str = Field(min_length=1, description="fully qualified name, e.g. turn.example.com.")
+    ttl: int = Field(default=60, ge=1)
+
+
+class LabLink(_Model):
+    between: tuple[str, str]
+    one_way_ms: float = Field(ge=0, le=10_000)
+
+
+class Lab(_Model):
+    latency: list[LabLink] = []
+    default_one_way_ms: float = Field(default=0, ge=0, le=10_000)
+    loopback_prefix: str = Field(
+        default="127.77", pattern=r"^127\.\d{1,3}$", description="first two octets of lab addresses"
+    )
+
+
+class Fleet(_Model):
+    apiVersion: Literal["bcastctl.io/v1alpha1"] = API_VERSION  # noqa: N815 - YAML key
+    kind: Literal["Fleet"] = "Fleet"
+    name: Dns1123Label
+    namespace: Dns1123Label = "broadcaster"
+    image: str = Field(min_length=1)
+    regions: list[Region] = Field(min_length=1)
+    secrets: Secrets = Secrets()
+    node: NodeSettings = NodeSettings()
+    nats: Nats = Nats()
+    stunner: Stunner = Stunner()
+    rollout: Rollout = Rollout()
+    dns: Dns | None = None
+    lab: Lab = Lab()
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Self:
+        problem = _first_cross_reference_problem(self)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    @property
+    def region_names(self) -> list[str]:
+        return [region.name for region in self.regions]
+
+    def region(self, name: str) -> Region:
+        for region in self.regions:
+            if region.name == name:
+                return region
+        raise ConfigError(
+            f"unknown region {name!r}", hint=f"regions in this fleet: {', '.join(self.region_names)}"
+        )
+
+    def rollout_order(self) -> list[str]:
+        """Regions in rollout order, canary first."""
+        order = list(self.rollout.order or self.region_names)
+        order += [name for name in self.region_names if name not in order]
+        if self.rollout.canary:
+            order.remove(self.rollout.canary)
+            order.insert(0, self.rollout.canary)
+        return order
+
+    def one_way_ms(self, a: str, b: str) -> float:
+        """The lab's configured one-way latency between two regions."""
+        for link in self.lab.latency:
+            if set(link.between) == {a, b}:
+                return link.one_way_ms
+        return self.lab.default_one_way_ms
+
+    def region_pairs(self) -> list[tuple[str, str]]:
+        """Unordered region pairs in fleet order."""
+        return list(itertools.combinations(self.region_names, 2))
+
+
+def _first_cross_reference_problem(fleet: Fleet) -> str | None:
+    names = fleet.region_names
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            return f"regions[{index}].name: duplicate region {name!r}"
+        seen.add(name)
+    for index, name in enumerate(fleet.rollout.order or []):
+        if name not in seen:
+            return f"rollout.order[{index}]: unknown region {name!r}"
+    if fleet.rollout.canary is not None and fleet.rollout.canary not in seen:
+        return f"rollout.canary: unknown region {fleet.rollout.canary!r}"
+    pairs: set[frozenset[str]] = set()
+    for index, link in enumerate(fleet.lab.latency):
+        for side, name in enumerate(link.between):
+            if name not in seen:
+                return f"lab.latency[{index}].between[{side}]: unknown region {name!r}"
+        pair = frozenset(link.between)
+        if len(pair) == 1:
+            return f"lab.latency[{index}].between: a region cannot link to itself"
+        if pair in pairs:
+            return f"lab.latency[{index}].between: pair given twice"
+        pairs.add(pair)
+    listener_names = [listener.name for listener in fleet.stunner.listeners]
+    if len(set(listener_names)) != len(listener_names):
+        return "stunner.listeners: listener names must be unique"
+    return None
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
+def _describe(error: Any) -> str:
+    message = str(error["msg"])
+    message = message.removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif error["type"] == "missing":
+        message = "required key is missing"
+    path = _key_path(tuple(error["loc"]))
+    return f"{path}: {message}" if path else message
+
+
+def parse_fleet(data: Any, source: str = "<fleet>") -> Fleet:
+    """Validate already-parsed YAML data; errors name `source` and the key path."""
+    if data is None:
+        raise ConfigError(f"{source}: empty file, expected a fleet mapping")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top, got {type(data).__name__}")
+    try:
+        return Fleet.model_validate(data)
+    except ValidationError as e:
+        errors = e.errors()
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigError(f"{source}: {_describe(errors[0])}{more}") from e
+
+
+def load_fleet(path: str | Path) -> Fleet:
+    """Read and validate a fleet file."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: fleet file not found",
+            hint="pass --fleet FILE, set BCASTCTL_FLEET, or see examples/fleet.yaml",
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read fleet file: {e}") from e
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{path}{where}: YAML syntax error: {problem}") from e
+    return parse_fleet(data, str(path))

@@ -1,0 +1,113 @@
+"""Wire contracts shared by the node, the lab, render and the checks.
+
+- NODE_ENV: the environment variables the node reads (`bcastctl node serve`);
+  render writes them into the StatefulSet, the lab sets them per process.
+- NATS subjects the node uses (membership, registry, media relay, RTT echo).
+- The JSON shapes of the node's admin API that checks and probes read.
+
+Secrets travel only in environment variables (never argv, never logs).
+"""
+
+from __future__ import annotations
+
+from typing import Final, TypedDict
+
+PROTOCOL_VERSION: Final = 1
+
+
+class NodeEnv:
+    """Environment variable names of the node's settings."""
+
+    NAME: Final = "BCAST_NODE_NAME"  # unique in the fleet, e.g. us-east5-0
+    REGION: Final = "BCAST_REGION"
+    FLEET: Final = "BCAST_FLEET"  # fleet name: prefixes every NATS subject
+    LAT: Final = "BCAST_LAT"
+    LON: Final = "BCAST_LON"
+    NATS_URL: Final = "BCAST_NATS_URL"  # comma-separated nats:// URLs of the region's NATS
+    BIND_ADDRESS: Final = "BCAST_BIND_ADDRESS"  # HTTP listen address (0.0.0.0 in pods)
+    ADVERTISE_ADDRESS: Final = "BCAST_ADVERTISE_ADDRESS"  # the IP peers and ICE use
+    SIGNALLING_PORT: Final = "BCAST_SIGNALLING_PORT"  # public: WHIP/WHEP/pc-config
+    ADMIN_PORT: Final = "BCAST_ADMIN_PORT"  # private: health, metrics, cluster, diag
+    MAX_SESSIONS: Final = "BCAST_MAX_SESSIONS"
+    CLUSTER_SECRET: Final = "BCAST_CLUSTER_SECRET"  # HMAC key of heartbeats (the "cookie")
+    WHIP_TOKEN: Final = "BCAST_WHIP_TOKEN"  # Bearer token publishers present
+    TURN_SECRET: Final = "BCAST_TURN_SECRET"  # TURN REST shared secret (coturn/STUNner)
+    TURN_URLS: Final = "BCAST_TURN_URLS"  # comma-separated turn: URIs for /api/pc-config
+    ICE_POLICY: Final = "BCAST_ICE_POLICY"  # "all" | "relay"
+    DNS_SERVER: Final = "BCAST_DNS_SERVER"  # host:port used by /api/diag/resolve (default: system)
+    CLUSTER_DOMAIN: Final = "BCAST_CLUSTER_DOMAIN"  # default svc.cluster.local
+    CLUSTERSET_DOMAIN: Final = "BCAST_CLUSTERSET_DOMAIN"  # default svc.clusterset.local
+    EXPECTED_NODES: Final = "BCAST_EXPECTED_NODES"  # optional count; /readyz waits for it
+    HEARTBEAT_INTERVAL: Final = "BCAST_HEARTBEAT_INTERVAL"  # seconds, default 0.5
+    PEER_TIMEOUT: Final = "BCAST_PEER_TIMEOUT"  # seconds without a beat -> down, default 2.0
+    LOG_LEVEL: Final = "BCAST_LOG_LEVEL"
+
+
+def subject_prefix(fleet: str) -> str:
+    return f"bcast.{fleet}"
+
+
+def heartbeat_subject(fleet: str, region: str) -> str:
+    return f"{subject_prefix(fleet)}.hb.{region}"
+
+
+def rtt_subject(fleet: str, node: str) -> str:
+    """A node answers RTT echo requests here (request/reply through the gateways)."""
+    return f"{subject_prefix(fleet)}.rtt.{node}"
+
+
+class NodeIdentity(TypedDict):
+    name: str
+    region: str
+    address: str
+    lat: float
+    lon: float
+    version: str
+
+
+class MemberView(TypedDict):
+    name: str
+    region: str
+    address: str
+    sessions: int
+    max_sessions: int
+    cpu: float
+    last_seen_ms: float  # milliseconds since the last heartbeat
+
+
+class RejectedPeer(TypedDict):
+    name: str
+    region: str
+    reason: str  # e.g. "bad signature (cluster secret mismatch)"
+    count: int
+
+
+class RegistryEntry(TypedDict):
+    node: str
+    region: str
+
+
+class ClusterView(TypedDict):
+    """GET /api/cluster on the admin port."""
+
+    node: NodeIdentity
+    nats_connected: bool
+    members: list[MemberView]  # every OTHER live node (Erlang's Node.list())
+    rejected: list[RejectedPeer]
+    registry: dict[str, RegistryEntry]  # stream id -> holder
+
+
+class RttSamples(TypedDict):
+    """GET /api/diag/rtt?peer=<node>&n=<count>&interval_ms=<ms> on the admin port."""
+
+    peer: str
+    samples_ms: list[float]  # one per answered request
+    lost: int  # requests that timed out
+
+
+class ResolveAnswer(TypedDict):
+    """GET /api/diag/resolve?name=<fqdn> on the admin port."""
+
+    name: str
+    addresses: list[str]
+    error: str | None

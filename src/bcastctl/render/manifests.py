@@ -1,0 +1,211 @@
+"""Fleet -> Kubernetes objects, per region, from the YAML templates in templates/.
+
+Templates hold the static shape with `${name}` placeholders; the few parts that
+depend on the whole fleet (the NATS gateway list, the node's environment, the TURN
+listeners) are filled in here. Pure: the same fleet always gives the same objects.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bcastctl.fleet import Fleet, Region
+from bcastctl.protocol import NodeEnv
+
+Manifest = dict[str, Any]
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+BASE_FILES = ("namespace.yaml", "rbac.yaml", "networkpolicy.yaml", "stunner.yaml")
+REGION_FILES = ("nats.yaml", "stunner.yaml", "broadcaster.yaml", "mcs.yaml")
+
+# Apply order: what others depend on first (DESIGN: namespace and RBAC, NATS, STUNner,
+# broadcaster). kubectl-style kind priority inside each file group.
+KIND_ORDER = (
+    "Namespace",
+    "ServiceAccount",
+    "Role",
+    "RoleBinding",
+    "NetworkPolicy",
+    "ConfigMap",
+    "Service",
+    "StatefulSet",
+    "PodDisruptionBudget",
+    "GatewayClass",
+    "GatewayConfig",
+    "Gateway",
+    "UDPRoute",
+    "ServiceExport",
+)
+
+
+@dataclass(frozen=True)
+class RegionManifests:
+    region: str
+    base: list[Manifest]  # fleet-wide objects (the kustomize base)
+    own: list[Manifest]  # this region's objects (the overlay's files)
+    files: dict[str, list[Manifest]]  # overlay file name -> its objects
+
+    @property
+    def resolved(self) -> list[Manifest]:
+        """Everything applied to this region, in apply order."""
+        return sort_for_apply(self.base + self.own)
+
+
+@cache
+def _template(relative: str) -> string.Template:
+    return string.Template((TEMPLATES_DIR / relative).read_text(encoding="utf-8"))
+
+
+def _load(relative: str, values: dict[str, object]) -> list[Manifest]:
+    text = _template(relative).substitute(values)
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def fleet_values(fleet: Fleet) -> dict[str, object]:
+    return {
+        "fleet": fleet.name,
+        "namespace": fleet.namespace,
+        "image": fleet.image,
+        "gateway_class": fleet.stunner.gateway_class,
+        "realm": fleet.stunner.realm,
+        "auth_type": fleet.stunner.auth_type,
+        "turn_secret": fleet.secrets.turn,
+        "nats_system_secret": fleet.secrets.nats_system,
+        "nats_image": fleet.nats.image,
+        "signalling_port": fleet.node.signalling_port,
+        "admin_port": fleet.node.admin_port,
+        "rtc_port_min": fleet.node.rtc_port_min,
+        "rtc_port_max": fleet.node.rtc_port_max,
+        "nats_client_port": fleet.nats.client_port,
+        "nats_cluster_port": fleet.nats.cluster_port,
+        "nats_gateway_port": fleet.nats.gateway_port,
+        "nats_monitor_port": fleet.nats.monitor_port,
+    }
+
+
+def region_values(fleet: Fleet, region: Region) -> dict[str, object]:
+    return {
+        **fleet_values(fleet),
+        "region": region.name,
+        "replicas": region.replicas,
+        "cluster_size": fleet.nats.cluster_size,
+        "client_port": fleet.nats.client_port,
+        "cluster_port": fleet.nats.cluster_port,
+        "gateway_port": fleet.nats.gateway_port,
+        "monitor_port": fleet.nats.monitor_port,
+    }
+
+
+def gateway_url(fleet: Fleet, region: str) -> str:
+    """A region's NATS gateway at its MCS clusterset name."""
+    return (
+        f"nats://{region}-nats-gateway.{fleet.namespace}.svc.clusterset.local:"
+        f"{fleet.nats.gateway_port}"
+    )
+
+
+def nats_config(fleet: Fleet, region: Region) -> str:
+    values = region_values(fleet, region)
+    routes = [
+        f"    nats://{region.name}-nats-{i}.{region.name}-nats.{fleet.namespace}"
+        f".svc.cluster.local:{fleet.nats.cluster_port}"
+        for i in range(fleet.nats.cluster_size)
+    ]
+    gateways = [
+        f'    {{ name: {other}, url: "{gateway_url(fleet, other)}" }}'
+        for other in fleet.region_names
+        if other != region.name
+    ]
+    values["routes"] = "\n".join(routes)
+    values["gateways"] = "\n".join(gateways)
+    return _template("nats/nats.conf").substitute(values)
+
+
+def node_env(fleet: Fleet, region: Region) -> list[Manifest]:
+    """The node container's environment; secrets come from Secret references."""
+
+    def value(name: str, text: object) -> Manifest:
+        return {"name": name, "value": str(text)}
+
+    def secret(name: str, secret_name: str) -> Manifest:
+        return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": "secret"}}}
+
+    nats_url = f"nats://{region.name}-nats.{fleet.namespace}.svc.cluster.local:{fleet.nats.client_port}"
+    turn_urls = ",".join(
+        f"turn:{region.turn_address}:{listener.port}?transport={listener.protocol[5:].lower()}"
+        for listener in fleet.stunner.listeners
+        if region.turn_address and listener.protocol in ("TURN-UDP", "TURN-TCP")
+    )
+    return [
+        {"name": NodeEnv.NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": NodeEnv.ADVERTISE_ADDRESS, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        value(NodeEnv.REGION, region.name),
+        value(NodeEnv.FLEET, fleet.name),
+        value(NodeEnv.LAT, region.geo.lat),
+        value(NodeEnv.LON, region.geo.lon),
+        value(NodeEnv.NATS_URL, nats_url),
+        value(NodeEnv.BIND_ADDRESS, "0.0.0.0"),
+        value(NodeEnv.SIGNALLING_PORT, fleet.node.signalling_port),
+        value(NodeEnv.ADMIN_PORT, fleet.node.admin_port),
+        value(NodeEnv.MAX_SESSIONS, fleet.node.max_sessions),
+        value(NodeEnv.TURN_URLS, turn_urls),
+        value(NodeEnv.ICE_POLICY, "relay" if turn_urls else "all"),
+        secret(NodeEnv.CLUSTER_SECRET, fleet.secrets.cluster),
+        secret(NodeEnv.WHIP_TOKEN, fleet.secrets.whip_token),
+        secret(NodeEnv.TURN_SECRET, fleet.secrets.turn),
+    ]
+
+
+def base_files(fleet: Fleet) -> dict[str, list[Manifest]]:
+    """Fleet-wide objects by base file name."""
+    values = fleet_values(fleet)
+    return {name: _load(f"base/{name}", values) for name in BASE_FILES}
+
+
+def base_manifests(fleet: Fleet) -> list[Manifest]:
+    return [doc for docs in base_files(fleet).values() for doc in docs]
+
+
+def region_manifests(fleet: Fleet, region: Region) -> RegionManifests:
+    values = region_values(fleet, region)
+    files = {name: _load(f"region/{name}", values) for name in REGION_FILES}
+    for doc in (doc for docs in files.values() for doc in docs):
+        _fill(fleet, region, doc)
+    own = [doc for docs in files.values() for doc in docs]
+    return RegionManifests(region.name, base_manifests(fleet), own, files)
+
+
+def _fill(fleet: Fleet, region: Region, doc: Manifest) -> None:
+    kind, name = doc["kind"], doc["metadata"]["name"]
+    if kind == "ConfigMap" and name == f"{region.name}-nats-config":
+        doc["data"] = {"nats.conf": nats_config(fleet, region)}
+    elif kind == "StatefulSet" and name == f"{region.name}-broadcaster":
+        doc["spec"]["template"]["spec"]["containers"][0]["env"] = node_env(fleet, region)
+    elif kind == "Gateway":
+        doc["spec"]["listeners"] = [
+            {"name": listener.name, "port": listener.port, "protocol": listener.protocol}
+            for listener in fleet.stunner.listeners
+        ]
+        if region.turn_address:
+            doc["spec"]["addresses"] = [{"type": "IPAddress", "value": region.turn_address}]
+
+
+def sort_for_apply(docs: list[Manifest]) -> list[Manifest]:
+    def key(doc: Manifest) -> tuple[int, str]:
+        kind = doc["kind"]
+        rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+        return rank, doc["metadata"]["name"]
+
+    return sorted(docs, key=key)
+
+
+def object_key(doc: Manifest) -> tuple[str, str, str, str]:
+    meta = doc["metadata"]
+    return doc["apiVersion"], doc["kind"], meta.get("namespace", ""), meta["name"]
