@@ -1,0 +1,6 @@
+"""`python -m bcastctl ...` is the same as the `bcastctl` command (the lab starts nodes this way)."""
+
+from bcastctl.cli.main import run
+
+if __name__ == "__main__":
+    run()
