@@ -1,0 +1,237 @@
+"""The lab's state file, as every later command reads it (`lab status`, verify, probe).
+
+`bcastctl lab up` writes `<state dir>/state.json` (a LabState) and a 0600
+`<state dir>/secrets.json` (LabSecrets). The state holds addresses, ports and pids;
+it never holds a secret, so it is safe to print or emit as JSON. Secrets are read
+separately with `load_lab_secrets`, and their repr is masked.
+
+The state dir is `--state-dir`, else `BCASTCTL_LAB_DIR`, else `.bcastctl/lab` under
+the current directory (`default_state_dir`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Final, Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+
+from bcastctl.errors import ConfigError
+
+STATE_FILE: Final = "state.json"
+SECRETS_FILE: Final = "secrets.json"
+STATE_VERSION: Final = 1
+LAB_DIR_ENV: Final = "BCASTCTL_LAB_DIR"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ProcessState(_Model):
+    """One process the lab started; `down` kills its process group by pid."""
+
+    role: str  # "nats", "node", "linkd", "dns", "turn"
+    name: str  # e.g. "nats-us-east5", "us-east5-0"
+    pid: int
+    log_file: str
+
+
+class DelayLinkState(_Model):
+    """A userspace TCP proxy: `from_region`'s gateway dials `to_region` through it.
+
+    Both directions of every connection through it are delayed by `one_way_ms`
+    (so a round trip gains 2 x one_way_ms).
+    """
+
+    from_region: str
+    to_region: str
+    listen: str  # host:port the dialling gateway connects to
+    target: str  # host:port of to_region's gateway listener
+    one_way_ms: float  # as configured in the fleet file
+    current_one_way_ms: float  # after `lab fault slow-link`; equal to one_way_ms otherwise
+
+    @property
+    def name(self) -> str:
+        return f"{self.from_region}->{self.to_region}"
+
+
+class NodeState(_Model):
+    name: str  # e.g. us-east5-0
+    region: str
+    advertise_address: str  # its own 127.x address (ICE host candidate too)
+    signalling_url: str  # http://addr:port (WHIP/WHEP/pc-config)
+    admin_url: str  # http://addr:port (healthz, readyz, api/cluster, diag)
+    pid: int | None  # None only if the node could not be started
+
+
+class RegionState(_Model):
+    name: str
+    index: int  # position in the fleet file
+    nats_client_url: str  # nats://host:port
+    nats_monitor_url: str  # http://host:port (/varz, /gatewayz, ...)
+    nats_gateway_listen: str  # host:port, where the other regions' links deliver
+    nats_pid: int | None
+    links: list[DelayLinkState]  # outbound: this region dialling each other region
+    nodes: list[NodeState]
+
+
+class DnsState(_Model):
+    address: str  # host:port, UDP (and TCP)
+    pid: int | None
+    domains: list[str]  # zones it answers, e.g. svc.clusterset.local
+
+
+class TurnState(_Model):
+    address: str | None  # host:port (UDP and TCP) or None when TURN is not running
+    urls: list[str]  # turn: URIs handed to the nodes
+    realm: str | None
+    pid: int | None
+    reason: str | None  # why address is None, in plain words
+
+
+class LinkdState(_Model):
+    """The one process that runs every delay link, and its control socket."""
+
+    pid: int | None
+    control_socket: str
+
+
+class LabState(_Model):
+    version: Literal[1] = STATE_VERSION
+    fleet_name: str
+    namespace: str
+    fleet_path: str
+    state_dir: str
+    loopback_prefix: str  # e.g. 127.77: every address of this lab is under it
+    secrets_file: str  # 0600 JSON with the lab's generated secrets (never printed)
+    started_at: float  # unix time
+    ready_after_s: float | None  # seconds `up` took to reach ready, None if not reached
+    regions: list[RegionState]
+    dns: DnsState
+    turn: TurnState
+    linkd: LinkdState
+    processes: list[ProcessState]
+
+    def region(self, name: str) -> RegionState:
+        for region in self.regions:
+            if region.name == name:
+                return region
+        known = ", ".join(r.name for r in self.regions)
+        raise ConfigError(f"unknown region {name!r} in the lab", hint=f"regions: {known}")
+
+    def link(self, from_region: str, to_region: str) -> DelayLinkState:
+        for link in self.region(from_region).links:
+            if link.to_region == to_region:
+                return link
+        raise ConfigError(f"no delay link {from_region}->{to_region} in the lab")
+
+    @property
+    def nodes(self) -> list[NodeState]:
+        return [node for region in self.regions for node in region.nodes]
+
+    def node(self, name: str) -> NodeState:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        known = ", ".join(n.name for n in self.nodes)
+        raise ConfigError(f"unknown node {name!r} in the lab", hint=f"nodes: {known}")
+
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.processes]
+
+
+class LabSecrets(_Model):
+    """The lab's generated secrets. Values are SecretStr: masked in repr and str."""
+
+    cluster_secret: SecretStr
+    whip_token: SecretStr
+    turn_secret: SecretStr
+    nats_system_password: SecretStr
+
+    def as_plain(self) -> dict[str, str]:
+        """For writing the 0600 file only."""
+        return {name: value.get_secret_value() for name, value in self}
+
+
+def default_state_dir(state_dir: str | Path | None = None) -> Path:
+    """--state-dir, else BCASTCTL_LAB_DIR, else ./.bcastctl/lab."""
+    if state_dir is not None:
+        return Path(state_dir)
+    from_env = os.environ.get(LAB_DIR_ENV)
+    return Path(from_env) if from_env else Path.cwd() / ".bcastctl" / "lab"
+
+
+def state_file(state_dir: str | Path) -> Path:
+    return Path(state_dir) / STATE_FILE
+
+
+def load_lab_state(state_dir: str | Path | None = None) -> LabState:
+    """Read the lab's state; ConfigError (one line, names the file) if absent or bad."""
+    path = state_file(default_state_dir(state_dir))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no lab state here (is the lab up?)",
+            hint="start one with `bcastctl lab up`, or pass --state-dir / BCASTCTL_LAB_DIR",
+        ) from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read lab state: {e}") from e
+    try:
+        return LabState.model_validate_json(text)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"{path}: invalid lab state: {where}: {first['msg']}") from e
+
+
+def save_lab_state(state: LabState) -> Path:
+    """Write state.json atomically (readers never see half a file)."""
+    path = state_file(state.state_dir)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(state.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def write_lab_secrets(path: str | Path, secrets: LabSecrets) -> None:
+    """Create the secrets file with mode 0600 from the start (no window at 0644)."""
+    path = Path(path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        json.dump(secrets.as_plain(), file)
+    os.chmod(path, 0o600)
+
+
+def load_lab_secrets(state: LabState | str | Path) -> LabSecrets:
+    """The lab's secrets (for tests and the lab itself); values stay masked unless asked."""
+    path = Path(state.secrets_file) if isinstance(state, LabState) else Path(state)
+    if path.is_dir():
+        path = path / SECRETS_FILE
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: lab secrets file not found (is the lab up?)") from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read lab secrets: {type(e).__name__}") from e
+    if mode & 0o077:
+        raise ConfigError(f"{path}: lab secrets file is readable by others (mode {mode:o})")
+    try:
+        return LabSecrets.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{path}: invalid lab secrets file") from e
+
+
+def lab_whip_token(state: LabState) -> str:
+    """The WHIP Bearer token the lab's nodes accept (tests publish with it)."""
+    return load_lab_secrets(state).whip_token.get_secret_value()
+
+
+def lab_turn_secret(state: LabState) -> str:
+    """The TURN REST shared secret coturn and the nodes use."""
+    return load_lab_secrets(state).turn_secret.get_secret_value()
