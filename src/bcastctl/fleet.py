@@ -10,13 +10,13 @@ from __future__ import annotations
 import ipaddress
 import itertools
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bcastctl.errors import ConfigError
 
-API_VERSION = "bcastctl.io/v1alpha1"
+API_VERSION: Final = "bcastctl.io/v1alpha1"
 
 # RFC 1123 label, as Kubernetes names and our region names must be.
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -66,7 +66,9 @@ class Region(_Model):
             try:
                 ipaddress.ip_address(self.turn_address)
             except ValueError:
-                raise ValueError(f"turn_address: not an IP address: {self.turn_address!r}") from None
+                raise ValueError(
+                    f"turn_address: not an IP address: {self.turn_address!r}"
+                ) from None
         return self
 
 
@@ -145,7 +147,7 @@ class Lab(_Model):
 
 
 class Fleet(_Model):
-    apiVersion: Literal["bcastctl.io/v1alpha1"] = API_VERSION  # noqa: N815 - YAML key
+    apiVersion: Literal["bcastctl.io/v1alpha1"] = API_VERSION  # the YAML key
     kind: Literal["Fleet"] = "Fleet"
     name: Dns1123Label
     namespace: Dns1123Label = "broadcaster"
@@ -175,7 +177,8 @@ class Fleet(_Model):
             if region.name == name:
                 return region
         raise ConfigError(
-            f"unknown region {name!r}", hint=f"regions in this fleet: {', '.join(self.region_names)}"
+            f"unknown region {name!r}",
+            hint=f"regions in this fleet: {', '.join(self.region_names)}",
         )
 
     def rollout_order(self) -> list[str]:

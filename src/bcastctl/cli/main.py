@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
+from typer.exceptions import TyperException
 
 from bcastctl import __version__
 from bcastctl.cli import render as render_cmd
@@ -55,7 +55,9 @@ def main(
     ] = OutputFormat.table,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logs.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
-    no_color: Annotated[bool, typer.Option("--no-color", help="Plain output (also NO_COLOR).")] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="Plain output (also NO_COLOR).")
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
@@ -70,7 +72,9 @@ def _configure_logging(verbosity: int) -> None:
     import logging
 
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 app.command("render", help=render_cmd.HELP)(render_cmd.render)
@@ -93,7 +97,9 @@ def _register_groups() -> None:
             if e.name != module_name:
                 raise
             continue
-        module.register(app) if hasattr(module, "register") else app.add_typer(module.app, name=group)
+        module.register(app) if hasattr(module, "register") else app.add_typer(
+            module.app, name=group
+        )
 
 
 _register_groups()
@@ -115,10 +121,10 @@ def run(argv: list[str] | None = None) -> int:
         result = app(args=argv, standalone_mode=False, prog_name="bcastctl")
     except BcastError as e:
         code = _fail(_escape(e.message), _escape(e.hint) if e.hint else None, e.exit_code)
-    except click.exceptions.UsageError as e:
-        e.show()
-        code = ExitCode.USAGE
-    except click.exceptions.Abort:
+    except TyperException as e:  # click-style usage errors: bad option, missing argument
+        e.show()  # type: ignore[attr-defined]
+        code = int(getattr(e, "exit_code", ExitCode.USAGE))
+    except typer.Abort:
         code = 130
     except KeyboardInterrupt:
         code = 130

@@ -137,7 +137,9 @@ def node_env(fleet: Fleet, region: Region) -> list[Manifest]:
     def secret(name: str, secret_name: str) -> Manifest:
         return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": "secret"}}}
 
-    nats_url = f"nats://{region.name}-nats.{fleet.namespace}.svc.cluster.local:{fleet.nats.client_port}"
+    nats_url = (
+        f"nats://{region.name}-nats.{fleet.namespace}.svc.cluster.local:{fleet.nats.client_port}"
+    )
     turn_urls = ",".join(
         f"turn:{region.turn_address}:{listener.port}?transport={listener.protocol[5:].lower()}"
         for listener in fleet.stunner.listeners
@@ -145,7 +147,10 @@ def node_env(fleet: Fleet, region: Region) -> list[Manifest]:
     )
     return [
         {"name": NodeEnv.NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-        {"name": NodeEnv.ADVERTISE_ADDRESS, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {
+            "name": NodeEnv.ADVERTISE_ADDRESS,
+            "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}},
+        },
         value(NodeEnv.REGION, region.name),
         value(NodeEnv.FLEET, fleet.name),
         value(NodeEnv.LAT, region.geo.lat),

@@ -83,7 +83,10 @@ def render_tree(fleet: Fleet, out: Path, regions: list[str] | None = None) -> Re
     by_file = base_files(fleet)
     for file_name, docs in by_file.items():
         _write(out / "base" / file_name, dump_yaml(docs))
-    _write(out / "base" / "kustomization.yaml", dump_yaml([{**KUSTOMIZATION, "resources": list(by_file)}]))
+    _write(
+        out / "base" / "kustomization.yaml",
+        dump_yaml([{**KUSTOMIZATION, "resources": list(by_file)}]),
+    )
     rendered = [_write_region(fleet, out, name) for name in names]
     return RenderResult(fleet=fleet.name, out=str(out), regions=rendered, pruned=pruned)
 

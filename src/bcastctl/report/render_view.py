@@ -26,5 +26,7 @@ def render_table(result: RenderResult) -> RenderableType:
         )
     parts: list[RenderableType] = [table]
     if result.pruned:
-        parts.append(Text(f"removed overlays of regions no longer in the fleet: {', '.join(result.pruned)}"))
+        parts.append(
+            Text(f"removed overlays of regions no longer in the fleet: {', '.join(result.pruned)}")
+        )
     return Group(*parts)

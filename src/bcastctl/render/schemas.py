@@ -1,0 +1,44 @@
+"""Schemas bcastctl keeps for the custom kinds it renders (STUNner, Gateway API, GKE MCS).
+
+Built-in Kubernetes kinds are validated against the upstream schemas in the tests
+(kubernetes-validate); these cover the CRD kinds those schemas do not know.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
+
+
+def schema_file(api_version: str, kind: str) -> Path:
+    group, _, version = api_version.rpartition("/")
+    return SCHEMAS_DIR / f"{kind.lower()}.{group}.{version}.json"
+
+
+@cache
+def crd_schema(api_version: str, kind: str) -> dict[str, Any] | None:
+    path = schema_file(api_version, kind)
+    if not path.exists():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def crd_problems(doc: dict[str, Any]) -> list[str]:
+    """Schema violations of one custom object, as `Kind/name: path: message` lines."""
+    import jsonschema
+
+    schema = crd_schema(doc.get("apiVersion", ""), doc.get("kind", ""))
+    if schema is None:
+        return [f"{doc.get('kind')}: no schema kept for {doc.get('apiVersion')}"]
+    validator = jsonschema.Draft202012Validator(schema)
+    name = doc.get("metadata", {}).get("name", "?")
+    return [
+        f"{doc['kind']}/{name}: {'.'.join(str(p) for p in error.absolute_path) or '<root>'}: "
+        f"{error.message}"
+        for error in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    ]

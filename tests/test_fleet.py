@@ -1,0 +1,182 @@
+"""The fleet file: good files load, and every kind of bad file gets one line naming the
+file and the key path, exit code 3, and no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bcastctl.cli.main import run
+from bcastctl.fleet import load_fleet
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fleet.yaml"
+
+
+def _example() -> dict:  # type: ignore[type-arg]
+    return yaml.safe_load(EXAMPLE.read_text())
+
+
+def _set(path: list[str | int], value: object):  # type: ignore[no-untyped-def]
+    def change(data: dict) -> None:  # type: ignore[type-arg]
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    return change
+
+
+def _delete(path: list[str | int]):  # type: ignore[no-untyped-def]
+    def change(data: dict) -> None:  # type: ignore[type-arg]
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        del node[path[-1]]
+
+    return change
+
+
+def _append_region(data: dict) -> None:  # type: ignore[type-arg]
+    data["regions"].append(dict(data["regions"][0]))
+
+
+def _latency_for_unknown_pair(data: dict) -> None:  # type: ignore[type-arg]
+    data["lab"] = {"latency": [{"between": ["us-east5", "moon-1"], "one_way_ms": 3}]}
+
+
+# (case id, how to break the example, what the one line must contain)
+BROKEN = [
+    ("missing field", _delete(["image"]), "image: required key is missing"),
+    (
+        "missing region field",
+        _delete(["regions", 1, "geo"]),
+        "regions[1].geo: required key is missing",
+    ),
+    ("wrong type", _set(["regions", 0, "replicas"], "three"), "regions[0].replicas:"),
+    ("unknown key", _set(["regions", 2, "zone"], "a"), "regions[2].zone: unknown key"),
+    ("unknown top key", _set(["colour"], "blue"), "colour: unknown key"),
+    ("duplicate region", _append_region, "regions[3].name: duplicate region 'us-east5'"),
+    ("not DNS-1123", _set(["regions", 1, "name"], "Europe_West9"), "regions[1].name:"),
+    ("lat out of range", _set(["regions", 2, "geo", "lat"], 91), "regions[2].geo.lat:"),
+    ("lon out of range", _set(["regions", 0, "geo", "lon"], -181), "regions[0].geo.lon:"),
+    (
+        "unknown rollout region",
+        _set(["rollout", "order"], ["us-east5", "mars-1"]),
+        "rollout.order[1]: unknown region 'mars-1'",
+    ),
+    ("unknown canary", _set(["rollout", "canary"], "mars-1"), "rollout.canary: unknown region"),
+    ("replicas < 1", _set(["regions", 0, "replicas"], 0), "regions[0].replicas:"),
+    (
+        "latency unknown pair",
+        _latency_for_unknown_pair,
+        "lab.latency[0].between[1]: unknown region 'moon-1'",
+    ),
+    (
+        "bad turn address",
+        _set(["regions", 0, "turn_address"], "not-an-ip"),
+        "regions[0]: turn_address",
+    ),
+    ("no regions", _set(["regions"], []), "regions:"),
+    (
+        "bad listener protocol",
+        _set(["stunner", "listeners", 0, "protocol"], "SIP"),
+        "stunner.listeners[0].protocol:",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "expected"), BROKEN, ids=[c[0] for c in BROKEN])
+def test_broken_fleet_gives_one_line_with_key_path_and_exit_3(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    case: str,
+    change,
+    expected: str,  # type: ignore[no-untyped-def]
+) -> None:
+    data = _example()
+    change(data)
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    code = run(["--fleet", str(path), "render", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    first = err.splitlines()[0]
+    assert first.startswith(f"error: {path}: "), first
+    assert expected in first, first
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists(), "nothing is written for a bad fleet"
+
+
+@pytest.mark.parametrize(
+    ("case", "text", "expected"),
+    [
+        ("yaml syntax", "name: x\nregions: [\n", "YAML syntax error"),
+        ("empty file", "", "empty file"),
+        ("not a mapping", "- a\n- b\n", "expected a mapping"),
+    ],
+)
+def test_unparseable_fleet_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, text: str, expected: str
+) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_text(text)
+    code = run(["--fleet", str(path), "render", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert err.splitlines()[0].startswith(f"error: {path}")
+    assert expected in err.splitlines()[0]
+
+
+def test_yaml_syntax_error_names_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_text("name: x\nimage: y\nregions:\n  - name: a\n   geo: {lat: 1}\n")
+    assert run(["--fleet", str(path), "render"]) == 3
+    assert f"{path}:5:" in capsys.readouterr().err
+
+
+def test_missing_file_names_it_with_a_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(["--fleet", str(tmp_path / "nope.yaml"), "render"])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert f"{tmp_path / 'nope.yaml'}: fleet file not found" in err
+    assert "hint:" in err
+
+
+def test_fleet_from_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BCASTCTL_FLEET", str(EXAMPLE))
+    assert run(["-o", "json", "render", "--out", str(tmp_path / "o")]) == 0
+    assert '"fleet": "bcast"' in capsys.readouterr().out
+
+
+def test_no_traceback_from_the_real_command(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_text("name: [unclosed\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "bcastctl", "--fleet", str(path), "render"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_examples_load_and_describe_the_reference_regions() -> None:
+    fleet = load_fleet(EXAMPLE)
+    assert fleet.region_names == ["us-east5", "europe-west9", "asia-southeast1"]
+    assert fleet.rollout_order()[0] == "us-east5"
+    lab = load_fleet(EXAMPLE.parent / "lab.yaml")
+    assert lab.one_way_ms("us-east5", "europe-west9") == 42
+    assert lab.one_way_ms("asia-southeast1", "us-east5") == 110
+    assert lab.one_way_ms("europe-west9", "asia-southeast1") == 80
