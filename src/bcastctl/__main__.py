@@ -1,4 +1,4 @@
-"""`python -m bcastctl ...` is the same as the `bcastctl` command (the lab starts nodes this way)."""
+"""`python -m bcastctl ...` is the `bcastctl` command (the lab starts nodes this way)."""
 
 from bcastctl.cli.main import run
 
