@@ -1,0 +1,198 @@
+"""What a check is, what it returns, and what it gets to work with.
+
+A check is one file under checks/ with one class (registered by one line in
+checks/registry.py):
+
+    class NatsGateways(Check):
+        name = "nats-gateways"
+        title = "NATS gateway links, configured vs connected, both directions"
+        layer = "nats"
+        needs = frozenset()           # or {"kube"}, {"lab"}, {"media"}
+
+        async def run_region(self, ctx, region):   # fanned out by the runner
+            return [ok(self.name, f"{region.name}->{peer}", "connected", rtt_ms=84.0)]
+
+A per-region check overrides `run_region`; the runner calls it once per selected
+region, concurrently, each under its own deadline. A check that must compare
+regions (membership, registry) sets `per_region = False` and overrides
+`run_fleet`, which gets every selected region at once.
+
+Results carry a status (ok / warn / fail / skip with a reason), a one-line
+message, a hint for failures, the scope (a region, an "A->B" pair or a node) and
+measured values. A check never prints and never raises for a finding: it returns
+a result. Exceptions it raises are turned into `fail` results by the runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from bcastctl.errors import BcastError
+from bcastctl.targets.base import RegionEndpoints, Target
+
+Need = Literal["kube", "lab", "media"]
+ScopeKind = Literal["region", "pair", "node", "fleet"]
+Value = float | int | str | bool | None | list[str]
+
+T = TypeVar("T")
+
+
+class Status(StrEnum):
+    ok = "ok"
+    warn = "warn"
+    fail = "fail"
+    skip = "skip"
+
+
+class CheckResult(BaseModel):
+    """One finding of one check about one scope."""
+
+    model_config = ConfigDict(frozen=True)
+
+    check: str
+    scope: str  # "us-east5", "us-east5->europe-west9", "us-east5-0", or "fleet"
+    scope_kind: ScopeKind
+    status: Status
+    message: str
+    hint: str | None = None
+    values: dict[str, Value] = {}
+
+    @property
+    def id(self) -> str:
+        return f"{self.check}/{self.scope}"
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """The regions this result is about (both ends of a pair)."""
+        if self.scope_kind == "pair":
+            a, _, b = self.scope.partition("->")
+            return (a, b)
+        if self.scope_kind == "region":
+            return (self.scope,)
+        region = self.values.get("region")
+        return (region,) if isinstance(region, str) else ()
+
+
+def pair(a: str, b: str) -> str:
+    return f"{a}->{b}"
+
+
+def _result(
+    status: Status,
+    check: str,
+    scope: str,
+    message: str,
+    hint: str | None,
+    scope_kind: ScopeKind | None,
+    values: dict[str, Value],
+) -> CheckResult:
+    kind: ScopeKind = scope_kind or ("pair" if "->" in scope else "region")
+    return CheckResult(
+        check=check,
+        scope=scope,
+        scope_kind=kind,
+        status=status,
+        message=message,
+        hint=hint,
+        values=values,
+    )
+
+
+def ok(
+    check: str, scope: str, message: str, *, kind: ScopeKind | None = None, **values: Value
+) -> CheckResult:
+    return _result(Status.ok, check, scope, message, None, kind, values)
+
+
+def warn(
+    check: str,
+    scope: str,
+    message: str,
+    *,
+    hint: str | None = None,
+    kind: ScopeKind | None = None,
+    **values: Value,
+) -> CheckResult:
+    return _result(Status.warn, check, scope, message, hint, kind, values)
+
+
+def fail(
+    check: str,
+    scope: str,
+    message: str,
+    *,
+    hint: str | None = None,
+    kind: ScopeKind | None = None,
+    **values: Value,
+) -> CheckResult:
+    return _result(Status.fail, check, scope, message, hint, kind, values)
+
+
+def skip(
+    check: str, scope: str, reason: str, *, kind: ScopeKind | None = None, **values: Value
+) -> CheckResult:
+    return _result(Status.skip, check, scope, reason, None, kind, values)
+
+
+@dataclass
+class CheckContext:
+    """What a check gets: the target, the regions in scope, and the run's options."""
+
+    target: Target
+    selected: Sequence[str]  # region names this run checks (all, or the deploy gate's subset)
+    timeout_s: float  # the deadline of one check in one region
+    media: bool = False
+    _regions: dict[str, asyncio.Task[RegionEndpoints]] = field(default_factory=dict)
+
+    async def region(self, name: str) -> RegionEndpoints:
+        """A region's endpoints, asked once per run (UnreachableError if unreachable)."""
+        task = self._regions.get(name)
+        if task is None:
+            task = asyncio.ensure_future(self.target.region(name, self.timeout_s))
+            self._regions[name] = task
+        return await asyncio.shield(task)
+
+    async def all_regions(self) -> dict[str, RegionEndpoints | BcastError]:
+        """Every region of the target (not only the selected ones): expected-set checks."""
+        names = list(self.target.region_names)
+        answers = await asyncio.gather(
+            *(self.region(name) for name in names), return_exceptions=True
+        )
+        out: dict[str, RegionEndpoints | BcastError] = {}
+        for name, answer in zip(names, answers, strict=True):
+            if isinstance(answer, RegionEndpoints | BcastError):
+                out[name] = answer
+            elif isinstance(answer, BaseException):
+                raise answer
+        return out
+
+    async def gather(self, calls: Sequence[Awaitable[T]]) -> list[T | BaseException]:
+        """Run calls concurrently; exceptions come back as values (never stop at the first)."""
+        return list(await asyncio.gather(*calls, return_exceptions=True))
+
+
+class Check:
+    """Base of every check; subclasses set the ClassVars and override one run method."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    layer: ClassVar[str]  # for root-cause analysis: cluster, dns, nats, membership, ...
+    needs: ClassVar[frozenset[Need]] = frozenset()
+    per_region: ClassVar[bool] = True
+
+    async def run_region(self, ctx: CheckContext, region: RegionEndpoints) -> list[CheckResult]:
+        raise NotImplementedError(f"{type(self).__name__} must override run_region or run_fleet")
+
+    async def run_fleet(
+        self, ctx: CheckContext, regions: Sequence[RegionEndpoints]
+    ) -> list[CheckResult]:
+        raise NotImplementedError(f"{type(self).__name__} must override run_fleet")
+
+
+CheckFactory = Callable[[], Check]
