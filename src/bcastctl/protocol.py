@@ -41,6 +41,9 @@ class NodeEnv:
     HEARTBEAT_INTERVAL: Final = "BCAST_HEARTBEAT_INTERVAL"  # seconds, default 0.5
     PEER_TIMEOUT: Final = "BCAST_PEER_TIMEOUT"  # seconds without a beat -> down, default 2.0
     LOG_LEVEL: Final = "BCAST_LOG_LEVEL"
+    MEDIA_PATH: Final = "BCAST_MEDIA_PATH"  # "passthrough" (default) | "relay" (decode/re-encode)
+    TURN_USER: Final = "BCAST_TURN_USER"  # the <user> part of TURN REST usernames, default "bcast"
+    TURN_TTL: Final = "BCAST_TURN_TTL"  # seconds TURN REST credentials stay valid, default 3600
 
 
 def subject_prefix(fleet: str) -> str:
@@ -111,3 +114,64 @@ class ResolveAnswer(TypedDict):
     name: str
     addresses: list[str]
     error: str | None
+
+
+# --- appended by the node (media relay, registry and client config) ---
+
+
+def heartbeat_wildcard(fleet: str) -> str:
+    """Every node subscribes here: membership is fleet-wide, across the gateways."""
+    return f"{subject_prefix(fleet)}.hb.*"
+
+
+def media_subject(fleet: str, stream: str, kind: str) -> str:
+    """Encoded frames of one track of one stream (kind: "video" | "audio")."""
+    return f"{subject_prefix(fleet)}.media.{stream}.{kind}"
+
+
+def keyframe_subject(fleet: str, stream: str) -> str:
+    """Relaying nodes ask the stream's holder for a keyframe here."""
+    return f"{subject_prefix(fleet)}.kf.{stream}"
+
+
+class StreamClaim(TypedDict):
+    """One published stream in a heartbeat: its tracks' codecs and when it was claimed."""
+
+    tracks: dict[str, str]  # kind -> mimeType, e.g. {"video": "video/VP8"}
+    since: float  # unix time of the claim; the earliest claim wins a conflict
+
+
+class HeartbeatBody(TypedDict):
+    """The signed part of a heartbeat on heartbeat_subject(fleet, region)."""
+
+    v: int
+    name: str
+    region: str
+    address: str
+    lat: float
+    lon: float
+    sessions: int
+    max_sessions: int
+    cpu: float
+    version: str
+    boot: str  # random per process start: a restarted node is a new incarnation
+    sent: float  # unix time
+    streams: dict[str, StreamClaim]
+
+
+class Heartbeat(TypedDict):
+    body: str  # the JSON of a HeartbeatBody, exactly as signed
+    sig: str  # hex HMAC-SHA256(cluster secret, body)
+
+
+class IceServer(TypedDict, total=False):
+    urls: list[str]
+    username: str
+    credential: str
+
+
+class PcConfig(TypedDict):
+    """GET /api/pc-config on the signalling port (RTCConfiguration for clients)."""
+
+    iceServers: list[IceServer]
+    iceTransportPolicy: str

@@ -1,0 +1,101 @@
+"""The admin port (private): health, readiness, metrics, the cluster view and diagnostics.
+
+Shapes are protocol.ClusterView, protocol.ResolveAnswer and protocol.RttSamples.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from bcastctl.node import diag
+from bcastctl.node.http_errors import HttpProblem, problem_middleware
+from bcastctl.node.metrics import render
+
+if TYPE_CHECKING:
+    from bcastctl.node.service import Node
+
+NODE_KEY: web.AppKey[Node] = web.AppKey("node")
+
+
+def _node(request: web.Request) -> Node:
+    return request.app[NODE_KEY]
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    ready, reason = _node(request).cluster.readiness()
+    return web.json_response({"ready": ready, "reason": reason}, status=200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    node = _node(request)
+    node.refresh_gauges()
+    return web.Response(
+        text=render(node.metrics),
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Prometheus-Format": "0.0.4"},
+    )
+
+
+async def cluster(request: web.Request) -> web.Response:
+    return web.json_response(_node(request).cluster.view())
+
+
+def _int_query(request: web.Request, key: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HttpProblem(400, f"{key}={raw!r}: expected an integer") from None
+    if not low <= value <= high:
+        raise HttpProblem(400, f"{key}={value}: must be between {low} and {high}")
+    return value
+
+
+async def resolve(request: web.Request) -> web.Response:
+    settings = _node(request).settings
+    name = request.query.get("name", "").strip()
+    if not name:
+        raise HttpProblem(
+            400,
+            "name: required, e.g. ?name=<region>-nats-gateway.<ns>." + settings.clusterset_domain,
+        )
+    domains = (settings.cluster_domain, settings.clusterset_domain)
+    if not diag.allowed_name(name, domains) or len(name) > 253:
+        raise HttpProblem(400, f"name={name!r}: only names under {' or '.join(domains)}")
+    return web.json_response(await diag.resolve(name, settings.dns_server))
+
+
+async def rtt(request: web.Request) -> web.Response:
+    node = _node(request)
+    peer = request.query.get("peer", "").strip()
+    if not peer:
+        raise HttpProblem(400, "peer: required (a node name from /api/cluster)")
+    count = _int_query(request, "n", 10, 1, 1000)
+    interval_ms = _int_query(request, "interval_ms", 0, 0, 10_000)
+    timeout_ms = _int_query(request, "timeout_ms", 1000, 1, 30_000)
+    bus = node.cluster.bus
+    if bus is None or not bus.connected:
+        raise HttpProblem(503, "not connected to NATS")
+    samples = await diag.rtt(bus, node.settings.fleet, peer, count, interval_ms, timeout_ms)
+    return web.json_response(samples)
+
+
+def create_admin_app(node: Node) -> web.Application:
+    app = web.Application(middlewares=[problem_middleware(node.count_rejected_request)])
+    app[NODE_KEY] = node
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/cluster", cluster)
+    app.router.add_get("/api/diag/resolve", resolve)
+    app.router.add_get("/api/diag/rtt", rtt)
+    return app

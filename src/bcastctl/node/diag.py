@@ -1,0 +1,99 @@
+"""Diagnostics from inside the node: DNS lookups (cluster domains only) and RTT over NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from bcastctl.adapters.nats_bus import NatsBus
+from bcastctl.protocol import ResolveAnswer, RttSamples, rtt_subject
+
+DNS_TIMEOUT_S = 2.0
+
+
+def allowed_name(name: str, domains: tuple[str, ...]) -> bool:
+    """Only names under the cluster or clusterset domain: the endpoint is no open resolver."""
+    plain = name.strip().rstrip(".").lower()
+    return any(plain.endswith("." + domain) for domain in domains)
+
+
+class _DnsClient(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    def datagram_received(self, data: bytes, addr: tuple[str | bytes, int]) -> None:
+        if not self.answer.done():
+            self.answer.set_result(data)
+
+    def error_received(self, exc: Exception) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(exc)
+
+
+async def _query_server(name: str, server: tuple[str, int]) -> list[str]:
+    """One A query over UDP to `server`; raises LookupError with the DNS status."""
+    from dnslib import QTYPE, RCODE, DNSRecord
+
+    query = DNSRecord.question(name, "A")
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_datagram_endpoint(_DnsClient, remote_addr=server)
+    try:
+        transport.sendto(query.pack())
+        data = await asyncio.wait_for(protocol.answer, DNS_TIMEOUT_S)
+    except TimeoutError:
+        raise LookupError(
+            f"no answer from DNS server {server[0]}:{server[1]} within {DNS_TIMEOUT_S:g} s"
+        ) from None
+    finally:
+        transport.close()
+    reply = DNSRecord.parse(data)
+    if reply.header.rcode != RCODE.NOERROR:
+        raise LookupError(RCODE.get(reply.header.rcode))
+    return sorted(str(rr.rdata) for rr in reply.rr if rr.rtype == QTYPE.A)
+
+
+async def _query_system(name: str) -> list[str]:
+    import socket
+
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(name, None, type=socket.SOCK_DGRAM), DNS_TIMEOUT_S
+        )
+    except TimeoutError:
+        raise LookupError(f"system resolver gave no answer within {DNS_TIMEOUT_S:g} s") from None
+    except OSError as e:
+        raise LookupError(str(e.strerror or e)) from None
+    return sorted({str(info[4][0]) for info in infos})
+
+
+async def resolve(name: str, server: tuple[str, int] | None) -> ResolveAnswer:
+    plain = name.strip().rstrip(".")
+    try:
+        addresses = await (_query_server(plain, server) if server else _query_system(plain))
+    except LookupError as e:
+        return ResolveAnswer(name=plain, addresses=[], error=str(e))
+    except OSError as e:
+        return ResolveAnswer(name=plain, addresses=[], error=f"DNS query failed: {e}")
+    return ResolveAnswer(name=plain, addresses=addresses, error=None)
+
+
+async def rtt(
+    bus: NatsBus, fleet: str, peer: str, count: int, interval_ms: float, timeout_ms: float
+) -> RttSamples:
+    """`count` echo requests to the peer's RTT subject; timeouts count as lost."""
+    subject = rtt_subject(fleet, peer)
+    samples: list[float] = []
+    lost = 0
+    for index in range(count):
+        if index and interval_ms > 0:
+            await asyncio.sleep(interval_ms / 1000)
+        payload = json.dumps({"seq": index, "t": time.time()}).encode()
+        start = time.perf_counter()
+        reply = await bus.request(subject, payload, timeout_ms / 1000)
+        if reply is None:
+            lost += 1
+        else:
+            samples.append(round((time.perf_counter() - start) * 1000, 3))
+    return RttSamples(peer=peer, samples_ms=samples, lost=lost)

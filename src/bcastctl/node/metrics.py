@@ -1,0 +1,60 @@
+"""The node's counters and gauges, rendered in the Prometheus text format (no client library)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PREFIX = "bcast_node_"
+
+
+@dataclass
+class Metrics:
+    counters: dict[str, float] = field(default_factory=dict)
+    gauges: dict[str, float] = field(default_factory=dict)
+
+    def inc(self, name: str, amount: float = 1.0) -> None:
+        self.counters[name] = self.counters.get(name, 0.0) + amount
+
+    def set(self, name: str, value: float) -> None:
+        self.gauges[name] = value
+
+    def get(self, name: str) -> float:
+        return self.counters.get(name, self.gauges.get(name, 0.0))
+
+
+HELP: dict[str, str] = {
+    "sessions": "Live WHIP and WHEP sessions on this node.",
+    "publishers": "Live WHIP publishers on this node.",
+    "viewers": "Live WHEP viewers on this node.",
+    "members": "Other live nodes in this node's membership view.",
+    "relay_subscriptions": "Streams this node receives from another node over NATS.",
+    "ready": "1 when /readyz answers 200.",
+    "nats_connected": "1 while connected to NATS.",
+    "frames_forwarded_total": "Encoded frames handed to local viewers' senders.",
+    "bytes_forwarded_total": "Bytes of encoded frames handed to local viewers' senders.",
+    "frames_received_total": "Encoded frames received from local publishers.",
+    "frames_relayed_out_total": "Encoded frames published to NATS for other nodes.",
+    "frames_relayed_in_total": "Encoded frames received from NATS for local viewers.",
+    "passthrough_tracks_total": "Publisher tracks forwarded as encoded frames (no re-encode).",
+    "fallback_tracks_total": "Publisher tracks forwarded through MediaRelay (decode + re-encode).",
+    "keyframe_requests_total": "Keyframe requests (PLI) sent to publishers.",
+    "keyframe_requests_limited_total": "Keyframe requests held back by the rate limit.",
+    "heartbeats_sent_total": "Heartbeats published.",
+    "heartbeats_received_total": "Valid heartbeats received from other nodes.",
+    "rejected_heartbeats_total": "Heartbeats rejected (bad signature or malformed).",
+    "node_up_total": "Nodes that joined this node's membership view.",
+    "node_down_total": "Nodes that left this node's membership view.",
+    "http_rejected_total": "HTTP requests answered 4xx.",
+    "whip_conflicts_total": "WHIP publishes refused because another publisher holds the stream.",
+}
+
+
+def render(metrics: Metrics) -> str:
+    lines: list[str] = []
+    for name, value in sorted({**metrics.gauges, **metrics.counters}.items()):
+        kind = "counter" if name in metrics.counters else "gauge"
+        full = PREFIX + name
+        lines.append(f"# HELP {full} {HELP.get(name, name)}")
+        lines.append(f"# TYPE {full} {kind}")
+        lines.append(f"{full} {int(value) if float(value).is_integer() else value}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,112 @@
+"""The node process: wires settings, cluster (NATS), media and the two HTTP servers.
+
+`serve(settings)` runs until SIGTERM/SIGINT, then closes peer connections, leaves
+NATS and stops the servers. Readiness lives on the admin port (/readyz).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from bcastctl.errors import ConfigError
+from bcastctl.node.admin import create_admin_app
+from bcastctl.node.cluster import Cluster
+from bcastctl.node.metrics import Metrics
+from bcastctl.node.settings import NodeSettings
+
+log = logging.getLogger("bcastctl.node")
+
+
+class Node:
+    def __init__(self, settings: NodeSettings) -> None:
+        from bcastctl.node.hub import MediaHub
+
+        self.settings = settings
+        self.metrics = Metrics()
+        self.cluster = Cluster(settings, self.metrics, self.sessions)
+        self.hub = MediaHub(settings, self.metrics, self.cluster)
+        self.cluster.on_registry_change = self.hub.registry_changed
+
+    def sessions(self) -> int:
+        return self.hub.session_count()
+
+    def count_rejected_request(self) -> None:
+        self.metrics.inc("http_rejected_total")
+
+    def refresh_gauges(self) -> None:
+        ready, _ = self.cluster.readiness()
+        self.metrics.set("ready", 1.0 if ready else 0.0)
+        self.metrics.set("nats_connected", 1.0 if self.cluster.connected else 0.0)
+        self.metrics.set("members", len(self.cluster.membership.members))
+        self.metrics.counters.setdefault("rejected_heartbeats_total", 0.0)
+        self.hub.refresh_gauges()
+
+    async def start(self) -> None:
+        self.cluster.start()
+        await self.hub.start()
+
+    async def stop(self) -> None:
+        await self.hub.stop()
+        await self.cluster.stop()
+
+
+async def _site(app: web.Application, host: str, port: int, what: str) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as e:
+        await runner.cleanup()
+        raise ConfigError(f"cannot listen on {host}:{port} ({what}): {e.strerror or e}") from None
+    server = site._server  # the bound port when 0 was asked
+    sockets = getattr(server, "sockets", None) or []
+    bound = sockets[0].getsockname()[1] if sockets else port
+    return runner, int(bound)
+
+
+async def serve(settings: NodeSettings, stop: asyncio.Event | None = None) -> None:
+    """Run the node until `stop` is set or the process gets SIGTERM/SIGINT."""
+    from bcastctl.adapters import ice
+    from bcastctl.node.signalling import create_signalling_app
+
+    if ice.is_loopback(settings.advertise_address):
+        ice.offer_only(settings.advertise_address)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    node = Node(settings)
+    if not settings.whip_token:
+        log.warning("BCAST_WHIP_TOKEN is not set: WHIP publishing is refused (403)")
+    host = settings.bind_address
+    admin, admin_port = await _site(create_admin_app(node), host, settings.admin_port, "admin")
+    try:
+        signalling, signalling_port = await _site(
+            create_signalling_app(node), host, settings.signalling_port, "signalling"
+        )
+    except ConfigError:
+        await admin.cleanup()
+        raise
+    try:
+        await node.start()
+        # one machine-readable line: the lab and tests learn the ports (0 = OS-picked) here
+        print(
+            f"bcastctl node {settings.name} listening signalling=http://{host}:{signalling_port} "
+            f"admin=http://{host}:{admin_port}",
+            file=sys.stderr,
+            flush=True,
+        )
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await node.stop()
+        await signalling.cleanup()
+        await admin.cleanup()

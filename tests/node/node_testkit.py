@@ -1,0 +1,216 @@
+"""Real parts for node tests: nats-server processes joined by gateways, node processes.
+
+Everything listens on loopback with OS-picked (or probed) ports, and every process
+started here is stopped by pid in a finally block by the fixtures in conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+NATS_SERVER = Path(sysconfig.get_path("scripts")) / "nats-server"
+SECRET = "test-cluster-secret-7f3a"
+WHIP_TOKEN = "test-whip-token-91c2"
+TURN_SECRET = "test-turn-secret-5d0e"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def http_json(url: str, timeout: float = 5.0) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as e:
+        body = e.read()
+        try:
+            return e.code, json.loads(body)
+        except ValueError:
+            return e.code, body.decode(errors="replace")
+
+
+def http_text(url: str, timeout: float = 5.0) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return str(response.read().decode())
+
+
+def wait_for(what: str, predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except (OSError, ValueError) as e:
+            last = e
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (last: {last!r})")
+
+
+def stop_process(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+@dataclass
+class NatsServer:
+    region: str
+    client_port: int
+    gateway_port: int
+    monitor_port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.client_port}"
+
+    @property
+    def monitor(self) -> str:
+        return f"http://127.0.0.1:{self.monitor_port}"
+
+    def config(self, peers: list[NatsServer]) -> str:
+        gateways = ", ".join(
+            f'{{name: "{p.region}", url: "nats://127.0.0.1:{p.gateway_port}"}}' for p in peers
+        )
+        return (
+            f'server_name: "{self.region}"\nlisten: "127.0.0.1:{self.client_port}"\n'
+            f'http: "127.0.0.1:{self.monitor_port}"\n'
+            f'gateway {{\n  name: "{self.region}"\n  listen: "127.0.0.1:{self.gateway_port}"\n'
+            f"  gateways: [{gateways}]\n}}\n"
+        )
+
+    def start(self, directory: Path, peers: list[NatsServer]) -> None:
+        conf = directory / f"nats-{self.region}.conf"
+        conf.write_text(self.config(peers))
+        log = open(directory / f"nats-{self.region}.log", "wb")  # noqa: SIM115 - owned by process
+        self.process = subprocess.Popen(
+            [str(NATS_SERVER), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
+        )
+
+    def gateways_connected(self, others: list[str]) -> bool:
+        status, data = http_json(self.monitor + "/gatewayz", timeout=2)
+        if status != 200:
+            return False
+        outbound = data.get("outbound_gateways") or {}
+        inbound = data.get("inbound_gateways") or {}
+        return all(name in outbound and name in inbound for name in others)
+
+
+def start_super_cluster(directory: Path, regions: list[str]) -> list[NatsServer]:
+    servers = [NatsServer(r, free_port(), free_port(), free_port()) for r in regions]
+    for server in servers:
+        server.start(directory, servers)
+    for server in servers:
+        others = [r for r in regions if r != server.region]
+        wait_for(
+            f"{server.region} gateways to {others}",
+            lambda s=server, o=others: s.gateways_connected(o),
+            timeout=20,
+        )
+    return servers
+
+
+LISTEN_LINE = re.compile(r"listening signalling=(\S+) admin=(\S+)")
+
+
+@dataclass
+class NodeProcess:
+    name: str
+    region: str
+    nats: NatsServer
+    address: str
+    log_path: Path
+    env_extra: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    signalling: str = ""
+    admin: str = ""
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BCAST_")}
+        env.update(
+            {
+                "BCAST_NODE_NAME": self.name,
+                "BCAST_REGION": self.region,
+                "BCAST_FLEET": "testfleet",
+                "BCAST_NATS_URL": self.nats.url,
+                "BCAST_BIND_ADDRESS": self.address,
+                "BCAST_ADVERTISE_ADDRESS": self.address,
+                "BCAST_SIGNALLING_PORT": "0",
+                "BCAST_ADMIN_PORT": "0",
+                "BCAST_CLUSTER_SECRET": SECRET,
+                "BCAST_WHIP_TOKEN": WHIP_TOKEN,
+                "BCAST_LOG_LEVEL": "INFO",
+            }
+        )
+        env.update(self.env_extra)
+        return env
+
+    def start(self) -> None:
+        log = open(self.log_path, "wb")  # noqa: SIM115 - owned by the process
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bcastctl", "node", "serve"],
+            env=self.environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_listening(self, timeout: float = 20.0) -> None:
+        def listening() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"node {self.name} exited: {self.log()}")
+            match = LISTEN_LINE.search(self.log())
+            if match:
+                self.signalling, self.admin = match.group(1), match.group(2)
+            return match is not None
+
+        wait_for(f"node {self.name} to listen", listening, timeout)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def cluster(self) -> dict[str, Any]:
+        status, data = http_json(self.admin + "/api/cluster")
+        assert status == 200, data
+        return dict(data)
+
+    def member_names(self) -> set[str]:
+        return {m["name"] for m in self.cluster()["members"]}
+
+    def metric(self, name: str) -> float:
+        for line in http_text(self.admin + "/metrics").splitlines():
+            if line.startswith(f"bcast_node_{name} "):
+                return float(line.split()[1])
+        return 0.0
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
