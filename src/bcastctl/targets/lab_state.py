@@ -115,6 +115,8 @@ class LabState(_Model):
     turn: TurnState
     linkd: LinkdState
     processes: list[ProcessState]
+    with_nodes: bool = True  # False after `lab up --no-nodes` (NATS, links, DNS, TURN only)
+    endpoints: list[str] = []  # every "tcp|udp:host:port" the lab binds; `down` checks them
 
     def region(self, name: str) -> RegionState:
         for region in self.regions:

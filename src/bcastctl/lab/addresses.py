@@ -1,0 +1,242 @@
+"""The lab's address plan: which 127.x address and port every lab process uses.
+
+With prefix `127.P` (the fleet's `lab.loopback_prefix`, default 127.77):
+- region r (1-based) runs NATS on 127.P.r.1 (client, gateway and monitor ports of the fleet);
+- its nodes on 127.P.r.(10+j), each with the fleet's signalling and admin ports;
+- its delay link towards region t listens on 127.P.r.(100+t), the gateway port;
+- its gateway advertises 127.P.r.250 where nothing listens (see `gateway_advertise`);
+- the DNS server on 127.P.0.53, TURN on 127.P.0.3 (relays from the same address).
+
+Because each lab lives under its own prefix, two labs never share an address. Before
+`up`, a prefix is claimed (a file in the temp dir, created exclusively) and every
+endpoint is checked to be free; a taken prefix moves the lab to the next one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bcastctl.errors import UsageError
+from bcastctl.fleet import Fleet
+from bcastctl.lab.procs import Transport, is_alive, port_is_free
+
+DNS_PORT = 5353
+TURN_PORT = 3478
+TURN_RELAY_PORTS = (40000, 40999)
+PREFIX_ATTEMPTS = 24
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    name: str
+    region: str
+    address: str
+    signalling_port: int
+    admin_port: int
+
+
+@dataclass(frozen=True)
+class LinkPlan:
+    from_region: str
+    to_region: str
+    listen_host: str
+    listen_port: int
+    target_host: str
+    target_port: int
+    one_way_ms: float
+
+
+@dataclass(frozen=True)
+class RegionPlan:
+    name: str
+    index: int
+    host: str
+    client_port: int
+    gateway_port: int
+    monitor_port: int
+    gateway_advertise: str  # host:port nobody listens on
+    nodes: list[NodePlan] = field(default_factory=list)
+    links: list[LinkPlan] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class LabPlan:
+    prefix: str
+    regions: list[RegionPlan]
+    dns_host: str
+    dns_port: int
+    turn_host: str
+    turn_port: int
+
+    def endpoints(self, *, with_nodes: bool, with_turn: bool) -> list[tuple[Transport, str, int]]:
+        """Every (transport, host, port) the lab binds."""
+        endpoints: list[tuple[Transport, str, int]] = [
+            ("udp", self.dns_host, self.dns_port),
+            ("tcp", self.dns_host, self.dns_port),
+        ]
+        if with_turn:
+            endpoints += [("udp", self.turn_host, self.turn_port)]
+            endpoints += [("tcp", self.turn_host, self.turn_port)]
+        for region in self.regions:
+            for port in (region.client_port, region.gateway_port, region.monitor_port):
+                endpoints.append(("tcp", region.host, port))
+            endpoints += [("tcp", link.listen_host, link.listen_port) for link in region.links]
+            if with_nodes:
+                for node in region.nodes:
+                    endpoints.append(("tcp", node.address, node.signalling_port))
+                    endpoints.append(("tcp", node.address, node.admin_port))
+        return endpoints
+
+
+def plan_lab(fleet: Fleet, prefix: str) -> LabPlan:
+    regions = []
+    for index, region in enumerate(fleet.regions):
+        r = index + 1
+        host = f"{prefix}.{r}.1"
+        nodes = [
+            NodePlan(
+                name=f"{region.name}-{j}",
+                region=region.name,
+                address=f"{prefix}.{r}.{10 + j}",
+                signalling_port=fleet.node.signalling_port,
+                admin_port=fleet.node.admin_port,
+            )
+            for j in range(region.replicas)
+        ]
+        links = [
+            LinkPlan(
+                from_region=region.name,
+                to_region=other.name,
+                listen_host=f"{prefix}.{r}.{100 + t + 1}",
+                listen_port=fleet.nats.gateway_port,
+                target_host=f"{prefix}.{t + 1}.1",
+                target_port=fleet.nats.gateway_port,
+                one_way_ms=fleet.one_way_ms(region.name, other.name),
+            )
+            for t, other in enumerate(fleet.regions)
+            if other.name != region.name
+        ]
+        regions.append(
+            RegionPlan(
+                name=region.name,
+                index=index,
+                host=host,
+                client_port=fleet.nats.client_port,
+                gateway_port=fleet.nats.gateway_port,
+                monitor_port=fleet.nats.monitor_port,
+                gateway_advertise=f"{prefix}.{r}.250:{fleet.nats.gateway_port}",
+                nodes=nodes,
+                links=links,
+            )
+        )
+    return LabPlan(
+        prefix=prefix,
+        regions=regions,
+        dns_host=f"{prefix}.0.53",
+        dns_port=DNS_PORT,
+        turn_host=f"{prefix}.0.3",
+        turn_port=TURN_PORT,
+    )
+
+
+def _check_fits(fleet: Fleet) -> None:
+    if len(fleet.regions) > 99:
+        raise UsageError("the lab runs at most 99 regions (one 127.x.r.0/24 each)")
+    for index, region in enumerate(fleet.regions):
+        if region.replicas > 80:
+            raise UsageError(f"regions[{index}].replicas: the lab runs at most 80 nodes per region")
+
+
+def claims_dir() -> Path:
+    path = Path(tempfile.gettempdir()) / f"bcastctl-lab-claims-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+def _claim_is_stale(claim: Path) -> bool:
+    """A claim is stale when its claimer is gone and its lab has no live process."""
+    from bcastctl.targets.lab_state import LabState, state_file
+
+    try:
+        data = json.loads(claim.read_text())
+    except (OSError, ValueError):
+        return True
+    if is_alive(int(data.get("claimer_pid", 0)) or -1):
+        return False
+    try:
+        state = LabState.model_validate_json(state_file(data["state_dir"]).read_text())
+    except (OSError, ValueError, KeyError):
+        return True
+    return not any(is_alive(pid) for pid in state.pids())
+
+
+def claim_prefix(prefix: str, state_dir: Path) -> bool:
+    """Take `prefix` for `state_dir` (exclusive create); True if now ours."""
+    claim = claims_dir() / f"{prefix}.claim"
+    content = json.dumps({"state_dir": str(state_dir.resolve()), "claimer_pid": os.getpid()})
+    for _ in range(2):
+        try:
+            fd = os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            try:
+                owner = json.loads(claim.read_text()).get("state_dir")
+            except (OSError, ValueError):
+                owner = None
+            if owner == str(state_dir.resolve()):
+                claim.write_text(content)
+                return True
+            if not _claim_is_stale(claim):
+                return False
+            claim.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as file:
+            file.write(content)
+        return True
+    return False
+
+
+def release_prefix(prefix: str, state_dir: Path) -> None:
+    claim = claims_dir() / f"{prefix}.claim"
+    try:
+        owner = json.loads(claim.read_text()).get("state_dir")
+    except (OSError, ValueError):
+        return
+    if owner == str(state_dir.resolve()):
+        claim.unlink(missing_ok=True)
+
+
+def candidate_prefixes(start: str) -> list[str]:
+    second = int(start.split(".")[1])
+    return [f"127.{(second - 1 + i) % 254 + 1}" for i in range(PREFIX_ATTEMPTS)]
+
+
+def choose_plan(
+    fleet: Fleet, state_dir: Path, *, with_nodes: bool, with_turn: bool
+) -> tuple[LabPlan, list[str]]:
+    """Claim the first free prefix from the fleet's; return the plan and skipped prefixes."""
+    _check_fits(fleet)
+    skipped: list[str] = []
+    for prefix in candidate_prefixes(fleet.lab.loopback_prefix):
+        if not claim_prefix(prefix, state_dir):
+            skipped.append(f"{prefix} (claimed by another lab)")
+            continue
+        plan = plan_lab(fleet, prefix)
+        busy = [
+            ep
+            for ep in plan.endpoints(with_nodes=with_nodes, with_turn=with_turn)
+            if not port_is_free(*ep)
+        ]
+        if not busy:
+            return plan, skipped
+        release_prefix(prefix, state_dir)
+        transport, host, port = busy[0]
+        skipped.append(f"{prefix} ({transport} {host}:{port} in use)")
+    raise UsageError(
+        f"no free loopback prefix for the lab after {PREFIX_ATTEMPTS} tries "
+        f"from {fleet.lab.loopback_prefix}: {'; '.join(skipped[:3])}",
+        hint="stop other labs (`bcastctl lab down --state-dir DIR`) or set lab.loopback_prefix",
+    )

@@ -1,0 +1,196 @@
+"""One `lab up` in progress: the plan, the processes started so far, the state they make.
+
+`Launch.spawn` starts a process and at once rewrites the state file, so a lab that
+fails halfway is still fully described for `lab down`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bcastctl.fleet import Fleet
+from bcastctl.lab import procs, turn
+from bcastctl.lab.addresses import LabPlan, NodePlan, RegionPlan
+from bcastctl.lab.dnsd import CLUSTER_DOMAIN, CLUSTERSET_DOMAIN
+from bcastctl.protocol import NodeEnv
+from bcastctl.targets.lab_state import (
+    SECRETS_FILE,
+    DelayLinkState,
+    DnsState,
+    LabSecrets,
+    LabState,
+    LinkdState,
+    NodeState,
+    ProcessState,
+    RegionState,
+    TurnState,
+    save_lab_state,
+)
+
+# Variables a lab process must not inherit from whoever runs `lab up`.
+_SCRUBBED_PREFIXES = ("BCAST_", "NATS_")
+
+
+def child_base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def control_socket_path(state_dir: Path) -> str:
+    """linkd's socket in the state dir, or in the temp dir when that path is too long."""
+    path = str(state_dir.resolve() / "linkd.sock")
+    if len(path) < 100:
+        return path
+    digest = hashlib.sha256(path.encode()).hexdigest()[:16]
+    return str(Path(tempfile.gettempdir()) / f"bcastctl-linkd-{digest}.sock")
+
+
+@dataclass
+class Launch:
+    fleet: Fleet
+    fleet_path: Path
+    state_dir: Path
+    plan: LabPlan
+    secrets: LabSecrets
+    with_nodes: bool
+    with_turn: bool
+    processes: list[ProcessState] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.state_dir / SECRETS_FILE
+
+    @property
+    def control_socket(self) -> str:
+        return control_socket_path(self.state_dir)
+
+    def spawn(
+        self, role: str, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> int:
+        full_env = child_base_env() | (env or {})
+        log_file = self.state_dir / "logs" / f"{name}.log"
+        started = procs.spawn(argv, env=full_env, log_file=log_file, cwd=self.state_dir)
+        self.processes.append(
+            ProcessState(role=role, name=name, pid=started.pid, log_file=str(log_file))
+        )
+        save_lab_state(self.snapshot())
+        return started.pid
+
+    def pid_of(self, name: str) -> int | None:
+        for process in self.processes:
+            if process.name == name:
+                return process.pid
+        return None
+
+    def first_death(self) -> str | None:
+        """A reason to give up: the first started process that is no longer running."""
+        for process in self.processes:
+            if not procs.is_alive(process.pid):
+                how = procs.exit_description(process.pid)
+                tail = procs.log_tail(process.log_file)
+                return f"{process.name} (pid {process.pid}) {how}: {tail or 'no output'}"
+        return None
+
+    def node_env(self, region: RegionPlan, node: NodePlan) -> dict[str, str]:
+        geo = self.fleet.region(region.name).geo
+        env = {
+            NodeEnv.NAME: node.name,
+            NodeEnv.REGION: region.name,
+            NodeEnv.FLEET: self.fleet.name,
+            NodeEnv.LAT: str(geo.lat),
+            NodeEnv.LON: str(geo.lon),
+            NodeEnv.NATS_URL: f"nats://{region.host}:{region.client_port}",
+            NodeEnv.BIND_ADDRESS: node.address,
+            NodeEnv.ADVERTISE_ADDRESS: node.address,
+            NodeEnv.SIGNALLING_PORT: str(node.signalling_port),
+            NodeEnv.ADMIN_PORT: str(node.admin_port),
+            NodeEnv.MAX_SESSIONS: str(self.fleet.node.max_sessions),
+            NodeEnv.CLUSTER_SECRET: self.secrets.cluster_secret.get_secret_value(),
+            NodeEnv.WHIP_TOKEN: self.secrets.whip_token.get_secret_value(),
+            NodeEnv.TURN_SECRET: self.secrets.turn_secret.get_secret_value(),
+            NodeEnv.ICE_POLICY: "all",
+            NodeEnv.DNS_SERVER: f"{self.plan.dns_host}:{self.plan.dns_port}",
+            NodeEnv.CLUSTER_DOMAIN: CLUSTER_DOMAIN,
+            NodeEnv.CLUSTERSET_DOMAIN: CLUSTERSET_DOMAIN,
+            NodeEnv.EXPECTED_NODES: str(sum(len(r.nodes) for r in self.plan.regions)),
+            NodeEnv.LOG_LEVEL: "INFO",
+        }
+        if self.with_turn:
+            env[NodeEnv.TURN_URLS] = ",".join(turn.turn_urls(self.plan))
+        return env
+
+    def _region_state(self, region: RegionPlan) -> RegionState:
+        links = [
+            DelayLinkState(
+                from_region=link.from_region,
+                to_region=link.to_region,
+                listen=f"{link.listen_host}:{link.listen_port}",
+                target=f"{link.target_host}:{link.target_port}",
+                one_way_ms=link.one_way_ms,
+                current_one_way_ms=link.one_way_ms,
+            )
+            for link in region.links
+        ]
+        nodes = [
+            NodeState(
+                name=node.name,
+                region=region.name,
+                advertise_address=node.address,
+                signalling_url=f"http://{node.address}:{node.signalling_port}",
+                admin_url=f"http://{node.address}:{node.admin_port}",
+                pid=self.pid_of(node.name),
+            )
+            for node in (region.nodes if self.with_nodes else [])
+        ]
+        return RegionState(
+            name=region.name,
+            index=region.index,
+            nats_client_url=f"nats://{region.host}:{region.client_port}",
+            nats_monitor_url=f"http://{region.host}:{region.monitor_port}",
+            nats_gateway_listen=f"{region.host}:{region.gateway_port}",
+            nats_pid=self.pid_of(f"nats-{region.name}"),
+            links=links,
+            nodes=nodes,
+        )
+
+    def _turn_state(self) -> TurnState:
+        if not self.with_turn:
+            return TurnState(address=None, urls=[], realm=None, pid=None, reason=turn.NOT_INSTALLED)
+        return TurnState(
+            address=f"{self.plan.turn_host}:{self.plan.turn_port}",
+            urls=turn.turn_urls(self.plan),
+            realm=self.fleet.stunner.realm,
+            pid=self.pid_of("turn"),
+            reason=None,
+        )
+
+    def snapshot(self, ready_after_s: float | None = None) -> LabState:
+        endpoints = self.plan.endpoints(with_nodes=self.with_nodes, with_turn=self.with_turn)
+        return LabState(
+            fleet_name=self.fleet.name,
+            namespace=self.fleet.namespace,
+            fleet_path=str(self.fleet_path.resolve()),
+            state_dir=str(self.state_dir.resolve()),
+            loopback_prefix=self.plan.prefix,
+            secrets_file=str(self.secrets_file.resolve()),
+            started_at=self.started_at,
+            ready_after_s=ready_after_s,
+            regions=[self._region_state(region) for region in self.plan.regions],
+            dns=DnsState(
+                address=f"{self.plan.dns_host}:{self.plan.dns_port}",
+                pid=self.pid_of("dns"),
+                domains=[CLUSTERSET_DOMAIN, CLUSTER_DOMAIN],
+            ),
+            turn=self._turn_state(),
+            linkd=LinkdState(pid=self.pid_of("linkd"), control_socket=self.control_socket),
+            processes=list(self.processes),
+            with_nodes=self.with_nodes,
+            endpoints=[f"{transport}:{host}:{port}" for transport, host, port in endpoints],
+        )

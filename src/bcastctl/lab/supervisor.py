@@ -1,0 +1,231 @@
+"""`lab up`: start the whole fleet on this machine and wait until it is really ready.
+
+Order: DNS server, link daemon, one NATS server per region, coturn (when
+installed), then the nodes. The state file is rewritten after every process
+starts, so `lab down` can always stop a half-started lab; if `up` fails, it stops
+everything it started before raising.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict
+
+from bcastctl.errors import OperationFailed
+from bcastctl.fleet import Fleet
+from bcastctl.lab import addresses, natsconf, readiness, turn
+from bcastctl.lab.dnsd import lab_zone
+from bcastctl.lab.launch import Launch
+from bcastctl.lab.linkctl import link_request
+from bcastctl.lab.teardown import find_running, stop_lab_processes
+from bcastctl.targets.lab_state import LabSecrets, LabState, save_lab_state, write_lab_secrets
+
+Progress = Callable[[str], None]
+
+
+class LabUpResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    state: LabState
+    already_running: bool
+    skipped_prefixes: list[str] = []
+
+
+def _new_secrets() -> LabSecrets:
+    return LabSecrets.model_validate(
+        {
+            "cluster_secret": secrets.token_urlsafe(32),
+            "whip_token": secrets.token_urlsafe(24),
+            "turn_secret": secrets.token_urlsafe(32),
+            "nats_system_password": secrets.token_urlsafe(24),
+        }
+    )
+
+
+async def lab_up(
+    fleet: Fleet,
+    fleet_path: Path,
+    state_dir: Path,
+    *,
+    with_nodes: bool = True,
+    timeout_s: float = 60.0,
+    progress: Progress = lambda _: None,
+) -> LabUpResult:
+    """Start the lab from `fleet` in `state_dir`; a running lab there is left unchanged."""
+    running, launch, skipped = _prepare(fleet, fleet_path, state_dir, with_nodes, progress)
+    if running is not None:
+        return LabUpResult(state=running, already_running=True)
+    assert launch is not None
+    started = time.monotonic()
+    try:
+        await _start_and_wait(launch, timeout_s, progress)
+    except BaseException:
+        progress("lab did not come up; stopping what was started")
+        stop_lab_processes(launch.snapshot(), release=True)
+        raise
+    state = launch.snapshot(ready_after_s=round(time.monotonic() - started, 2))
+    save_lab_state(state)
+    return LabUpResult(state=state, already_running=False, skipped_prefixes=skipped)
+
+
+def _prepare(
+    fleet: Fleet, fleet_path: Path, state_dir: Path, with_nodes: bool, progress: Progress
+) -> tuple[LabState | None, Launch | None, list[str]]:
+    """A running lab in state_dir, or a new Launch with its prefix claimed and secrets written."""
+    state_dir = state_dir.resolve()
+    running = find_running(state_dir)
+    if running is not None:
+        return running, None, []
+    state_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(state_dir, 0o700)
+    with_turn = turn.turnserver_binary() is not None
+    plan, skipped = addresses.choose_plan(
+        fleet, state_dir, with_nodes=with_nodes, with_turn=with_turn
+    )
+    if skipped:
+        progress(f"loopback prefix {plan.prefix} (skipped: {'; '.join(skipped)})")
+    launch = Launch(fleet, fleet_path, state_dir, plan, _new_secrets(), with_nodes, with_turn)
+    write_lab_secrets(launch.secrets_file, launch.secrets)
+    return None, launch, skipped
+
+
+async def _start_and_wait(launch: Launch, timeout_s: float, progress: Progress) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+
+    def left() -> float:
+        return max(0.5, deadline - loop.time())
+
+    _start_dns(launch)
+    _start_linkd(launch)
+    _start_nats(launch)
+    _start_turn(launch)
+    progress(f"started DNS, link daemon, {len(launch.plan.regions)} NATS servers")
+    await _wait_infrastructure(launch, left())
+    if launch.with_nodes:
+        _start_nodes(launch)
+        progress(f"started {sum(len(r.nodes) for r in launch.plan.regions)} nodes")
+    state = launch.snapshot()
+    await _wait_for(
+        launch, "NATS gateways", lambda s: readiness.nats_gaps(s, state.regions), left()
+    )
+    progress("NATS super-cluster: every gateway connected both ways")
+    if launch.with_nodes:
+        await _wait_for(launch, "nodes", lambda s: readiness.node_gaps(s, state.nodes), left())
+        progress("nodes: every node ready and sees every other node")
+
+
+async def _wait_for(
+    launch: Launch,
+    what: str,
+    gaps: Callable[[aiohttp.ClientSession], object],
+    timeout_s: float,
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        try:
+            await readiness.wait_until(
+                what, lambda: gaps(session), timeout_s, alive=launch.first_death
+            )
+        except (TimeoutError, RuntimeError) as e:
+            raise OperationFailed(
+                f"lab up: {e}", hint=f"logs are in {launch.state_dir}/logs"
+            ) from e
+
+
+async def _wait_infrastructure(launch: Launch, timeout_s: float) -> None:
+    plan = launch.plan
+    probe_name = f"{plan.regions[0].name}-nats-gateway.{launch.fleet.namespace}.svc.cluster.local"
+
+    async def gaps(session: aiohttp.ClientSession) -> list[str]:
+        missing = []
+        if not await asyncio.to_thread(
+            readiness.dns_answers, plan.dns_host, plan.dns_port, probe_name
+        ):
+            missing.append("DNS server")
+        try:
+            links = await link_request(launch.control_socket, {"op": "status"}, 1.0)
+            missing += [link["name"] for link in links if not link["listening"]]
+        except Exception:
+            missing.append("link daemon")
+        for region in launch.snapshot().regions:
+            try:
+                await readiness.get_json(session, f"{region.nats_monitor_url}/healthz", 1.0)
+            except Exception:
+                missing.append(f"NATS {region.name}")
+        return missing
+
+    await _wait_for(launch, "lab infrastructure", gaps, timeout_s)
+
+
+def _python_module(module: str) -> list[str]:
+    return [sys.executable, "-m", module]
+
+
+def _start_dns(launch: Launch) -> None:
+    plan = launch.plan
+    zone_file = launch.state_dir / "zone.json"
+    zone = lab_zone(plan, launch.fleet.namespace, with_nodes=launch.with_nodes)
+    zone_file.write_text(json.dumps(zone, indent=2, sort_keys=True))
+    argv = _python_module("bcastctl.lab.dnsd")
+    argv += ["--zone", str(zone_file), "--listen", f"{plan.dns_host}:{plan.dns_port}"]
+    launch.spawn("dns", "dns", argv)
+
+
+def _start_linkd(launch: Launch) -> None:
+    links = [
+        {
+            "name": f"{link.from_region}->{link.to_region}",
+            "listen_host": link.listen_host,
+            "listen_port": link.listen_port,
+            "target_host": link.target_host,
+            "target_port": link.target_port,
+            "one_way_ms": link.one_way_ms,
+            "gateway_from": link.from_region,
+        }
+        for region in launch.plan.regions
+        for link in region.links
+    ]
+    config = launch.state_dir / "links.json"
+    config.write_text(json.dumps({"links": links}, indent=2))
+    argv = _python_module("bcastctl.lab.linkd")
+    argv += ["--config", str(config), "--control", launch.control_socket]
+    launch.spawn("linkd", "linkd", argv)
+
+
+def _start_nats(launch: Launch) -> None:
+    binary = str(natsconf.nats_server_binary())
+    password = launch.secrets.nats_system_password.get_secret_value()
+    for region in launch.plan.regions:
+        config = launch.state_dir / f"nats-{region.name}.conf"
+        config.write_text(natsconf.render_nats_config(region))
+        env = {natsconf.SYSTEM_PASSWORD_ENV: password}
+        launch.spawn("nats", f"nats-{region.name}", [binary, "-c", str(config)], env)
+
+
+def _start_turn(launch: Launch) -> None:
+    binary = turn.turnserver_binary()
+    if binary is None:
+        return
+    config = turn.write_turn_config(
+        launch.plan,
+        launch.state_dir,
+        secret=launch.secrets.turn_secret.get_secret_value(),
+        realm=launch.fleet.stunner.realm,
+    )
+    launch.spawn("turn", "turn", [str(binary), "-c", str(config)])
+
+
+def _start_nodes(launch: Launch) -> None:
+    for region in launch.plan.regions:
+        for node in region.nodes:
+            argv = [sys.executable, "-m", "bcastctl", "node", "serve"]
+            launch.spawn("node", node.name, argv, launch.node_env(region, node))
