@@ -1,0 +1,111 @@
+"""`lab fault ...`: rehearse failures on a running lab.
+
+- cut-link A B: both delay links between A and B drop their connections and refuse
+  new ones (NATS sees the gateway go down in both directions).
+- heal-link A B: both links listen again at their configured latency.
+- slow-link A B --ms N: both links now add N ms one way (until healed).
+- kill-node NODE / kill-nats REGION: SIGKILL the process group (a crash, no cleanup).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from bcastctl.errors import ConfigError, OperationFailed, UsageError
+from bcastctl.lab import procs
+from bcastctl.lab.linkctl import link_request
+from bcastctl.targets.lab_state import LabState, load_lab_state, save_lab_state
+
+LinkOp = Literal["cut", "heal", "slow"]
+
+
+class FaultResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    fault: str
+    target: str
+    detail: str
+
+
+def _pair(state: LabState, a: str, b: str) -> list[str]:
+    if a == b:
+        raise UsageError(f"a link joins two different regions, got {a!r} twice")
+    try:
+        state.region(a), state.region(b)
+        return [state.link(a, b).name, state.link(b, a).name]
+    except ConfigError as e:
+        raise UsageError(e.message, hint=e.hint) from None
+
+
+def _with_link_delays(state: LabState, links: list[dict[str, object]]) -> LabState:
+    current = {str(link["name"]): float(str(link["one_way_ms"])) for link in links}
+    regions = [
+        region.model_copy(
+            update={
+                "links": [
+                    link.model_copy(
+                        update={
+                            "current_one_way_ms": current.get(link.name, link.current_one_way_ms)
+                        }
+                    )
+                    for link in region.links
+                ]
+            }
+        )
+        for region in state.regions
+    ]
+    return state.model_copy(update={"regions": regions})
+
+
+async def link_fault(
+    state_dir: Path, op: LinkOp, a: str, b: str, ms: float | None = None
+) -> FaultResult:
+    state = load_lab_state(state_dir)
+    names = _pair(state, a, b)
+    request: dict[str, object] = {"op": op, "links": names}
+    if op == "slow":
+        if ms is None or not 0 <= ms <= 60_000:
+            raise UsageError("--ms: one-way latency must be between 0 and 60000 ms")
+        request["ms"] = ms
+    links = await link_request(state.linkd.control_socket, request)
+    save_lab_state(_with_link_delays(state, links))
+    detail = {
+        "cut": "both directions dropped; new connections refused",
+        "heal": "both directions listening at the configured latency "
+        + ", ".join(f"{link['name']} {link['one_way_ms']:g} ms" for link in links),
+        "slow": f"both directions now add {ms:g} ms one way" if ms is not None else "",
+    }[op]
+    return FaultResult(fault=f"{op}-link", target=f"{a} <-> {b}", detail=detail)
+
+
+def _kill(pid: int | None, what: str) -> None:
+    if pid is None or not procs.is_alive(pid):
+        raise OperationFailed(f"{what} is not running", hint="`bcastctl lab status` shows the lab")
+    procs.kill_now(pid)
+    if not procs.stop_process_group(pid, grace_s=2.0):
+        raise OperationFailed(f"{what} (pid {pid}) survived SIGKILL")
+
+
+def kill_node(state_dir: Path, node: str) -> FaultResult:
+    state = load_lab_state(state_dir)
+    try:
+        target = state.node(node)
+    except ConfigError as e:
+        raise UsageError(e.message, hint=e.hint) from None
+    _kill(target.pid, f"node {node}")
+    return FaultResult(fault="kill-node", target=node, detail=f"pid {target.pid} killed (SIGKILL)")
+
+
+def kill_nats(state_dir: Path, region: str) -> FaultResult:
+    state = load_lab_state(state_dir)
+    try:
+        target = state.region(region)
+    except ConfigError as e:
+        raise UsageError(e.message, hint=e.hint) from None
+    _kill(target.nats_pid, f"NATS server of {region}")
+    return FaultResult(
+        fault="kill-nats", target=region, detail=f"pid {target.nats_pid} killed (SIGKILL)"
+    )

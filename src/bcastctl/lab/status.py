@@ -1,0 +1,191 @@
+"""`lab status`: the recorded lab, checked live (processes, gateways, links, nodes).
+
+Returns a LabStatus value; it carries no secret (the state never holds one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, computed_field
+
+from bcastctl.errors import BcastError
+from bcastctl.lab import procs, readiness
+from bcastctl.lab.linkctl import link_request
+from bcastctl.targets.lab_state import LabState, NodeState, RegionState, load_lab_state
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class LinkStatus(_Frozen):
+    name: str
+    listen: str
+    configured_one_way_ms: float
+    one_way_ms: float | None  # None when linkd does not answer
+    cut: bool | None
+    open_connections: int | None
+
+
+class NodeStatus(_Frozen):
+    name: str
+    address: str
+    signalling_url: str
+    admin_url: str
+    pid: int | None
+    running: bool
+    ready: bool
+    sees: int | None  # how many other nodes its /api/cluster lists
+
+
+class RegionStatus(_Frozen):
+    name: str
+    nats_client_url: str
+    nats_monitor_url: str
+    nats_pid: int | None
+    nats_running: bool
+    gateways_connected: list[str]  # regions with an outbound connection from here
+    gateways_missing: list[str]
+    links: list[LinkStatus]
+    nodes: list[NodeStatus]
+
+
+class LabStatus(_Frozen):
+    state_dir: str
+    fleet_name: str
+    fleet_path: str
+    loopback_prefix: str
+    ready_after_s: float | None
+    dns_address: str
+    dns_running: bool
+    turn_address: str | None
+    turn_running: bool
+    turn_note: str | None
+    linkd_running: bool
+    regions: list[RegionStatus]
+    problems: list[str]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+
+def _alive(pid: int | None) -> bool:
+    return pid is not None and procs.is_alive(pid)
+
+
+async def _node_status(session: aiohttp.ClientSession, node: NodeState) -> NodeStatus:
+    ready, sees = False, None
+    if _alive(node.pid):
+        try:
+            async with session.get(
+                f"{node.admin_url}/readyz", timeout=aiohttp.ClientTimeout(total=2)
+            ) as response:
+                ready = response.status == 200
+            view = await readiness.get_json(session, f"{node.admin_url}/api/cluster")
+            sees = len(view.get("members", []))
+        except (aiohttp.ClientError, TimeoutError):
+            pass
+    return NodeStatus(
+        name=node.name,
+        address=node.advertise_address,
+        signalling_url=node.signalling_url,
+        admin_url=node.admin_url,
+        pid=node.pid,
+        running=_alive(node.pid),
+        ready=ready,
+        sees=sees,
+    )
+
+
+async def _region_status(
+    session: aiohttp.ClientSession,
+    state: LabState,
+    region: RegionState,
+    links: dict[str, dict[str, Any]],
+) -> RegionStatus:
+    others = [r.name for r in state.regions if r.name != region.name]
+    try:
+        gatewayz = await readiness.get_json(session, f"{region.nats_monitor_url}/gatewayz")
+        outbound = gatewayz.get("outbound_gateways") or {}
+        connected = [name for name in others if (outbound.get(name) or {}).get("connection")]
+    except (aiohttp.ClientError, TimeoutError):
+        connected = []
+    link_status = []
+    for link in region.links:
+        live = links.get(link.name, {})
+        link_status.append(
+            LinkStatus(
+                name=link.name,
+                listen=link.listen,
+                configured_one_way_ms=link.one_way_ms,
+                one_way_ms=live.get("one_way_ms"),
+                cut=live.get("cut"),
+                open_connections=live.get("open_connections"),
+            )
+        )
+    nodes = await asyncio.gather(*(_node_status(session, node) for node in region.nodes))
+    return RegionStatus(
+        name=region.name,
+        nats_client_url=region.nats_client_url,
+        nats_monitor_url=region.nats_monitor_url,
+        nats_pid=region.nats_pid,
+        nats_running=_alive(region.nats_pid),
+        gateways_connected=connected,
+        gateways_missing=[name for name in others if name not in connected],
+        links=link_status,
+        nodes=list(nodes),
+    )
+
+
+def _problems(status_regions: list[RegionStatus], state: LabState, linkd_ok: bool) -> list[str]:
+    problems = [] if linkd_ok else ["link daemon not answering"]
+    total_nodes = len(state.nodes)
+    for region in status_regions:
+        if not region.nats_running:
+            problems.append(f"NATS {region.name} is not running")
+        problems += [f"gateway {region.name}->{other} down" for other in region.gateways_missing]
+        problems += [f"link {link.name} is cut" for link in region.links if link.cut]
+        for node in region.nodes:
+            if not node.running:
+                problems.append(f"node {node.name} is not running")
+            elif not node.ready or node.sees != total_nodes - 1:
+                problems.append(f"node {node.name} sees {node.sees} of {total_nodes - 1} peers")
+    if not _alive(state.dns.pid):
+        problems.append("DNS server is not running")
+    if state.turn.address is not None and not _alive(state.turn.pid):
+        problems.append("TURN (coturn) is not running")
+    return problems
+
+
+async def lab_status(state_dir: Path) -> LabStatus:
+    state = load_lab_state(state_dir)
+    try:
+        live_links = await link_request(state.linkd.control_socket, {"op": "status"}, 2.0)
+        links = {link["name"]: link for link in live_links}
+    except BcastError:
+        links = {}
+    async with aiohttp.ClientSession() as session:
+        regions = await asyncio.gather(
+            *(_region_status(session, state, region, links) for region in state.regions)
+        )
+    return LabStatus(
+        state_dir=state.state_dir,
+        fleet_name=state.fleet_name,
+        fleet_path=state.fleet_path,
+        loopback_prefix=state.loopback_prefix,
+        ready_after_s=state.ready_after_s,
+        dns_address=state.dns.address,
+        dns_running=_alive(state.dns.pid),
+        turn_address=state.turn.address,
+        turn_running=_alive(state.turn.pid),
+        turn_note=state.turn.reason,
+        linkd_running=_alive(state.linkd.pid),
+        regions=list(regions),
+        problems=_problems(list(regions), state, bool(links)),
+    )
