@@ -26,10 +26,10 @@ a result. Exceptions it raises are turned into `fail` results by the runner.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -90,7 +90,8 @@ def _result(
     message: str,
     hint: str | None,
     scope_kind: ScopeKind | None,
-    values: dict[str, Value],
+    values: Mapping[str, Value] | None,
+    more: dict[str, Value],
 ) -> CheckResult:
     kind: ScopeKind = scope_kind or ("pair" if "->" in scope else "region")
     return CheckResult(
@@ -100,14 +101,20 @@ def _result(
         status=status,
         message=message,
         hint=hint,
-        values=values,
+        values={**(values or {}), **more},
     )
 
 
 def ok(
-    check: str, scope: str, message: str, *, kind: ScopeKind | None = None, **values: Value
+    check: str,
+    scope: str,
+    message: str,
+    *,
+    kind: ScopeKind | None = None,
+    values: Mapping[str, Value] | None = None,
+    **more: Value,
 ) -> CheckResult:
-    return _result(Status.ok, check, scope, message, None, kind, values)
+    return _result(Status.ok, check, scope, message, None, kind, values, more)
 
 
 def warn(
@@ -117,9 +124,10 @@ def warn(
     *,
     hint: str | None = None,
     kind: ScopeKind | None = None,
-    **values: Value,
+    values: Mapping[str, Value] | None = None,
+    **more: Value,
 ) -> CheckResult:
-    return _result(Status.warn, check, scope, message, hint, kind, values)
+    return _result(Status.warn, check, scope, message, hint, kind, values, more)
 
 
 def fail(
@@ -129,15 +137,22 @@ def fail(
     *,
     hint: str | None = None,
     kind: ScopeKind | None = None,
-    **values: Value,
+    values: Mapping[str, Value] | None = None,
+    **more: Value,
 ) -> CheckResult:
-    return _result(Status.fail, check, scope, message, hint, kind, values)
+    return _result(Status.fail, check, scope, message, hint, kind, values, more)
 
 
 def skip(
-    check: str, scope: str, reason: str, *, kind: ScopeKind | None = None, **values: Value
+    check: str,
+    scope: str,
+    reason: str,
+    *,
+    kind: ScopeKind | None = None,
+    values: Mapping[str, Value] | None = None,
+    **more: Value,
 ) -> CheckResult:
-    return _result(Status.skip, check, scope, reason, None, kind, values)
+    return _result(Status.skip, check, scope, reason, None, kind, values, more)
 
 
 @dataclass
@@ -149,6 +164,16 @@ class CheckContext:
     timeout_s: float  # the deadline of one check in one region
     media: bool = False
     _regions: dict[str, asyncio.Task[RegionEndpoints]] = field(default_factory=dict)
+    _shared: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
+
+    async def shared(self, key: str, factory: Callable[[], Awaitable[T]]) -> T:
+        """Fetch something once per run for several checks (e.g. every node's cluster view)."""
+        task = self._shared.get(key)
+        if task is None:
+            task = asyncio.ensure_future(factory())
+            self._shared[key] = task
+        result: T = await asyncio.shield(task)
+        return result
 
     async def region(self, name: str) -> RegionEndpoints:
         """A region's endpoints, asked once per run (UnreachableError if unreachable)."""
@@ -157,6 +182,11 @@ class CheckContext:
             task = asyncio.ensure_future(self.target.region(name, self.timeout_s))
             self._regions[name] = task
         return await asyncio.shield(task)
+
+    def cancel_pending(self) -> None:
+        """End lookups nobody awaits any more (a check that timed out)."""
+        for task in [*self._regions.values(), *self._shared.values()]:
+            task.cancel()
 
     async def all_regions(self) -> dict[str, RegionEndpoints | BcastError]:
         """Every region of the target (not only the selected ones): expected-set checks."""

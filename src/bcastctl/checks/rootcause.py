@@ -35,19 +35,25 @@ def _cut_links(failures: Sequence[CheckResult]) -> set[frozenset[str]]:
     }
 
 
-def _explained_by_links(result: CheckResult, links: set[frozenset[str]]) -> bool:
-    """A membership/registry/media failure that only involves regions across cut links."""
+def _links_involved(result: CheckResult) -> set[frozenset[str]] | None:
+    """The region pairs a membership/registry/media failure is about; None if not link-shaped."""
     if result.scope_kind == "pair":
-        return frozenset(result.regions) in links
+        return {frozenset(result.regions)}
     if result.scope_kind == "fleet" and result.check == "membership":
-        return bool(links)  # the partition itself
+        return {frozenset(p.split("<->")) for p in _strs(result, "split_pairs")} or None
     regions = result.regions
-    if not regions:
-        return False
-    if _strs(result, "rejected") or result.values.get("unreachable"):
-        return False
+    if not regions or _strs(result, "rejected") or result.values.get("unreachable"):
+        return None
     far = _strs(result, "missing_regions") + _strs(result, "disagrees_with_regions")
-    return bool(far) and all(frozenset((regions[0], other)) in links for other in far)
+    return {frozenset((regions[0], other)) for other in far} or None
+
+
+def _explained_by_link(
+    result: CheckResult, link: frozenset[str], links: set[frozenset[str]]
+) -> bool:
+    """True when cut links explain the whole failure and `link` is one of them."""
+    involved = _links_involved(result)
+    return involved is not None and involved <= links and link in involved
 
 
 def _link_causes(failures: Sequence[CheckResult]) -> list[RootCause]:
@@ -62,7 +68,7 @@ def _link_causes(failures: Sequence[CheckResult]) -> list[RootCause]:
             r.id
             for r in failures
             if (r.check == "nats-gateways" and frozenset(r.regions) == link)
-            or (r.check in LINKED_BY_GATEWAY and _explained_by_links(r, {link}))
+            or (r.check in LINKED_BY_GATEWAY and _explained_by_link(r, link, links))
         ]
         if link in dns:
             explains.insert(0, dns[link].id)

@@ -153,8 +153,7 @@ async def _attempt(
     _, unreachable = await _reachable(ctx)
     per_check = await asyncio.gather(*(_run_check(check, ctx) for check in checks))
     results = [result for results in per_check for result in results]
-    for task in ctx._regions.values():
-        task.cancel()
+    ctx.cancel_pending()
     return results, unreachable
 
 
@@ -205,4 +204,12 @@ async def run_checks(
     )
 
 
-__all__ = ["ExitCode", "RunOptions", "run_checks", "select_checks"]
+async def run_checks_on(target: Target, options: RunOptions) -> CheckReport:
+    """run_checks, then close the target (the CLI's one call)."""
+    try:
+        return await run_checks(target, options)
+    finally:
+        await target.close()
+
+
+__all__ = ["ExitCode", "RunOptions", "run_checks", "run_checks_on", "select_checks"]

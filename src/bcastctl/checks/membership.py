@@ -1,0 +1,133 @@
+"""membership: every node sees exactly the expected nodes, and nobody is rejected.
+
+Per node (scope: the node name): its `/api/cluster` members against the expected
+set from the target (every node of every region but itself). Missing nodes fail,
+unexpected live members warn, rejected peers (heartbeats with a bad signature:
+a wrong cluster secret) fail and are named. Fleet-wide (scope "fleet"): the
+answering nodes are grouped by who sees whom; more than one group is a
+partition, named group by group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bcastctl.checks.base import Check, CheckContext, CheckResult, Value, fail, ok, warn
+from bcastctl.checks.views import NodeView, cluster_views, expected_nodes
+from bcastctl.targets.base import RegionEndpoints
+
+
+def split_pairs(views: Sequence[NodeView], expected: dict[str, str]) -> list[tuple[str, str]]:
+    """Region pairs whose answering nodes do not see each other (a partition).
+
+    Nodes that do not answer are down, not partitioned; gateways do not route
+    through a third region, so A and B can be split while both still see C.
+    """
+    answering = {v.node.name: v.node.region for v in views if v.view is not None}
+    pairs: set[tuple[str, str]] = set()
+    for view in views:
+        if view.view is None:
+            continue
+        for missing in set(expected) - view.members - {view.node.name}:
+            if missing in answering:
+                a, b = sorted((view.node.region, expected[missing]))
+                pairs.add((a, b))
+    return sorted(pairs)
+
+
+def judge_node(
+    check: str, view: NodeView, expected: dict[str, str], unknown_regions: set[str]
+) -> CheckResult:
+    name, region = view.node.name, view.node.region
+    if view.view is None:
+        return fail(
+            check,
+            name,
+            f"node does not answer: {view.error}",
+            hint=f"is {name} running? look at its logs",
+            kind="node",
+            region=region,
+            unreachable=True,
+        )
+    members = view.members
+    want = set(expected) - {name}
+    missing = sorted(want - members)
+    extra = sorted(m for m in members - want if m != name)
+    extra = [m for m in extra if not _in_unknown_region(view, m, unknown_regions)]
+    rejected = sorted({peer["name"] for peer in view.view["rejected"]})
+    values: dict[str, Value] = {
+        "region": region,
+        "members": len(members),
+        "expected": len(want),
+        "missing": missing,
+        "missing_regions": [expected[m] for m in missing],
+        "extra": extra,
+        "rejected": rejected,
+    }
+    problems = []
+    if missing:
+        problems.append(f"missing {', '.join(missing)}")
+    if rejected:
+        reasons = sorted({peer["reason"] for peer in view.view["rejected"]})
+        problems.append(f"rejected {', '.join(rejected)} ({'; '.join(reasons)})")
+    if problems:
+        hint = (
+            "rejected peers sign heartbeats with another cluster secret"
+            if rejected
+            else "a missing node is down or cut off: see nats-gateways"
+        )
+        return fail(check, name, "; ".join(problems), hint=hint, kind="node", values=values)
+    if extra:
+        return warn(
+            check,
+            name,
+            f"sees unexpected node(s) {', '.join(extra)}",
+            hint="a node outside the expected set joined with the fleet's secret",
+            kind="node",
+            values=values,
+        )
+    return ok(check, name, f"sees all {len(want)} other node(s)", kind="node", values=values)
+
+
+def _in_unknown_region(view: NodeView, member: str, unknown_regions: set[str]) -> bool:
+    assert view.view is not None
+    regions = {m["name"]: m["region"] for m in view.view["members"]}
+    return regions.get(member) in unknown_regions
+
+
+class Membership(Check):
+    name = "membership"
+    title = "every node sees every expected node, nobody rejected"
+    layer = "membership"
+    per_region = False
+
+    async def run_fleet(
+        self, ctx: CheckContext, regions: Sequence[RegionEndpoints]
+    ) -> list[CheckResult]:
+        expected, unknown_regions = await expected_nodes(ctx)
+        views = await cluster_views(ctx, regions)
+        results = [judge_node(self.name, view, expected, unknown_regions) for view in views]
+        pairs = split_pairs(views, expected)
+        answering = sum(1 for view in views if view.view is not None)
+        if pairs:
+            named = ", ".join(f"{a} -x- {b}" for a, b in pairs)
+            results.append(
+                fail(
+                    self.name,
+                    "fleet",
+                    f"partition: nodes cannot see each other across {named}",
+                    hint="heartbeats between these regions do not arrive: see nats-gateways",
+                    kind="fleet",
+                    split_pairs=[f"{a}<->{b}" for a, b in pairs],
+                )
+            )
+        elif answering:
+            results.append(
+                ok(
+                    self.name,
+                    "fleet",
+                    f"no partition among {answering} answering node(s)",
+                    kind="fleet",
+                )
+            )
+        return results

@@ -1,0 +1,143 @@
+"""nats-gateways: every region's NATS servers have a live gateway link to every other region.
+
+From each NATS server's `/varz` (the configured gateways) and `/gatewayz` (the
+connected ones): for the pair A->B, every server of A has a connected outbound
+gateway to B and an inbound one from B, with the RTT NATS measures on the link.
+A dead link simply vanishes from `/gatewayz` (there is no "down" state), so
+configured-but-absent is what a cut link looks like. Results are one per
+ordered pair; an unreachable monitor endpoint fails its region.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bcastctl.checks.base import Check, CheckContext, CheckResult, Value, fail, ok, pair
+from bcastctl.errors import BcastError
+from bcastctl.targets.base import Endpoint, RegionEndpoints, get_json
+
+_GO_DURATION = re.compile(r"([0-9.]+)(ns|us|µs|μs|ms|s|m|h)")
+_UNIT_MS = {
+    "ns": 1e-6,
+    "us": 1e-3,
+    "µs": 1e-3,
+    "μs": 1e-3,
+    "ms": 1.0,
+    "s": 1e3,
+    "m": 6e4,
+    "h": 3.6e6,
+}
+
+
+def go_duration_ms(text: str) -> float | None:
+    """Milliseconds of a Go duration string as NATS prints it ("93µs", "84.2ms", "1m2s")."""
+    parts = _GO_DURATION.findall(text or "")
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(float(number) * _UNIT_MS[unit] for number, unit in parts)
+
+
+@dataclass(frozen=True)
+class ServerLinks:
+    """What one NATS server says about its gateways."""
+
+    monitor: str
+    name: str  # the gateway (region) name this server is in
+    configured: frozenset[str]
+    outbound_rtt_ms: dict[str, float | None]  # connected outbound gateways
+    inbound: frozenset[str]  # regions with at least one inbound connection
+
+
+def parse_server_links(monitor: str, varz: Any, gatewayz: Any) -> ServerLinks:
+    gateway = varz.get("gateway") or {}
+    own = str(gatewayz.get("name") or gateway.get("name") or "")
+    configured = frozenset(str(g.get("name")) for g in gateway.get("gateways") or []) - {own}
+    outbound: dict[str, float | None] = {}
+    for name, link in (gatewayz.get("outbound_gateways") or {}).items():
+        connection = link.get("connection") or {}
+        if connection:
+            outbound[str(name)] = go_duration_ms(str(connection.get("rtt", "")))
+    inbound = frozenset(
+        str(name) for name, conns in (gatewayz.get("inbound_gateways") or {}).items() if conns
+    )
+    return ServerLinks(monitor, own, configured, outbound, inbound)
+
+
+async def read_server_links(ctx: CheckContext, monitor: Endpoint) -> ServerLinks:
+    varz = await get_json(ctx.target, monitor, "/varz", timeout_s=ctx.timeout_s)
+    gatewayz = await get_json(ctx.target, monitor, "/gatewayz", timeout_s=ctx.timeout_s)
+    return parse_server_links(monitor.url, varz, gatewayz)
+
+
+def judge_pair(check: str, region: str, peer: str, servers: Sequence[ServerLinks]) -> CheckResult:
+    """A->B is healthy when every server of A is configured for, dials and is dialled by B."""
+    scope = pair(region, peer)
+    not_configured = [s.monitor for s in servers if peer not in s.configured]
+    no_outbound = [s.monitor for s in servers if peer not in s.outbound_rtt_ms]
+    no_inbound = [s.monitor for s in servers if peer not in s.inbound]
+    rtts = [rtt for s in servers if (rtt := s.outbound_rtt_ms.get(peer)) is not None]
+    rtt_ms = round(max(rtts), 3) if rtts else None
+    values: dict[str, Value] = {
+        "servers": len(servers),
+        "outbound_connected": len(servers) - len(no_outbound),
+        "inbound_connected": len(servers) - len(no_inbound),
+        "rtt_ms": rtt_ms,
+    }
+    if not_configured:
+        return fail(
+            check,
+            scope,
+            f"gateway {peer} not configured on {', '.join(not_configured)}",
+            hint=f"add {peer} to the gateway block of {region}'s NATS config (re-render)",
+            values=values,
+        )
+    if no_outbound or no_inbound:
+        missing = (["outbound"] if no_outbound else []) + (["inbound"] if no_inbound else [])
+        return fail(
+            check,
+            scope,
+            f"configured but not connected: {' and '.join(missing)} link missing "
+            f"on {len(set(no_outbound) | set(no_inbound))}/{len(servers)} server(s)",
+            hint=f"the gateway link {region} <-> {peer} is down: check the path between them "
+            f"and {peer}'s gateway port",
+            values=values,
+        )
+    shown = f", rtt {rtt_ms:g} ms" if rtt_ms is not None else ""
+    return ok(
+        check,
+        scope,
+        f"outbound and inbound connected on {len(servers)} server(s){shown}",
+        values=values,
+    )
+
+
+class NatsGateways(Check):
+    name = "nats-gateways"
+    title = "NATS gateway links, configured vs connected, both directions"
+    layer = "nats"
+
+    async def run_region(self, ctx: CheckContext, region: RegionEndpoints) -> list[CheckResult]:
+        if not region.nats_monitors:
+            return [fail(self.name, region.name, "no NATS monitor endpoint known for the region")]
+        answers = await ctx.gather([read_server_links(ctx, m) for m in region.nats_monitors])
+        servers = [a for a in answers if isinstance(a, ServerLinks)]
+        errors = [a for a in answers if isinstance(a, BaseException)]
+        results: list[CheckResult] = []
+        for error in errors:
+            if not isinstance(error, BcastError | TimeoutError):
+                raise error
+            results.append(
+                fail(
+                    self.name,
+                    region.name,
+                    f"NATS monitor unreachable: {error}",
+                    hint="is NATS running in this region? its monitor port must answer /varz",
+                )
+            )
+        if not servers:
+            return results
+        peers = [name for name in ctx.target.region_names if name != region.name]
+        return results + [judge_pair(self.name, region.name, peer, servers) for peer in peers]

@@ -1,0 +1,151 @@
+"""The Target over the lab's state: every endpoint is a loopback HTTP URL in state.json.
+
+A region is reachable when any of its processes (NATS monitor, a node's admin
+port) answers; a lab whose processes are all gone is "no region reachable".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bcastctl.errors import UnreachableError
+from bcastctl.fleet import Fleet, load_fleet
+from bcastctl.targets.base import (
+    Capability,
+    DnsExpectation,
+    Endpoint,
+    HttpResponse,
+    NodeEndpoints,
+    RegionEndpoints,
+    TurnEndpoint,
+)
+from bcastctl.targets.lab_state import LabState, RegionState, load_lab_state
+
+
+def clusterset_names(fleet: Fleet, of_region: str) -> dict[str, str]:
+    """The MCS names of a region's exported services: role -> fqdn."""
+    domain = f"{fleet.namespace}.svc.clusterset.local"
+    return {
+        "nats-gateway": f"{of_region}-nats-gateway.{domain}",
+        "broadcaster": f"{of_region}-broadcaster-headless.{domain}",
+    }
+
+
+def _dns_expectations(state: LabState, fleet: Fleet, region: str) -> tuple[DnsExpectation, ...]:
+    expectations: list[DnsExpectation] = []
+    for other in state.regions:
+        if other.name == region:
+            continue
+        names = clusterset_names(fleet, other.name)
+        nodes = tuple(sorted(node.advertise_address for node in other.nodes))
+        gateway_host = other.nats_gateway_listen.rpartition(":")[0]
+        expectations.append(DnsExpectation(names["nats-gateway"], other.name, (gateway_host,)))
+        expectations.append(DnsExpectation(names["broadcaster"], other.name, nodes or None))
+    return tuple(expectations)
+
+
+def _turn(state: LabState, region: str) -> TurnEndpoint:
+    turn = state.turn
+    if turn.address is None:
+        return TurnEndpoint(region, None, absent_reason=turn.reason or "the lab runs no TURN")
+    host, _, port = turn.address.rpartition(":")
+    return TurnEndpoint(region, host, int(port))
+
+
+def region_endpoints(state: LabState, fleet: Fleet, region: RegionState) -> RegionEndpoints:
+    nodes = tuple(
+        NodeEndpoints(
+            name=node.name,
+            region=region.name,
+            admin=Endpoint(region.name, node.admin_url) if node.pid is not None else None,
+            signalling=Endpoint(region.name, node.signalling_url) if node.pid is not None else None,
+        )
+        for node in region.nodes
+    )
+    return RegionEndpoints(
+        name=region.name,
+        nats_monitors=(Endpoint(region.name, region.nats_monitor_url),),
+        nodes=nodes,
+        dns_expectations=_dns_expectations(state, fleet, region.name),
+        turn=_turn(state, region.name),
+        details={"state_dir": state.state_dir},
+    )
+
+
+class LabTarget:
+    """`bcastctl verify mesh --lab` and the lab's own tests."""
+
+    def __init__(self, state: LabState, fleet: Fleet | None = None) -> None:
+        self.state = state
+        self._fleet = fleet if fleet is not None else load_fleet(state.fleet_path)
+        self._session: Any = None
+
+    @classmethod
+    def from_state_dir(cls, state_dir: str | Path | None, fleet: Fleet | None = None) -> LabTarget:
+        return cls(load_lab_state(state_dir), fleet)
+
+    @property
+    def kind(self) -> Capability:
+        return "lab"
+
+    @property
+    def fleet(self) -> Fleet:
+        return self._fleet
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset({"lab"})
+
+    @property
+    def region_names(self) -> Sequence[str]:
+        return [region.name for region in self.state.regions]
+
+    async def region(self, name: str, timeout_s: float) -> RegionEndpoints:
+        endpoints = region_endpoints(self.state, self._fleet, self.state.region(name))
+        probes = list(endpoints.nats_monitors) + [n.admin for n in endpoints.nodes if n.admin]
+        answers = await asyncio.gather(
+            *(self.request("GET", p, "/healthz", timeout_s=min(timeout_s, 2.0)) for p in probes),
+            return_exceptions=True,
+        )
+        if not any(isinstance(answer, HttpResponse) for answer in answers):
+            raise UnreachableError(
+                f"no process of lab region {name} answers (NATS monitor and nodes)",
+                hint="is the lab up? `bcastctl lab status`",
+            )
+        return endpoints
+
+    async def request(
+        self,
+        method: str,
+        endpoint: Endpoint,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout_s: float = 5.0,
+    ) -> HttpResponse:
+        import aiohttp
+
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        url = endpoint.url.rstrip("/") + path
+        try:
+            async with asyncio.timeout(timeout_s):
+                async with self._session.request(
+                    method, url, params=params, data=body, headers=headers
+                ) as response:
+                    data = await response.read()
+                    return HttpResponse(response.status, data, url, dict(response.headers))
+        except TimeoutError as e:
+            raise UnreachableError(f"{url}: no answer within {timeout_s:g} s") from e
+        except aiohttp.ClientError as e:
+            raise UnreachableError(f"{url}: {type(e).__name__}: {e}") from e
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
