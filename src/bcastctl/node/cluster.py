@@ -54,7 +54,7 @@ class Cluster:
         self._connected_at: float | None = None
         self._converged = False
 
-    # --- lifecycle -------------------------------------------------------------------------
+    # --- lifecycle ------------------------------------------------
 
     def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._run(), name="cluster"))
@@ -93,7 +93,7 @@ class Cluster:
                 log.warning("%s; retrying", e)
                 await asyncio.sleep(1.0)
 
-    # --- heartbeats --------------------------------------------------------------------------
+    # --- heartbeats ------------------------------------------------
 
     def announce(self) -> None:
         """Send a heartbeat now (the registry changed) instead of at the next tick."""
@@ -161,13 +161,13 @@ class Cluster:
         self._update_convergence()
         self.on_registry_change()
 
-    # --- RTT echo ------------------------------------------------------------------------------
+    # --- RTT echo ------------------------------------------------
 
     async def _on_rtt(self, message: BusMessage) -> None:
         if message.reply and self.bus is not None:
             await self.bus.publish(message.reply, message.data)
 
-    # --- readiness and views ---------------------------------------------------------------
+    # --- readiness and views ------------------------------------------------
 
     def _update_convergence(self) -> None:
         if self._converged or self._connected_at is None:

@@ -1,10 +1,41 @@
-"""Media hub (placeholder until WHIP/WHEP lands)."""
+"""The media hub: WHIP publishers and WHEP viewers on this node, and where streams come from.
+
+A viewer's stream is found in the global registry: held here (local Fanout or
+MediaRelay) or on another node (RemoteStream over NATS). The hub also reacts to
+registry changes: a lost claim ends our publisher; a vanished holder ends relays.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from bcastctl.node import aiortc_hook, sdp
 from bcastctl.node.cluster import Cluster
+from bcastctl.node.http_errors import HttpProblem
 from bcastctl.node.metrics import Metrics
+from bcastctl.node.publishing import LocalStream
+from bcastctl.node.relaying import RemoteStream
 from bcastctl.node.settings import NodeSettings
+from bcastctl.node.tasks import spawn
+
+log = logging.getLogger("bcastctl.node.media")
+NEGOTIATION_TIMEOUT_S = 10.0
+
+
+@dataclass
+class Session:
+    id: str
+    role: str  # "publisher" | "viewer"
+    stream: str
+    pc: RTCPeerConnection
+    created: float
 
 
 class MediaHub:
@@ -12,18 +43,250 @@ class MediaHub:
         self.settings = settings
         self.metrics = metrics
         self.cluster = cluster
+        self.sessions: dict[str, Session] = {}
+        self.local: dict[str, LocalStream] = {}
+        self.remote: dict[str, RemoteStream] = {}
+        self._closing: set[str] = set()
+
+    # --- state for metrics and heartbeats ------------------------------------------------
 
     def session_count(self) -> int:
-        return 0
-
-    def registry_changed(self) -> None:
-        pass
+        return len(self.sessions)
 
     def refresh_gauges(self) -> None:
-        self.metrics.set("sessions", 0)
+        publishers = sum(1 for s in self.sessions.values() if s.role == "publisher")
+        self.metrics.set("sessions", len(self.sessions))
+        self.metrics.set("publishers", publishers)
+        self.metrics.set("viewers", len(self.sessions) - publishers)
+        self.metrics.set("relay_subscriptions", len(self.remote))
+        for name in (
+            "passthrough_tracks_total",
+            "fallback_tracks_total",
+            "frames_forwarded_total",
+            "bytes_forwarded_total",
+        ):
+            self.metrics.counters.setdefault(name, 0.0)
 
     async def start(self) -> None:
-        pass
+        reason = aiortc_hook.unavailable_reason()
+        if self.settings.media_path == "relay":
+            log.warning("media path: MediaRelay (decode + re-encode), as configured")
+        elif reason:
+            log.warning("media path: MediaRelay fallback: %s", reason)
 
     async def stop(self) -> None:
-        pass
+        for session_id in list(self.sessions):
+            await self.end(session_id)
+        for remote in list(self.remote.values()):
+            await remote.close()
+
+    # --- sessions ------------------------------------------------
+
+    def _new_session(self, role: str, stream: str) -> Session:
+        if len(self.sessions) >= self.settings.max_sessions:
+            raise HttpProblem(503, f"node full: {self.settings.max_sessions} sessions")
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        session = Session(secrets.token_urlsafe(12), role, stream, pc, time.time())
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                await self.end(session.id)
+
+        return session
+
+    async def _negotiate(self, session: Session, offer: str) -> str:
+        pc = session.pc
+        try:
+            await asyncio.wait_for(
+                pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer")),
+                NEGOTIATION_TIMEOUT_S,
+            )
+        except (ValueError, KeyError, IndexError, TypeError) as e:
+            raise HttpProblem(400, f"malformed SDP: {e}") from None
+        return await self._answer(pc)
+
+    async def _answer(self, pc: RTCPeerConnection) -> str:
+        answer = await pc.createAnswer()
+        await asyncio.wait_for(pc.setLocalDescription(answer), NEGOTIATION_TIMEOUT_S)
+        return str(pc.localDescription.sdp)
+
+    async def end(self, session_id: str) -> bool:
+        if session_id in self._closing:
+            return False
+        session = self.sessions.pop(session_id, None)
+        if session is None:
+            return False
+        self._closing.add(session_id)
+        try:
+            if session.role == "publisher":
+                local = self.local.pop(session.stream, None)
+                if local is not None:
+                    self.cluster.registry.release(session.stream)
+                    self.cluster.announce()
+                    await local.close()
+                    log.info("stream %s ended", session.stream)
+            await session.pc.close()
+        finally:
+            self._closing.discard(session_id)
+        return True
+
+    # --- WHIP ------------------------------------------------
+
+    async def publish(self, stream: str, offer: str) -> tuple[str, str]:
+        holder = self.cluster.holders().get(stream)
+        if stream in self.local or holder is not None:
+            self.metrics.inc("whip_conflicts_total")
+            where = holder.node if holder is not None else self.settings.name
+            raise HttpProblem(409, f"stream {stream!r} is already published (on {where})")
+        session = self._new_session("publisher", stream)
+        local = LocalStream(
+            stream,
+            self.settings.fleet,
+            session.pc,
+            self.metrics,
+            force_fallback=self.settings.media_path == "relay",
+            on_end=lambda: spawn(self.end(session.id)),
+        )
+        self.local[stream] = local
+        self.sessions[session.id] = session
+
+        @session.pc.on("track")
+        def on_track(track: Any) -> None:
+            for transceiver in session.pc.getTransceivers():
+                if transceiver.receiver.track is track:
+                    local.attach(transceiver.receiver, track)
+
+        try:
+            answer = await self._negotiate(session, offer)
+            mimes = local.negotiated(sdp.answer_codecs(answer))
+            if "video" not in mimes:
+                raise HttpProblem(400, "no video codec in common (supported: VP8, H264)")
+            await local.start_relay(self.cluster.bus)
+        except BaseException:
+            await self.end(session.id)
+            raise
+        self.cluster.registry.claim(stream, mimes, time.time(), local.passthrough)
+        self.cluster.announce()
+        log.info(
+            "stream %s published (%s, %s)",
+            stream,
+            ", ".join(mimes.values()),
+            "passthrough" if local.passthrough else "MediaRelay",
+        )
+        return session.id, answer
+
+    # --- WHEP ------------------------------------------------
+
+    async def view(self, stream: str, offer: str) -> tuple[str, str]:
+        tracks, source = await self._source(stream)
+        offered = sdp.media_kinds(offer)
+        if "video" in tracks and "video" not in offered:
+            raise HttpProblem(400, "the offer has no video")
+        session = self._new_session("viewer", stream)
+        self.sessions[session.id] = session
+        try:
+            for kind in (k for k in tracks if k in offered):
+                self._add_viewer_track(session, source, kind, tracks[kind])
+            try:
+                await asyncio.wait_for(
+                    session.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer")),
+                    NEGOTIATION_TIMEOUT_S,
+                )
+            except (ValueError, KeyError, IndexError, TypeError) as e:
+                raise HttpProblem(400, f"malformed SDP: {e}") from None
+            except Exception as e:  # aiortc OperationError: no codec in common
+                raise HttpProblem(
+                    406,
+                    f"the viewer cannot receive {tracks.get('video')} "
+                    f"which the publisher sends ({e})",
+                ) from None
+            answer = await self._answer(session.pc)
+        except BaseException:
+            await self.end(session.id)
+            raise
+        return session.id, answer
+
+    def _add_viewer_track(
+        self, session: Session, source: LocalStream | RemoteStream, kind: str, mime: str
+    ) -> None:
+        if isinstance(source, LocalStream):
+            decoded = source.subscribe_fallback(kind)
+            if decoded is not None:
+                session.pc.addTransceiver(decoded, direction="sendonly")
+                return
+        fanout = (
+            source.fanouts[kind]
+            if isinstance(source, RemoteStream)
+            else (source.tracks[kind].fanout)
+        )
+        if fanout is None:
+            return
+        forward = fanout.add_viewer()
+        transceiver = session.pc.addTransceiver(forward, direction="sendonly")
+        transceiver.setCodecPreferences(sdp.preferences_for(kind, mime))
+        aiortc_hook.on_keyframe_request(transceiver.sender, fanout.request_keyframe)
+
+        @session.pc.on("connectionstatechange")
+        def on_state() -> None:
+            if session.pc.connectionState in ("failed", "closed"):
+                forward.stop()
+
+    async def _source(self, stream: str) -> tuple[dict[str, str], LocalStream | RemoteStream]:
+        local = self.local.get(stream)
+        if local is not None:
+            mimes = {k: t.fanout.mime for k, t in local.tracks.items() if t.fanout is not None}
+            return mimes, local
+        holder = self.cluster.holders().get(stream)
+        if holder is None:
+            raise HttpProblem(404, f"unknown stream {stream!r}")
+        if not holder.passthrough:
+            raise HttpProblem(
+                503,
+                f"stream {stream!r} is held by {holder.node} on the "
+                "MediaRelay path, which is not relayed between nodes",
+            )
+        remote = self.remote.get(stream)
+        if remote is None or remote.holder != holder.node:
+            bus = self.cluster.bus
+            if bus is None or not bus.connected:
+                raise HttpProblem(503, "not connected to NATS: cannot relay from other nodes")
+            if remote is not None:
+                await remote.close()
+            remote = RemoteStream(
+                stream,
+                holder.node,
+                self.settings.fleet,
+                bus,
+                self.metrics,
+                dict(holder.tracks),
+                self._remote_unused,
+            )
+            self.remote[stream] = remote
+            await remote.open()
+        return dict(remote.tracks), remote
+
+    def _remote_unused(self, remote: RemoteStream) -> None:
+        if self.remote.get(remote.stream) is remote:
+            del self.remote[remote.stream]
+        spawn(remote.close())
+
+    # --- registry reactions ------------------------------------------------
+
+    def registry_changed(self) -> None:
+        for stream in self.cluster.registry.lost_claims(self.cluster.membership):
+            log.warning("stream %s: an earlier publisher on another node wins; ending ours", stream)
+            for session in list(self.sessions.values()):
+                if session.role == "publisher" and session.stream == stream:
+                    spawn(self.end(session.id))
+        holders = self.cluster.holders()
+        for stream, remote in list(self.remote.items()):
+            holder = holders.get(stream)
+            if holder is None or holder.node != remote.holder:
+                self._end_viewers(stream)
+                self._remote_unused(remote)
+
+    def _end_viewers(self, stream: str) -> None:
+        for session in list(self.sessions.values()):
+            if session.role == "viewer" and session.stream == stream:
+                spawn(self.end(session.id))

@@ -23,6 +23,7 @@ class Holder:
     address: str
     tracks: dict[str, str]  # kind -> mimeType
     since: float
+    passthrough: bool
 
     def wins_over(self, other: Holder) -> bool:
         return (self.since, self.node) < (other.since, other.node)
@@ -33,8 +34,8 @@ class Registry:
         self._self = (self_name, self_region, self_address)
         self.local: dict[str, StreamClaim] = {}
 
-    def claim(self, stream: str, tracks: dict[str, str], since: float) -> None:
-        self.local[stream] = StreamClaim(tracks=dict(tracks), since=since)
+    def claim(self, stream: str, tracks: dict[str, str], since: float, passthrough: bool) -> None:
+        self.local[stream] = StreamClaim(tracks=dict(tracks), since=since, passthrough=passthrough)
 
     def release(self, stream: str) -> None:
         self.local.pop(stream, None)
@@ -53,7 +54,12 @@ class Registry:
         for node, node_region, node_address, claims in candidates:
             for stream, claim in claims.items():
                 holder = Holder(
-                    node, node_region, node_address, dict(claim["tracks"]), float(claim["since"])
+                    node,
+                    node_region,
+                    node_address,
+                    dict(claim["tracks"]),
+                    float(claim["since"]),
+                    bool(claim.get("passthrough", True)),
                 )
                 current = winners.get(stream)
                 if current is None or holder.wins_over(current):

@@ -1,18 +1,118 @@
-"""The public signalling port: WHIP, WHEP, pc-config, with CORS for browsers."""
+"""The public signalling port: WHIP (RFC 9725), WHEP, pc-config, with CORS for browsers.
+
+POST /api/whip?stream=<id>   Bearer token, SDP offer -> 201, answer, Location
+POST /api/whep?stream=<id>   SDP offer -> 201, answer, Location
+DELETE /api/resource/<id>    ends either session
+GET /api/pc-config           ICE servers with TURN REST credentials
+"""
 
 from __future__ import annotations
 
+import hmac
+import re
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from bcastctl.node.http_errors import problem_middleware
+from bcastctl.node.http_errors import HttpProblem, problem_middleware
+from bcastctl.node.sdp import check_offer
 from bcastctl.node.turn_rest import pc_config
 
 if TYPE_CHECKING:
     from bcastctl.node.service import Node
 
 NODE_KEY: web.AppKey[Node] = web.AppKey("node")
+STREAM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Location, Link, ETag",
+}
+PREFLIGHT_HEADERS = {
+    **CORS_HEADERS,
+    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, If-Match",
+    "Access-Control-Max-Age": "600",
+}
+
+
+@web.middleware
+async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method == "OPTIONS":
+        return web.Response(status=204, headers=PREFLIGHT_HEADERS)
+    response = await handler(request)
+    response.headers.update(CORS_HEADERS)
+    return response
+
+
+def _stream_id(request: web.Request) -> str:
+    stream = request.query.get("stream", "")
+    if not stream:
+        raise HttpProblem(400, "stream: required, e.g. ?stream=main")
+    if not STREAM_ID.match(stream):
+        raise HttpProblem(400, f"stream={stream[:80]!r}: use 1-64 letters, digits, '-' or '_'")
+    return stream
+
+
+def _check_token(request: web.Request, expected: str) -> None:
+    if not expected:
+        raise HttpProblem(403, "publishing is disabled on this node (no WHIP token configured)")
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HttpProblem(401, "missing Bearer token")
+    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise HttpProblem(401, "wrong Bearer token")
+
+
+async def _offer(request: web.Request) -> str:
+    body = await request.read()  # client_max_size bounds it: 413 beyond
+    return check_offer(body, request.content_type if request.body_exists else "")
+
+
+def _created(session_id: str, answer: str) -> web.Response:
+    location = f"/api/resource/{session_id}"
+    return web.Response(
+        status=201,
+        text=answer,
+        content_type="application/sdp",
+        headers={"Location": location, "ETag": f'"{session_id}"'},
+    )
+
+
+async def whip(request: web.Request) -> web.Response:
+    node = request.app[NODE_KEY]
+    _check_token(request, node.settings.whip_token)
+    stream = _stream_id(request)
+    offer = await _offer(request)
+    session_id, answer = await node.hub.publish(stream, offer)
+    return _created(session_id, answer)
+
+
+async def whep(request: web.Request) -> web.Response:
+    node = request.app[NODE_KEY]
+    stream = _stream_id(request)
+    offer = await _offer(request)
+    session_id, answer = await node.hub.view(stream, offer)
+    return _created(session_id, answer)
+
+
+async def delete_resource(request: web.Request) -> web.Response:
+    node = request.app[NODE_KEY]
+    session_id = request.match_info["session_id"]
+    session = node.hub.sessions.get(session_id)
+    if session is None:
+        raise HttpProblem(404, "unknown resource")
+    if session.role == "publisher":
+        _check_token(request, node.settings.whip_token)
+    await node.hub.end(session_id)
+    return web.Response(status=200)
+
+
+async def patch_resource(request: web.Request) -> web.Response:
+    if request.match_info["session_id"] not in request.app[NODE_KEY].hub.sessions:
+        raise HttpProblem(404, "unknown resource")
+    raise HttpProblem(405, "trickle ICE is not supported: send a complete offer")
 
 
 async def get_pc_config(request: web.Request) -> web.Response:
@@ -23,9 +123,13 @@ async def get_pc_config(request: web.Request) -> web.Response:
 
 def create_signalling_app(node: Node) -> web.Application:
     app = web.Application(
-        middlewares=[problem_middleware(node.count_rejected_request)],
+        middlewares=[cors, problem_middleware(node.count_rejected_request)],
         client_max_size=node.settings.max_body_bytes,
     )
     app[NODE_KEY] = node
+    app.router.add_post("/api/whip", whip)
+    app.router.add_post("/api/whep", whep)
+    app.router.add_delete("/api/resource/{session_id}", delete_resource)
+    app.router.add_patch("/api/resource/{session_id}", patch_resource)
     app.router.add_get("/api/pc-config", get_pc_config)
     return app

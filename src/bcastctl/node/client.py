@@ -1,0 +1,172 @@
+"""A WHIP/WHEP client on aiortc, and a synthetic video source whose frames carry their number.
+
+Used by tests, bench/ and smoke publishing. Each synthetic frame shows its frame
+number as 16 black/white blocks across the top band, so a viewer that decodes a
+frame can tell which one it is (and how long it took to arrive). The rest of the
+picture is moving noise, so the encoder spends its whole bitrate (~500 kbps VP8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+BITS = 16
+BAND = 40  # rows of the number band
+VIDEO_CLOCK = 90_000
+
+
+class SyntheticVideo(MediaStreamTrack):
+    kind = "video"
+
+    def __init__(self, width: int = 640, height: int = 360, fps: int = 30) -> None:
+        super().__init__()
+        self.width, self.height, self.fps = width, height, fps
+        self.sent_at: dict[int, float] = {}  # frame number -> time.monotonic() handed out
+        self._count = 0
+        self._start: float | None = None
+        noise_rows = height - BAND
+        self._noise = os.urandom(width * noise_rows // 4) * 4
+        self._chroma = bytes([128]) * ((width // 2) * (height // 2))
+
+    def _luma(self, number: int) -> bytes:
+        block = self.width // BITS
+        row = b"".join(
+            (b"\xeb" if number >> (BITS - 1 - bit) & 1 else b"\x10") * block for bit in range(BITS)
+        ).ljust(self.width, b"\x10")
+        shift = (number * 8 * self.width) % len(self._noise)
+        noise = self._noise[shift:] + self._noise[:shift]
+        return row * BAND + noise[: self.width * (self.height - BAND)]
+
+    async def recv(self) -> Any:
+        import av
+
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        due = self._start + self._count / self.fps
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        number = self._count & 0xFFFF
+        frame = av.VideoFrame(width=self.width, height=self.height, format="yuv420p")
+        frame.planes[0].update(self._luma(number))
+        frame.planes[1].update(self._chroma)
+        frame.planes[2].update(self._chroma)
+        frame.pts = int(self._count * VIDEO_CLOCK / self.fps)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        self.sent_at[number] = time.monotonic()
+        self._count += 1
+        return frame
+
+
+def read_number(frame: Any) -> int | None:
+    """The frame number a SyntheticVideo frame shows (None if the band is unreadable)."""
+    plane = frame.planes[0]
+    if frame.width < BITS * 4 or frame.height < BAND:
+        return None
+    data = bytes(plane)
+    block = frame.width // BITS
+    row = (BAND // 2) * plane.line_size
+    number = 0
+    for bit in range(BITS):
+        value = data[row + bit * block + block // 2]
+        if 60 < value < 190:
+            return None
+        number = number << 1 | (1 if value >= 128 else 0)
+    return number
+
+
+@dataclass
+class ClientSession:
+    pc: RTCPeerConnection
+    resource: str
+    base_url: str
+    frames: list[tuple[float, Any]] = field(default_factory=list)  # (monotonic, frame)
+    _reader: asyncio.Task[None] | None = None
+
+    async def close(self, http: Any, token: str | None = None) -> int:
+        if self._reader is not None:
+            self._reader.cancel()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with http.delete(self.base_url + self.resource, headers=headers) as response:
+            status = int(response.status)
+        await self.pc.close()
+        return status
+
+
+class WhipError(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status}: {reason}")
+        self.status = status
+        self.reason = reason
+
+
+async def _post_offer(http: Any, url: str, pc: RTCPeerConnection, headers: dict[str, str]) -> str:
+    await pc.setLocalDescription(await pc.createOffer())
+    headers = {"Content-Type": "application/sdp", **headers}
+    async with http.post(url, data=pc.localDescription.sdp, headers=headers) as response:
+        text = await response.text()
+        if response.status != 201:
+            raise WhipError(response.status, text)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=text, type="answer"))
+        return str(response.headers["Location"])
+
+
+async def publish(
+    http: Any, base_url: str, stream: str, token: str, track: MediaStreamTrack
+) -> ClientSession:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver(track, direction="sendonly")
+    try:
+        resource = await _post_offer(
+            http, f"{base_url}/api/whip?stream={stream}", pc, {"Authorization": f"Bearer {token}"}
+        )
+    except BaseException:
+        await pc.close()
+        raise
+    return ClientSession(pc, resource, base_url)
+
+
+async def view(
+    http: Any, base_url: str, stream: str, keep_frames: bool = False, on_frame: Any = None
+) -> ClientSession:
+    """Start a WHEP viewer; decoded frames' arrival times go to session.frames."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("video", direction="recvonly")
+    session = ClientSession(pc, "", base_url)
+    track_ready: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
+
+    @pc.on("track")
+    def on_track(track: MediaStreamTrack) -> None:
+        if track.kind == "video" and not track_ready.done():
+            track_ready.set_result(track)
+
+    try:
+        session.resource = await _post_offer(http, f"{base_url}/api/whep?stream={stream}", pc, {})
+    except BaseException:
+        await pc.close()
+        raise
+
+    async def read() -> None:
+        track = await track_ready
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            now = time.monotonic()
+            if on_frame is not None:
+                on_frame(now, frame)
+            session.frames.append((now, frame if keep_frames else None))
+
+    session._reader = asyncio.create_task(read())
+    return session

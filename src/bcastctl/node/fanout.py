@@ -1,0 +1,160 @@
+"""Fan-out of one encoded track to local viewers, with rate-limited keyframe requests.
+
+A Fanout is fed by a local publisher (through the aiortc hook) or by NATS (a
+stream held on another node). Each viewer gets a ForwardTrack: a MediaStreamTrack
+whose recv() returns av.Packet, so aiortc's sender packetizes without encoding.
+A viewer starts on a keyframe and, when it falls behind, skips to the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from bcastctl.node.frames import EncodedFrame
+from bcastctl.node.metrics import Metrics
+
+QUEUE_LIMIT = 60  # frames (2 s at 30 fps): beyond that the viewer skips to a keyframe
+KEYFRAME_MIN_INTERVAL_S = 0.3
+
+
+class KeyframeLimiter:
+    """At most one keyframe request per interval; a request inside the window is sent at
+    its end (so a joining viewer never waits for the publisher's next natural keyframe)."""
+
+    def __init__(
+        self,
+        send: Callable[[], None],
+        metrics: Metrics,
+        interval_s: float = KEYFRAME_MIN_INTERVAL_S,
+    ) -> None:
+        self._send = send
+        self._metrics = metrics
+        self._interval_s = interval_s
+        self._last = -1e9
+        self._pending: asyncio.TimerHandle | None = None
+
+    def request(self) -> None:
+        now = time.monotonic()
+        wait = self._last + self._interval_s - now
+        if wait <= 0:
+            self._fire()
+        elif self._pending is None:
+            self._metrics.inc("keyframe_requests_limited_total")
+            self._pending = asyncio.get_running_loop().call_later(wait, self._fire)
+        else:
+            self._metrics.inc("keyframe_requests_limited_total")
+
+    def _fire(self) -> None:
+        self._pending = None
+        self._last = time.monotonic()
+        self._metrics.inc("keyframe_requests_total")
+        self._send()
+
+    def cancel(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+
+
+class ForwardTrack(MediaStreamTrack):
+    """One viewer's track: encoded frames in, av.Packet out."""
+
+    def __init__(self, kind: str, fanout: Fanout) -> None:
+        super().__init__()
+        self.kind = kind
+        self._fanout = fanout
+        self._frames: deque[EncodedFrame] = deque()
+        self._wakeup = asyncio.Event()
+        self._synced = kind != "video"  # video waits for a keyframe
+        self._ended = False
+
+    def push(self, frame: EncodedFrame) -> None:
+        if not self._synced:
+            if not frame.keyframe:
+                return
+            self._synced = True
+        if len(self._frames) >= QUEUE_LIMIT:
+            self._frames.clear()
+            self._synced = self.kind != "video"
+            self._fanout.request_keyframe()
+            if not self._synced:
+                return
+        self._frames.append(frame)
+        self._wakeup.set()
+
+    def end(self) -> None:
+        self._ended = True
+        self._wakeup.set()
+
+    async def recv(self) -> Any:
+        while not self._frames:
+            if self._ended or self.readyState != "live":
+                raise MediaStreamError
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        frame = self._frames.popleft()
+        self._fanout.count_forwarded(frame)
+        return frame.packet()
+
+    def stop(self) -> None:
+        super().stop()
+        self._fanout.remove(self)
+        self._wakeup.set()
+
+
+class Fanout:
+    """One track of one stream on this node: its local viewers and keyframe requests."""
+
+    def __init__(
+        self,
+        stream: str,
+        kind: str,
+        mime: str,
+        metrics: Metrics,
+        send_keyframe_request: Callable[[], None],
+    ) -> None:
+        self.stream = stream
+        self.kind = kind
+        self.mime = mime
+        self._metrics = metrics
+        self._limiter = KeyframeLimiter(send_keyframe_request, metrics)
+        self.viewers: set[ForwardTrack] = set()
+        self.on_empty: Callable[[], None] = lambda: None
+
+    def add_viewer(self) -> ForwardTrack:
+        track = ForwardTrack(self.kind, self)
+        self.viewers.add(track)
+        if self.kind == "video":
+            self.request_keyframe()
+        return track
+
+    def remove(self, track: ForwardTrack) -> None:
+        self.viewers.discard(track)
+        if not self.viewers:
+            self.on_empty()
+
+    def push(self, frame: EncodedFrame) -> None:
+        for viewer in self.viewers:
+            viewer.push(frame)
+
+    def count_forwarded(self, frame: EncodedFrame) -> None:
+        self._metrics.inc("frames_forwarded_total")
+        self._metrics.inc("bytes_forwarded_total", len(frame.data))
+
+    def request_keyframe(self) -> None:
+        if self.kind == "video":
+            with contextlib.suppress(RuntimeError):  # no running loop: shutting down
+                self._limiter.request()
+
+    def close(self) -> None:
+        self._limiter.cancel()
+        for viewer in list(self.viewers):
+            viewer.end()
+        self.viewers.clear()

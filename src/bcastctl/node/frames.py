@@ -1,0 +1,99 @@
+"""Encoded frames: keyframe detection, the av.Packet senders take, and the NATS wire format.
+
+Wire format of one frame on media_subject(fleet, stream, kind), big-endian:
+  version u8 | flags u8 (bit 0 keyframe) | clock rate u32 | RTP timestamp u32
+  | sent-at µs u64 (holder's wall clock, for latency figures) | mime length u8 | mime | data
+"""
+
+from __future__ import annotations
+
+import fractions
+import struct
+import time
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+WIRE_VERSION = 1
+_HEADER = struct.Struct("!BBIIQB")
+
+
+@cache
+def _time_base(clock_rate: int) -> fractions.Fraction:
+    return fractions.Fraction(1, clock_rate)
+
+
+def is_keyframe(mime: str, data: bytes) -> bool:
+    """VP8: P bit 0 in the first byte; H264: an IDR (5) or SPS (7) NAL unit; audio: always."""
+    kind, _, codec = mime.lower().partition("/")
+    if kind == "audio":
+        return True
+    if not data:
+        return False
+    if codec == "vp8":
+        return data[0] & 0x01 == 0
+    if codec == "h264":
+        return _h264_has_idr(data)
+    return False
+
+
+def _h264_has_idr(data: bytes) -> bool:
+    position = data.find(b"\x00\x00\x01")
+    while position != -1 and position + 3 < len(data):
+        if data[position + 3] & 0x1F in (5, 7):
+            return True
+        position = data.find(b"\x00\x00\x01", position + 3)
+    return False
+
+
+@dataclass
+class EncodedFrame:
+    mime: str
+    clock_rate: int
+    timestamp: int
+    data: bytes
+    keyframe: bool
+    sent_at_us: int = 0
+    _packet: Any = field(default=None, repr=False)
+
+    @classmethod
+    def create(cls, mime: str, clock_rate: int, data: bytes, timestamp: int) -> EncodedFrame:
+        return cls(
+            mime, clock_rate, timestamp, data, is_keyframe(mime, data), int(time.time() * 1_000_000)
+        )
+
+    def packet(self) -> Any:
+        """One av.Packet shared by every local viewer's sender (they only read it)."""
+        if self._packet is None:
+            import av
+
+            packet = av.Packet(self.data)
+            packet.pts = self.timestamp
+            packet.time_base = _time_base(self.clock_rate)
+            self._packet = packet
+        return self._packet
+
+    def pack(self) -> bytes:
+        mime = self.mime.encode()
+        header = _HEADER.pack(
+            WIRE_VERSION,
+            1 if self.keyframe else 0,
+            self.clock_rate,
+            self.timestamp & 0xFFFFFFFF,
+            self.sent_at_us,
+            len(mime),
+        )
+        return header + mime + self.data
+
+    @classmethod
+    def unpack(cls, payload: bytes) -> EncodedFrame:
+        if len(payload) < _HEADER.size:
+            raise ValueError("frame shorter than its header")
+        version, flags, clock_rate, timestamp, sent_at_us, mime_length = _HEADER.unpack_from(
+            payload
+        )
+        if version != WIRE_VERSION:
+            raise ValueError(f"frame wire version {version} unsupported")
+        start = _HEADER.size + mime_length
+        mime = payload[_HEADER.size : start].decode()
+        return cls(mime, clock_rate, timestamp, payload[start:], bool(flags & 1), sent_at_us)

@@ -1,0 +1,158 @@
+"""A stream published on this node (WHIP): its peer connection, tap, fan-out and NATS relay.
+
+Passthrough: the aiortc hook hands encoded frames to the local Fanout and, through
+a pump task, to NATS (media_subject) for viewers on other nodes and regions.
+Fallback: MediaRelay (decode once, re-encode per viewer), local viewers only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCPeerConnection
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from bcastctl.adapters.nats_bus import BusMessage, NatsBus, Subscription
+from bcastctl.node import aiortc_hook
+from bcastctl.node.fanout import Fanout
+from bcastctl.node.frames import EncodedFrame
+from bcastctl.node.metrics import Metrics
+from bcastctl.protocol import keyframe_subject, media_subject
+
+log = logging.getLogger("bcastctl.node.publish")
+RELAY_QUEUE_LIMIT = 120
+
+
+@dataclass
+class PublishedTrack:
+    kind: str
+    tap: aiortc_hook.ReceiverTap | None = None
+    source: MediaStreamTrack | None = None  # the remote track (fallback path)
+    fanout: Fanout | None = None
+    relay: MediaRelay | None = None
+
+
+@dataclass
+class LocalStream:
+    stream: str
+    fleet: str
+    pc: RTCPeerConnection
+    metrics: Metrics
+    force_fallback: bool
+    on_end: Callable[[], None]
+    tracks: dict[str, PublishedTrack] = field(default_factory=dict)
+    bus: NatsBus | None = None
+    _outbox: asyncio.Queue[tuple[str, bytes]] = field(default_factory=asyncio.Queue)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _keyframe_sub: Subscription | None = None
+    _ended: bool = False
+
+    @property
+    def passthrough(self) -> bool:
+        return all(t.tap is not None for t in self.tracks.values())
+
+    def attach(self, receiver: Any, track: MediaStreamTrack) -> None:
+        """Called on the pc's "track" event, before the receiver starts."""
+        published = self.tracks.setdefault(track.kind, PublishedTrack(track.kind))
+        published.source = track
+        if not self.force_fallback:
+            published.tap = aiortc_hook.tap_receiver(
+                receiver,
+                track.kind,
+                lambda *frame: self._on_frame(track.kind, *frame),
+                self._receiver_ended,
+            )
+        counter = "passthrough_tracks_total" if published.tap else "fallback_tracks_total"
+        self.metrics.inc(counter)
+
+    def negotiated(self, codecs: dict[str, Any]) -> dict[str, str]:
+        """Build fan-outs once the answer fixed each track's codec; kind -> mimeType."""
+        mimes: dict[str, str] = {}
+        for kind, published in self.tracks.items():
+            codec = codecs.get(kind)
+            if codec is None:
+                continue
+            mimes[kind] = codec.mimeType
+            published.fanout = Fanout(
+                self.stream, kind, codec.mimeType, self.metrics, self._keyframe_sender(published)
+            )
+            if published.tap is None and published.source is not None:
+                published.relay = MediaRelay()
+                self._tasks.append(asyncio.create_task(self._drain(published)))
+        return mimes
+
+    async def start_relay(self, bus: NatsBus | None) -> None:
+        """Serve keyframe requests from other nodes and publish frames to NATS."""
+        self.bus = bus
+        if bus is None or not self.passthrough:
+            return
+        self._keyframe_sub = await bus.subscribe(
+            keyframe_subject(self.fleet, self.stream), self._on_keyframe_request
+        )
+        self._tasks.append(asyncio.create_task(self._pump(bus)))
+
+    def _keyframe_sender(self, published: PublishedTrack) -> Callable[[], None]:
+        def send() -> None:
+            if published.tap is not None:
+                published.tap.request_keyframe()
+
+        return send
+
+    def _on_frame(self, kind: str, mime: str, clock_rate: int, data: bytes, timestamp: int) -> None:
+        published = self.tracks.get(kind)
+        if published is None or published.fanout is None or self._ended:
+            return
+        frame = EncodedFrame.create(mime, clock_rate, data, timestamp)
+        self.metrics.inc("frames_received_total")
+        published.fanout.push(frame)
+        if self.bus is not None and self._outbox.qsize() < RELAY_QUEUE_LIMIT:
+            self._outbox.put_nowait((media_subject(self.fleet, self.stream, kind), frame.pack()))
+
+    async def _pump(self, bus: NatsBus) -> None:
+        while True:
+            subject, payload = await self._outbox.get()
+            await bus.publish(subject, payload)
+            self.metrics.inc("frames_relayed_out_total")
+
+    async def _on_keyframe_request(self, message: BusMessage) -> None:
+        published = self.tracks.get("video")
+        if published is not None and published.fanout is not None:
+            published.fanout.request_keyframe()
+
+    async def _drain(self, published: PublishedTrack) -> None:
+        """Fallback path: MediaRelay reads only while subscribed; keep the source drained."""
+        assert published.relay is not None and published.source is not None
+        sink = published.relay.subscribe(published.source)
+        with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
+            while True:
+                await sink.recv()
+
+    def subscribe_fallback(self, kind: str) -> MediaStreamTrack | None:
+        published = self.tracks.get(kind)
+        if published is None or published.relay is None or published.source is None:
+            return None
+        track: MediaStreamTrack = published.relay.subscribe(published.source)
+        return track
+
+    def _receiver_ended(self) -> None:
+        if not self._ended:
+            asyncio.get_running_loop().call_soon(self.on_end)
+
+    async def close(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        for published in self.tracks.values():
+            if published.fanout is not None:
+                published.fanout.close()
+        for task in self._tasks:
+            task.cancel()
+        if self._keyframe_sub is not None:
+            await self._keyframe_sub.unsubscribe()
+        await self.pc.close()

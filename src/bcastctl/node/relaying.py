@@ -1,0 +1,75 @@
+"""A stream held by another node, received over NATS for this node's viewers.
+
+One NATS subscription per track while at least one local viewer watches (so the
+super-cluster's interest-only gateways carry a stream only where it is watched);
+keyframe requests go back to the holder on keyframe_subject.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bcastctl.adapters.nats_bus import BusMessage, NatsBus, Subscription
+from bcastctl.node.fanout import Fanout
+from bcastctl.node.frames import EncodedFrame
+from bcastctl.node.metrics import Metrics
+from bcastctl.node.tasks import spawn
+from bcastctl.protocol import keyframe_subject, media_subject
+
+log = logging.getLogger("bcastctl.node.relay")
+
+
+@dataclass
+class RemoteStream:
+    stream: str
+    holder: str
+    fleet: str
+    bus: NatsBus
+    metrics: Metrics
+    tracks: dict[str, str]  # kind -> mimeType
+    on_unused: Callable[[RemoteStream], None]
+    fanouts: dict[str, Fanout] = field(default_factory=dict)
+    _subscriptions: list[Subscription] = field(default_factory=list)
+    _closed: bool = False
+
+    async def open(self) -> None:
+        for kind, mime in self.tracks.items():
+            fanout = Fanout(self.stream, kind, mime, self.metrics, self._request_keyframe)
+            fanout.on_empty = self._check_unused
+            self.fanouts[kind] = fanout
+            subject = media_subject(self.fleet, self.stream, kind)
+            self._subscriptions.append(await self.bus.subscribe(subject, self._on_frame))
+        await self.bus.flush()
+        log.info("relaying %s from %s over NATS", self.stream, self.holder)
+
+    async def _on_frame(self, message: BusMessage) -> None:
+        kind = message.subject.rsplit(".", 1)[-1]
+        fanout = self.fanouts.get(kind)
+        if fanout is None:
+            return
+        try:
+            frame = EncodedFrame.unpack(message.data)
+        except ValueError as e:
+            log.warning("dropped a frame of %s: %s", self.stream, e)
+            return
+        self.metrics.inc("frames_relayed_in_total")
+        fanout.push(frame)
+
+    def _request_keyframe(self) -> None:
+        subject = keyframe_subject(self.fleet, self.stream)
+        spawn(self.bus.publish(subject, b""))
+
+    def _check_unused(self) -> None:
+        if not self._closed and all(not f.viewers for f in self.fanouts.values()):
+            self.on_unused(self)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for fanout in self.fanouts.values():
+            fanout.close()
+        for subscription in self._subscriptions:
+            await subscription.unsubscribe()

@@ -1,0 +1,85 @@
+"""Media through real nodes: WHIP publish, WHEP view on the same node and across regions."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import pytest
+from node_testkit import WHIP_TOKEN, NatsServer, wait_for
+
+from bcastctl.adapters import ice
+from bcastctl.node.client import SyntheticVideo, WhipError, publish, read_number, view
+from conftest import NodeFactory
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    ice.offer_only("127.0.0.1")
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+            yield session
+    finally:
+        ice.restore()
+
+
+async def until(what: str, predicate: Callable[[], bool], limit_s: float = 15.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def test_viewer_in_other_region_decodes_the_published_frames_without_reencode(
+    super_cluster: list[NatsServer], start_node: NodeFactory, http: aiohttp.ClientSession
+) -> None:
+    r1, r2 = super_cluster
+    a = start_node("m-a", r1, "127.0.0.51")
+    b = start_node("m-b", r2, "127.0.0.52")
+    await asyncio.to_thread(wait_for, "b sees a", lambda: "m-a" in b.member_names())
+    source = SyntheticVideo(320, 180)
+    publisher = await publish(http, a.signalling, "cam1", WHIP_TOKEN, source)
+    await asyncio.to_thread(wait_for, "registry on b", lambda: "cam1" in b.cluster()["registry"])
+    assert b.cluster()["registry"]["cam1"] == {"node": "m-a", "region": "r1"}
+    local = await view(http, a.signalling, "cam1", keep_frames=True)
+    remote = await view(http, b.signalling, "cam1", keep_frames=True)
+    await until(
+        "30 frames on both viewers", lambda: len(local.frames) >= 30 and len(remote.frames) >= 30
+    )
+    numbers = [read_number(f) for _, f in remote.frames]
+    readable = [n for n in numbers if n is not None]
+    assert len(readable) >= 25, numbers
+    assert readable == sorted(readable) and all(n in source.sent_at for n in readable)
+    assert (remote.frames[-1][1].width, remote.frames[-1][1].height) == (320, 180)
+    for closing, token in ((local, None), (remote, None), (publisher, WHIP_TOKEN)):
+        assert await closing.close(http, token) == 200
+    # no re-encode on the way: every track passed through, nothing fell back to MediaRelay
+    assert a.metric("passthrough_tracks_total") == 1 and a.metric("fallback_tracks_total") == 0
+    assert a.metric("frames_relayed_out_total") > 0 and b.metric("frames_relayed_in_total") > 0
+    assert b.metric("frames_forwarded_total") > 0 and b.metric("fallback_tracks_total") == 0
+    await asyncio.to_thread(
+        wait_for, "stream leaves b's registry", lambda: "cam1" not in b.cluster()["registry"]
+    )
+
+
+async def test_second_publisher_conflicts_and_unknown_stream_is_404(
+    super_cluster: list[NatsServer], start_node: NodeFactory, http: aiohttp.ClientSession
+) -> None:
+    r1, r2 = super_cluster
+    a = start_node("c-a", r1, "127.0.0.61")
+    b = start_node("c-b", r2, "127.0.0.62")
+    await asyncio.to_thread(wait_for, "b sees a", lambda: "c-a" in b.member_names())
+    first = await publish(http, a.signalling, "dup", WHIP_TOKEN, SyntheticVideo(160, 96))
+    await asyncio.to_thread(wait_for, "registry on b", lambda: "dup" in b.cluster()["registry"])
+    with pytest.raises(WhipError) as conflict:
+        await publish(http, b.signalling, "dup", WHIP_TOKEN, SyntheticVideo(160, 96))
+    assert conflict.value.status == 409 and "c-a" in conflict.value.reason
+    with pytest.raises(WhipError) as unknown:
+        await view(http, b.signalling, "nope")
+    assert unknown.value.status == 404 and "unknown stream" in unknown.value.reason
+    await first.close(http, WHIP_TOKEN)
