@@ -62,6 +62,9 @@ server_name: "{region.name}"
 listen: "{region.host}:{region.client_port}"
 http: "{region.host}:{region.monitor_port}"
 max_payload: 1MB
+# Gateway RTT in /gatewayz is re-measured on every ping: keep it fresh for
+# `verify`/`probe` and after `lab fault slow-link` (the default is 2 minutes).
+ping_interval: "2s"
 
 gateway {{
   name: "{region.name}"

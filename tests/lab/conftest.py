@@ -1,0 +1,26 @@
+"""One full lab (examples/lab.yaml: 3 regions, 2 nodes each) shared by the lab tests.
+
+Tests that break it heal it before they end; destructive faults use their own labs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from labkit import running_lab, write_fleet
+
+
+@pytest.fixture(scope="session")
+def lab_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("lab") / "state"
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory, lab_dir: Path) -> Iterator[dict[str, Any]]:
+    """The `lab up -o json` result of a running lab built from examples/lab.yaml."""
+    fleet = write_fleet(tmp_path_factory.mktemp("fleet") / "lab.yaml")
+    with running_lab(fleet, lab_dir) as result:
+        yield result

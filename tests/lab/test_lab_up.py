@@ -1,0 +1,92 @@
+"""`bcastctl lab up` / `status` on examples/lab.yaml: ready, full mesh, idempotent, real latency."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from labkit import EXAMPLE_LAB, cli, connected_gateways, full_mesh, http_json, wait_for
+
+pytestmark = __import__("pytest").mark.slow
+
+
+def _one_way(a: str, b: str) -> float:
+    latency = yaml.safe_load(EXAMPLE_LAB.read_text())["lab"]["latency"]
+    return next(float(link["one_way_ms"]) for link in latency if set(link["between"]) == {a, b})
+
+
+def _ms(duration: str) -> float:
+    """NATS durations: '84.57ms', '1.2s', '850µs'."""
+    value, unit = re.fullmatch(r"([\d.]+)(ms|s|µs|us|ns)", duration).groups()  # type: ignore[union-attr]
+    return float(value) * {"ms": 1, "s": 1000, "µs": 1e-3, "us": 1e-3, "ns": 1e-6}[unit]
+
+
+def test_up_reaches_ready_with_full_mesh(lab: dict[str, Any]) -> None:
+    state = lab["state"]
+    assert lab["already_running"] is False
+    print(f"\nlab up: ready after {state['ready_after_s']} s")
+    assert state["ready_after_s"] > 0
+    assert [r["name"] for r in state["regions"]] == ["us-east5", "europe-west9", "asia-southeast1"]
+    nodes = [node for region in state["regions"] for node in region["nodes"]]
+    assert len(nodes) == 6
+    assert len({node["advertise_address"] for node in nodes}) == 6  # each on its own 127.x
+    assert all(node["advertise_address"].startswith(state["loopback_prefix"]) for node in nodes)
+    assert full_mesh(state)
+
+
+def test_status_says_healthy_and_lists_every_region(lab: dict[str, Any], lab_dir: Path) -> None:
+    table = cli("lab", "status", "--state-dir", str(lab_dir))
+    assert table.returncode == 0, table.stdout + table.stderr
+    for region in ("us-east5", "europe-west9", "asia-southeast1"):
+        assert f"region {region}" in table.stdout
+    assert "full mesh" in table.stdout
+    status = json.loads(cli("-o", "json", "lab", "status", "--state-dir", str(lab_dir)).stdout)
+    assert status["kind"] == "LabStatus"
+    assert status["result"]["healthy"] is True
+    assert status["result"]["problems"] == []
+
+
+def test_up_on_a_running_lab_changes_nothing(lab: dict[str, Any], lab_dir: Path) -> None:
+    before = (lab_dir / "state.json").read_text()
+    again = cli("lab", "up", "--fleet", str(EXAMPLE_LAB), "--state-dir", str(lab_dir))
+    assert again.returncode == 0
+    assert "already running" in again.stdout
+    assert (lab_dir / "state.json").read_text() == before
+
+
+def test_gateway_rtt_is_twice_the_configured_one_way_latency(lab: dict[str, Any]) -> None:
+    for region in lab["state"]["regions"]:
+        gatewayz = http_json(f"{region['nats_monitor_url']}/gatewayz")
+        for other, gateway in gatewayz["outbound_gateways"].items():
+            expected = 2 * _one_way(region["name"], other)
+            rtt = _ms(gateway["connection"]["rtt"])
+            # one PING/PONG sample, measured by NATS itself: a looser tolerance than bench/
+            assert expected - 1 <= rtt <= expected + 10, (region["name"], other, rtt, expected)
+
+
+def test_gateways_go_through_the_delay_links(lab: dict[str, Any]) -> None:
+    for region in lab["state"]["regions"]:
+        gatewayz = http_json(f"{region['nats_monitor_url']}/gatewayz")
+        link_ports = {link["to_region"]: link["listen"] for link in region["links"]}
+        for other, gateway in gatewayz["outbound_gateways"].items():
+            connection = gateway["connection"]
+            assert f"{connection['ip']}:{connection['port']}" == link_ports[other]
+
+
+def test_nodes_resolve_clusterset_names_through_the_lab_dns(lab: dict[str, Any]) -> None:
+    state = lab["state"]
+    asker = state["regions"][0]["nodes"][0]
+    for region in state["regions"]:
+        name = f"{region['name']}-broadcaster-headless.broadcaster.svc.clusterset.local"
+        answer = http_json(f"{asker['admin_url']}/api/diag/resolve?name={name}")
+        expected = {node["advertise_address"] for node in region["nodes"]}
+        assert set(answer["addresses"]) == expected, answer
+
+
+def test_every_node_sees_every_other_after_up(lab: dict[str, Any]) -> None:
+    assert wait_for("full mesh", lambda: full_mesh(lab["state"]), timeout=10)
+    outbound, inbound = connected_gateways(lab["state"]["regions"][1]["nats_monitor_url"])
+    assert outbound == inbound == {"us-east5", "asia-southeast1"}
