@@ -83,3 +83,80 @@ async def test_second_publisher_conflicts_and_unknown_stream_is_404(
         await view(http, b.signalling, "nope")
     assert unknown.value.status == 404 and "unknown stream" in unknown.value.reason
     await first.close(http, WHIP_TOKEN)
+
+
+async def test_relay_path_decodes_and_reencodes_and_is_counted(
+    super_cluster: list[NatsServer], start_node: NodeFactory, http: aiohttp.ClientSession
+) -> None:
+    r1, r2 = super_cluster
+    a = start_node("f-a", r1, "127.0.0.81", BCAST_MEDIA_PATH="relay")
+    b = start_node("f-b", r2, "127.0.0.82")
+    source = SyntheticVideo(160, 96)
+    publisher = await publish(http, a.signalling, "relayed", WHIP_TOKEN, source)
+    viewer = await view(http, a.signalling, "relayed", keep_frames=True)
+    await until("10 frames", lambda: len(viewer.frames) >= 10)
+    assert a.metric("fallback_tracks_total") == 1 and a.metric("passthrough_tracks_total") == 0
+    assert "MediaRelay" in a.log()
+    await asyncio.to_thread(wait_for, "registry on b", lambda: "relayed" in b.cluster()["registry"])
+    with pytest.raises(WhipError) as refused:
+        await view(http, b.signalling, "relayed")
+    assert refused.value.status == 503 and "MediaRelay" in refused.value.reason
+    await viewer.close(http)
+    await publisher.close(http, WHIP_TOKEN)
+
+
+async def test_viewer_that_cannot_receive_the_publishers_codec_gets_406(
+    super_cluster: list[NatsServer], start_node: NodeFactory, http: aiohttp.ClientSession
+) -> None:
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver
+
+    a = start_node("x-a", super_cluster[0], "127.0.0.83")
+    publisher = await publish(http, a.signalling, "vp8only", WHIP_TOKEN, SyntheticVideo(160, 96))
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    try:
+        transceiver = pc.addTransceiver("video", direction="recvonly")
+        transceiver.setCodecPreferences(
+            [
+                c
+                for c in RTCRtpReceiver.getCapabilities("video").codecs
+                if c.mimeType == "video/H264"
+            ]
+        )
+        await pc.setLocalDescription(await pc.createOffer())
+        async with http.post(
+            a.signalling + "/api/whep?stream=vp8only",
+            data=pc.localDescription.sdp,
+            headers={"Content-Type": "application/sdp"},
+        ) as response:
+            assert response.status == 406
+            assert "video/VP8" in (await response.json())["error"]
+    finally:
+        await pc.close()
+        await publisher.close(http, WHIP_TOKEN)
+
+
+async def test_killed_holder_takes_its_streams_out_of_the_registry(
+    super_cluster: list[NatsServer], start_node: NodeFactory, http: aiohttp.ClientSession
+) -> None:
+    r1, r2 = super_cluster
+    holder = start_node("d-holder", r1, "127.0.0.84")
+    b = start_node("d-b", r2, "127.0.0.85")
+    publisher = await publish(
+        http, holder.signalling, "doomed", WHIP_TOKEN, SyntheticVideo(160, 96)
+    )
+    await asyncio.to_thread(wait_for, "registry on b", lambda: "doomed" in b.cluster()["registry"])
+    viewer = await view(http, b.signalling, "doomed", keep_frames=False)
+    await until("frames relayed to b", lambda: len(viewer.frames) >= 5)
+    assert b.metric("relay_subscriptions") == 1 and b.metric("viewers") == 1
+    holder.kill()
+    await asyncio.to_thread(
+        wait_for, "stream leaves b's registry", lambda: "doomed" not in b.cluster()["registry"], 10
+    )
+    await asyncio.to_thread(
+        wait_for,
+        "b ends the relay and its viewer",
+        lambda: b.metric("viewers") == 0 and b.metric("relay_subscriptions") == 0,
+        5,
+    )
+    await publisher.pc.close()
+    await viewer.pc.close()
