@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from pathlib import Path
+from typing import Any
 
 import aiortc
 from aiortc import RTCConfiguration, RTCPeerConnection
@@ -42,7 +42,7 @@ def packet(seq: int, timestamp: int, marker: int, data: bytes) -> RtpPacket:
 def test_marker_bit_releases_a_frame_without_waiting_for_the_next_one() -> None:
     jitter = aiortc_hook.MarkerJitterBuffer(capacity=128, is_video=True)
     assert jitter.add(packet(10, 3000, 0, b"ab")) == (False, None)
-    pli, frame = jitter.add(packet(11, 3000, 1, b"cd"))
+    _, frame = jitter.add(packet(11, 3000, 1, b"cd"))
     assert frame is not None and frame.data == b"abcd" and frame.timestamp == 3000
     # a frame whose marker packet was lost is still released by the next frame's first packet
     assert jitter.add(packet(12, 6000, 0, b"ef"))[1] is None
@@ -56,7 +56,13 @@ async def test_tap_yields_encoded_frames_and_pli_reaches_the_media_ssrc() -> Non
     sender_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     receiver_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     frames: list[tuple[str, int, bytes, int]] = []
-    keyframe_requests: list[float] = []
+    ten_frames, keyframe_requested = asyncio.Event(), asyncio.Event()
+
+    def on_frame(*frame: Any) -> None:
+        frames.append(frame)
+        if len(frames) >= 10:
+            ten_frames.set()
+
     taps: list[aiortc_hook.ReceiverTap | None] = []
     try:
         transceiver = sender_pc.addTransceiver(SyntheticVideo(160, 96), direction="sendonly")
@@ -80,8 +86,7 @@ async def test_tap_yields_encoded_frames_and_pli_reaches_the_media_ssrc() -> Non
         await receiver_pc.setLocalDescription(await receiver_pc.createAnswer())
         await sender_pc.setRemoteDescription(receiver_pc.localDescription)
         async with asyncio.timeout(10):
-            while len(frames) < 10:
-                await asyncio.sleep(0.02)
+            await ten_frames.wait()
         tap = taps[0]
         assert tap is not None, "the hook could not be installed on aiortc's receiver"
         mime, clock_rate, data, _ = frames[0]
@@ -92,8 +97,7 @@ async def test_tap_yields_encoded_frames_and_pli_reaches_the_media_ssrc() -> Non
         assert tap.media_ssrc != transceiver.sender._rtx_ssrc
         assert tap.request_keyframe()
         async with asyncio.timeout(5):
-            while not keyframe_requests:
-                await asyncio.sleep(0.02)
+            await keyframe_requested.wait()
     finally:
         await sender_pc.close()
         await receiver_pc.close()
