@@ -7,16 +7,23 @@ so the real LabTarget reaches them. Every process is stopped by pid in `stop()`.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
 import signal
 import socket
 import subprocess
+import sys
 import sysconfig
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from bcastctl.fleet import Fleet, parse_fleet
 from bcastctl.targets.lab_state import (
@@ -168,3 +175,126 @@ class NatsRegions:
             processes=[],
             with_nodes=False,
         )
+
+
+# --- a real lab, through the real CLI ----------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+# Away from the default 127.77 a developer's own lab uses; the lab moves on if taken.
+TEST_PREFIX = f"127.{20 + os.getpid() % 90}"
+LISTEN_LINE = re.compile(r"listening signalling=(\S+) admin=(\S+)")
+
+
+def cli(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    """`bcastctl ARGS` in a new process, as a user runs it (plain, wide output)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BCAST")}
+    env.update({"NO_COLOR": "1", "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "bcastctl", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=REPO,
+    )
+
+
+def lab_fleet(path: Path, base: Path = REPO / "examples" / "lab.yaml", **lab: Any) -> Path:
+    data = yaml.safe_load(base.read_text())
+    data.setdefault("lab", {})["loopback_prefix"] = TEST_PREFIX
+    data["lab"].update(lab)
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@contextlib.contextmanager
+def running_lab(fleet: Path, state_dir: Path) -> Iterator[Path]:
+    """`lab up` into state_dir; `lab down` afterwards whatever happens."""
+    try:
+        up = cli("lab", "up", "--fleet", str(fleet), "--state-dir", str(state_dir))
+        assert up.returncode == 0, f"lab up failed ({up.returncode}): {up.stderr}"
+        yield state_dir
+    finally:
+        down = cli("lab", "down", "--state-dir", str(state_dir))
+        assert down.returncode == 0, f"lab down failed: {down.stderr}"
+
+
+def verify(state_dir: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    """`verify mesh -o json` -> (exit code, the report)."""
+    done = cli("-o", "json", "verify", "mesh", "--state-dir", str(state_dir), *args)
+    assert done.stdout, f"no output (exit {done.returncode}): {done.stderr}"
+    return done.returncode, json.loads(done.stdout)["result"]
+
+
+def by_scope(report: dict[str, Any], check: str) -> dict[str, dict[str, Any]]:
+    return {r["scope"]: r for r in report["results"] if r["check"] == check}
+
+
+@dataclass
+class ExtraNode:
+    """One more node process against a lab region's NATS, with the env a test chooses."""
+
+    name: str
+    log_path: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    signalling: str = ""
+    admin: str = ""
+
+    def start(self) -> ExtraNode:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("BCAST_")}
+        environment.update(self.env)
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bcastctl", "node", "serve"],
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+        def listening() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"node {self.name} exited: {self.log_path.read_text()}")
+            match = LISTEN_LINE.search(self.log_path.read_text(errors="replace"))
+            if match:
+                self.signalling, self.admin = match.group(1), match.group(2)
+            return match is not None
+
+        wait_for(f"node {self.name} to listen", listening)
+        return self
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+def extra_node_env(state: LabState, region: str, name: str, **overrides: str) -> dict[str, str]:
+    """The env of a node in `region` of the lab (secrets from the lab), with overrides."""
+    from bcastctl.protocol import NodeEnv
+    from bcastctl.targets.lab_state import load_lab_secrets
+
+    secrets = load_lab_secrets(state)
+    env = {
+        NodeEnv.NAME: name,
+        NodeEnv.REGION: region,
+        NodeEnv.FLEET: state.fleet_name,
+        NodeEnv.NATS_URL: state.region(region).nats_client_url,
+        NodeEnv.BIND_ADDRESS: "127.0.0.1",
+        NodeEnv.ADVERTISE_ADDRESS: "127.0.0.1",
+        NodeEnv.SIGNALLING_PORT: "0",
+        NodeEnv.ADMIN_PORT: "0",
+        NodeEnv.CLUSTER_SECRET: secrets.cluster_secret.get_secret_value(),
+        NodeEnv.WHIP_TOKEN: secrets.whip_token.get_secret_value(),
+        NodeEnv.TURN_SECRET: secrets.turn_secret.get_secret_value(),
+        NodeEnv.TURN_URLS: ",".join(state.turn.urls),
+        NodeEnv.LOG_LEVEL: "INFO",
+    }
+    env.update(overrides)
+    return env

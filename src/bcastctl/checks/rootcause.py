@@ -4,22 +4,26 @@ The layers, deepest first: region reachability -> clusterset DNS -> NATS gateway
 links -> node liveness / cluster secret -> membership, registry, media. A cut
 gateway link explains a membership partition between its regions and a failed
 cross-region media pair; an unresolvable clusterset name explains the gateway
-link that dials it. Failures nothing explains are listed as their own causes, so
-the summary always accounts for every failure.
+link that dials it. A failure is attributed to causes only when they explain all
+of it (a node missing one peer that is down and rejecting another with a wrong
+secret is explained by both). Failures nothing explains are listed as their own
+causes, so the summary always accounts for every failure.
 
-Reads only the documented result values: nats-gateways/mcs-dns/media pair
-results (scope "A->B"), membership node results (`region`, `missing`,
-`missing_regions`, `rejected`, `unreachable`), and turn's `error_code`.
+Reads only documented result values: pair scopes "A->B" (nats-gateways, mcs-dns,
+media), membership node results (`region`, `missing`, `missing_regions`,
+`rejected`, `unreachable`), membership fleet `split_pairs`, registry
+`disagrees_with_regions`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from bcastctl.checks.base import CheckResult, Status
 from bcastctl.checks.report import RootCause
 
-LINKED_BY_GATEWAY = ("membership", "registry", "media")
+Key = tuple[str, str]  # (kind, subject): ("link", "a|b"), ("down", node), ("secret", node), ...
 
 
 def _strs(result: CheckResult, key: str) -> list[str]:
@@ -27,123 +31,123 @@ def _strs(result: CheckResult, key: str) -> list[str]:
     return [str(item) for item in value] if isinstance(value, list) else []
 
 
-def _cut_links(failures: Sequence[CheckResult]) -> set[frozenset[str]]:
-    return {
-        frozenset(result.regions)
-        for result in failures
-        if result.check == "nats-gateways" and result.scope_kind == "pair"
-    }
+def _link(a: str, b: str) -> Key:
+    return ("link", "|".join(sorted((a, b))))
 
 
-def _links_involved(result: CheckResult) -> set[frozenset[str]] | None:
-    """The region pairs a membership/registry/media failure is about; None if not link-shaped."""
-    if result.scope_kind == "pair":
-        return {frozenset(result.regions)}
-    if result.scope_kind == "fleet" and result.check == "membership":
-        return {frozenset(p.split("<->")) for p in _strs(result, "split_pairs")} or None
-    regions = result.regions
-    if not regions or _strs(result, "rejected") or result.values.get("unreachable"):
-        return None
-    far = _strs(result, "missing_regions") + _strs(result, "disagrees_with_regions")
-    return {frozenset((regions[0], other)) for other in far} or None
+@dataclass
+class _Facts:
+    unreachable: set[str]
+    cut: set[Key]  # gateway links that failed
+    dns: dict[Key, str] = field(default_factory=dict)  # link -> mcs-dns result id
+    down: set[str] = field(default_factory=set)  # nodes that do not answer
+    node_region: dict[str, str] = field(default_factory=dict)
 
 
-def _explained_by_link(
-    result: CheckResult, link: frozenset[str], links: set[frozenset[str]]
-) -> bool:
-    """True when cut links explain the whole failure and `link` is one of them."""
-    involved = _links_involved(result)
-    return involved is not None and involved <= links and link in involved
-
-
-def _link_causes(failures: Sequence[CheckResult]) -> list[RootCause]:
-    links = _cut_links(failures)
-    dns = {
-        frozenset(r.regions): r for r in failures if r.check == "mcs-dns" and r.scope_kind == "pair"
-    }
-    causes: list[RootCause] = []
-    for link in sorted(links, key=sorted):
-        a, b = sorted(link)
-        explains = [
-            r.id
+def _facts(failures: Sequence[CheckResult], unreachable: set[str]) -> _Facts:
+    facts = _Facts(
+        unreachable=unreachable,
+        cut={
+            _link(*r.regions)
             for r in failures
-            if (r.check == "nats-gateways" and frozenset(r.regions) == link)
-            or (r.check in LINKED_BY_GATEWAY and _explained_by_link(r, link, links))
-        ]
-        if link in dns:
-            explains.insert(0, dns[link].id)
-            causes.append(
-                RootCause(
-                    cause=f"a clusterset name does not resolve between {a} and {b}, "
-                    f"so their NATS gateway link cannot dial",
-                    layer="dns",
-                    explains=explains,
-                    hint="check the ServiceExport/ServiceImport of the gateway service",
-                )
-            )
-            continue
-        causes.append(
-            RootCause(
-                cause=f"NATS gateway link {a} <-> {b} is down",
-                layer="nats",
-                explains=explains,
-                hint="check the network path and the gateway ports between these regions",
-            )
-        )
-    return causes
+            if r.check == "nats-gateways" and r.scope_kind == "pair"
+        },
+    )
+    for r in failures:
+        if r.check == "mcs-dns" and r.scope_kind == "pair":
+            facts.dns[_link(*r.regions)] = r.id
+        if r.check == "membership" and r.scope_kind == "node":
+            if r.values.get("unreachable"):
+                facts.down.add(r.scope)
+            for name, region in zip(_strs(r, "missing"), _strs(r, "missing_regions"), strict=False):
+                facts.node_region[name] = region
+    return facts
 
 
-def _node_causes(failures: Sequence[CheckResult]) -> list[RootCause]:
-    causes: list[RootCause] = []
-    membership = [r for r in failures if r.check == "membership" and r.scope_kind == "node"]
-    down = sorted(r.scope for r in membership if r.values.get("unreachable"))
-    for node in down:
-        explains = [
-            r.id
-            for r in membership
-            if r.scope == node or (_strs(r, "missing") == [node] and not _strs(r, "rejected"))
-        ]
-        causes.append(
-            RootCause(
-                cause=f"node {node} is down (its admin endpoint does not answer)",
-                layer="node",
-                explains=explains,
-                hint=f"look at {node}'s logs and restarts",
-            )
+def _reasons(result: CheckResult, facts: _Facts) -> set[Key] | None:
+    """The causes that together explain the whole failure, or None if something is left over."""
+    touched = set(result.regions) | ({result.scope} if result.scope_kind == "region" else set())
+    if touched & facts.unreachable:
+        return {("region", region) for region in touched & facts.unreachable}
+    if result.scope_kind == "pair":
+        link = _link(*result.regions)
+        if result.check == "mcs-dns":
+            return None  # DNS is the deepest layer we see: a cause of its own
+        return {link} if link in facts.cut else None
+    if result.scope_kind == "fleet" and result.check == "membership":
+        links = {_link(*p.split("<->")) for p in _strs(result, "split_pairs")}
+        return links if links and links <= facts.cut else None
+    if result.values.get("unreachable"):
+        return {("down", result.scope)}
+    return _node_reasons(result, facts)
+
+
+def _node_reasons(result: CheckResult, facts: _Facts) -> set[Key] | None:
+    region = str(result.values.get("region", ""))
+    reasons: set[Key] = {("secret", name) for name in _strs(result, "rejected")}
+    for name, far in zip(_strs(result, "missing"), _strs(result, "missing_regions"), strict=False):
+        if name in facts.down:
+            reasons.add(("down", name))
+        elif _link(region, far) in facts.cut:
+            reasons.add(_link(region, far))
+        else:
+            return None
+    for far in _strs(result, "disagrees_with_regions"):
+        if _link(region, far) not in facts.cut:
+            return None
+        reasons.add(_link(region, far))
+    return reasons or None
+
+
+def _describe(key: Key, facts: _Facts) -> RootCause:
+    kind, subject = key
+    if kind == "region":
+        return RootCause(cause=f"region {subject} is unreachable", layer="region", explains=[])
+    if kind == "down":
+        return RootCause(
+            cause=f"node {subject} is down (its admin endpoint does not answer)",
+            layer="node",
+            explains=[],
+            hint=f"look at {subject}'s logs and restarts",
         )
-    rejected = sorted({name for r in membership for name in _strs(r, "rejected")})
-    for node in rejected:
-        explains = [
-            r.id for r in membership if node in _strs(r, "rejected") and not _strs(r, "missing")
-        ]
-        causes.append(
-            RootCause(
-                cause=f"node {node} signs heartbeats with a different cluster secret",
-                layer="secret",
-                explains=explains,
-                hint=f"give {node} the fleet's cluster secret (Secret key `secret`)",
-            )
+    if kind == "secret":
+        return RootCause(
+            cause=f"node {subject} signs heartbeats with a different cluster secret",
+            layer="secret",
+            explains=[],
+            hint=f"give {subject} the fleet's cluster secret, or stop it",
         )
-    return causes
+    a, b = subject.split("|")
+    if key in facts.dns:
+        return RootCause(
+            cause=f"clusterset names do not resolve between {a} and {b}, so their NATS "
+            "gateway link cannot dial",
+            layer="dns",
+            explains=[facts.dns[key]],
+            hint="check the ServiceExport/ServiceImport of the gateway service",
+        )
+    return RootCause(
+        cause=f"NATS gateway link {a} <-> {b} is down",
+        layer="nats",
+        explains=[],
+        hint="check the network path and the gateway ports between these regions",
+    )
 
 
 def root_causes(results: Sequence[CheckResult], unreachable: dict[str, str]) -> list[RootCause]:
     """The fewest causes that explain every failed result, deepest layer first."""
     failures = [r for r in results if r.status == Status.fail]
-    causes: list[RootCause] = []
-    for region, why in unreachable.items():
-        explains = [r.id for r in failures if region in r.regions or r.scope == region]
-        causes.append(
-            RootCause(
-                cause=f"region {region} is unreachable: {why}", layer="region", explains=explains
-            )
-        )
-    causes += _link_causes(failures)
-    causes += _node_causes(failures)
-    explained = {result_id for cause in causes for result_id in cause.explains}
+    facts = _facts(failures, set(unreachable))
+    order = {"region": 0, "link": 1, "down": 2, "secret": 3}
+    explained: dict[Key, list[str]] = {}
+    leftovers: list[RootCause] = []
     for result in failures:
-        if result.id not in explained:
-            causes.append(
+        reasons = _reasons(result, facts)
+        if reasons is not None:
+            for key in reasons:
+                explained.setdefault(key, []).append(result.id)
+        elif not (result.check == "mcs-dns" and _link(*result.regions) in facts.cut):
+            leftovers.append(
                 RootCause(
                     cause=f"{result.check} in {result.scope}: {result.message}",
                     layer=result.check,
@@ -151,5 +155,11 @@ def root_causes(results: Sequence[CheckResult], unreachable: dict[str, str]) -> 
                     hint=result.hint,
                 )
             )
-            explained.add(result.id)
-    return [cause for cause in causes if cause.explains]
+    causes: list[RootCause] = []
+    for key in sorted(explained, key=lambda k: (order[k[0]], k[1])):
+        cause = _describe(key, facts)
+        update: dict[str, object] = {"explains": cause.explains + explained[key]}
+        if key[0] == "region":
+            update["cause"] = f"region {key[1]} is unreachable: {unreachable[key[1]]}"
+        causes.append(cause.model_copy(update=update))
+    return causes + leftovers

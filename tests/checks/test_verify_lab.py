@@ -1,0 +1,215 @@
+"""`verify mesh` end to end on a real lab: healthy, cut link, rogue node, bad TURN, dead node.
+
+One lab per module (examples/lab.yaml under a test prefix); every fault is healed
+or its extra process stopped in a finally block. The killed-node test runs last.
+"""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from checks_testkit import (
+    ExtraNode,
+    by_scope,
+    cli,
+    extra_node_env,
+    lab_fleet,
+    running_lab,
+    verify,
+)
+
+from bcastctl.checks.base import Status
+from bcastctl.checks.runner import RunOptions, run_checks
+from bcastctl.checks.turn import Turn
+from bcastctl.targets.lab import LabTarget
+from bcastctl.targets.lab_state import NodeState, load_lab_state
+
+pytestmark = pytest.mark.slow
+A, B, C = "us-east5", "europe-west9", "asia-southeast1"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    directory = tmp_path_factory.mktemp("verify-lab")
+    with running_lab(lab_fleet(directory / "lab.yaml"), directory / "state") as state_dir:
+        yield state_dir
+
+
+def verify_until(state_dir: Path, done: Any, *args: str, timeout: float = 15) -> dict[str, Any]:
+    """Re-run verify until `done(report)` (membership needs a peer timeout to notice)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _, report = verify(state_dir, *args)
+        if done(report) or time.monotonic() > deadline:
+            return report
+        time.sleep(0.5)
+
+
+def test_healthy_lab_passes_every_check(lab: Path, tmp_path: Path) -> None:
+    junit = tmp_path / "verify.xml"
+    code, report = verify(lab, "--junit-file", str(junit))
+    bad = [r for r in report["results"] if r["status"] not in ("ok", "skip")]
+    assert code == 0, bad
+    assert report["checks"] == ["mcs-dns", "nats-gateways", "membership", "registry", "turn"]
+    state = load_lab_state(lab)
+    turn = by_scope(report, "turn")
+    if state.turn.address is None:  # only where coturn is not installed
+        assert all(r["status"] == "skip" and r["message"] for r in turn.values())
+    else:
+        assert {r["status"] for r in turn.values()} == {"ok"}
+    assert report["root_causes"] == []
+    # the NATS-reported RTT of a gateway link is about twice the configured one-way latency
+    rtt = by_scope(report, "nats-gateways")[f"{A}->{C}"]["values"]["rtt_ms"]
+    assert 200 <= rtt < 260
+    # JUnit: one testcase per check and scope, no failures
+    root = ET.parse(junit).getroot()
+    cases = root.findall("./testsuite/testcase")
+    assert root.tag == "testsuites" and len(cases) == len(report["results"])
+    assert root.get("failures") == "0" and not root.findall(".//failure")
+
+
+def test_table_marks_and_summary(lab: Path) -> None:
+    done = cli("verify", "mesh", "--state-dir", str(lab), "--check", "nats")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("✔") == 6 and "✖" not in done.stdout
+    assert "all 6 passed" in done.stdout
+
+
+def test_cut_link_names_pair_partition_and_root_cause(lab: Path) -> None:
+    assert cli("lab", "fault", "cut-link", A, B, "--state-dir", str(lab)).returncode == 0
+    try:
+        report = verify_until(lab, lambda r: by_scope(r, "membership")["fleet"]["status"] == "fail")
+        gateways = by_scope(report, "nats-gateways")
+        assert gateways[f"{A}->{B}"]["status"] == gateways[f"{B}->{A}"]["status"] == "fail"
+        assert {s for s, r in gateways.items() if r["status"] == "fail"} == {
+            f"{A}->{B}",
+            f"{B}->{A}",
+        }
+        partition = by_scope(report, "membership")["fleet"]
+        assert A in partition["message"] and B in partition["message"]
+        assert by_scope(report, "membership")[f"{A}-0"]["values"]["missing_regions"] == [B, B]
+        causes = report["root_causes"]
+        assert len(causes) == 1, causes
+        assert (
+            A in causes[0]["cause"] and B in causes[0]["cause"] and "gateway" in causes[0]["cause"]
+        )
+        assert "membership/fleet" in causes[0]["explains"]
+        code = cli("verify", "mesh", "--state-dir", str(lab), "--check", "nats").returncode
+        assert code == 1
+    finally:
+        assert cli("lab", "fault", "heal-link", A, B, "--state-dir", str(lab)).returncode == 0
+    # --wait polls until healthy again
+    code, report = verify(lab, "--wait", "30s", "--check", "nats|membership")
+    assert code == 0, [r for r in report["results"] if r["status"] != "ok"]
+
+
+def test_node_with_wrong_cluster_secret_is_named_rejected(lab: Path, tmp_path: Path) -> None:
+    state = load_lab_state(lab)
+    env = extra_node_env(state, A, "rogue-0", BCAST_CLUSTER_SECRET="not-the-fleet-secret")
+    rogue = ExtraNode("rogue-0", tmp_path / "rogue.log", env)
+    try:
+        rogue.start()
+        report = verify_until(
+            lab,
+            lambda r: any(x["values"].get("rejected") for x in by_scope(r, "membership").values()),
+            "--check",
+            "membership",
+        )
+    finally:
+        rogue.stop()
+    members = by_scope(report, "membership")
+    rejecting = [s for s, r in members.items() if "rogue-0" in r["values"].get("rejected", [])]
+    assert len(rejecting) == 6  # every lab node names it
+    assert all(members[s]["status"] == "fail" for s in rejecting)
+    assert "rogue-0" in members[rejecting[0]]["message"]
+    assert any("rogue-0" in c["cause"] and "secret" in c["cause"] for c in report["root_causes"])
+    assert "not-the-fleet-secret" not in str(report)
+
+
+async def test_wrong_turn_secret_fails_with_401(lab: Path, tmp_path: Path) -> None:
+    state = load_lab_state(lab)
+    if state.turn.address is None:
+        pytest.fail(f"coturn is required for this test: {state.turn.reason}")
+    env = extra_node_env(
+        state, A, "badturn-0", BCAST_FLEET="other-fleet", BCAST_TURN_SECRET="wrong"
+    )
+    node = ExtraNode("badturn-0", tmp_path / "badturn.log", env)
+    try:
+        node.start()
+        # region A's clients get their credentials from this node only
+        region = state.region(A).model_copy(
+            update={
+                "nodes": [
+                    NodeState(
+                        name="badturn-0",
+                        region=A,
+                        advertise_address="127.0.0.1",
+                        signalling_url=node.signalling,
+                        admin_url=node.admin,
+                        pid=node.process.pid if node.process else None,
+                    )
+                ]
+            }
+        )
+        regions = [region if r.name == A else r for r in state.regions]
+        target = LabTarget(state.model_copy(update={"regions": regions}))
+        try:
+            report = await run_checks(target, RunOptions(timeout_s=5), checks=[Turn()])
+        finally:
+            await target.close()
+    finally:
+        node.stop()
+    results = {r.scope: r for r in report.results}
+    assert results[A].status == Status.fail
+    assert "401" in results[A].message and results[A].values["error_code"] == 401
+    assert "secret" in (results[A].hint or "")
+    assert results[B].status == results[C].status == Status.ok
+
+
+def test_bad_input_is_one_line_and_exit_2(lab: Path) -> None:
+    for args, needle in (
+        (["--check", "("], "--check"),
+        (["--wait", "soon"], "--wait"),
+        (["--region", "mars"], "mars"),
+    ):
+        done = cli("verify", "mesh", "--state-dir", str(lab), *args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert needle in done.stderr and "Traceback" not in done.stderr
+
+
+def test_missing_lab_state_is_config_error(tmp_path: Path) -> None:
+    done = cli("verify", "mesh", "--state-dir", str(tmp_path / "nothing"))
+    assert done.returncode == 3
+    assert "no lab state" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_killed_node_is_named(lab: Path) -> None:  # last: the node stays dead
+    victim = f"{B}-1"
+    assert cli("lab", "fault", "kill-node", victim, "--state-dir", str(lab)).returncode == 0
+    report = verify_until(
+        lab,
+        lambda r: all(
+            victim in x["values"].get("missing", [])
+            for s, x in by_scope(r, "membership").items()
+            if s not in (victim, "fleet")
+        ),
+        "--check",
+        "membership",
+    )
+    members = by_scope(report, "membership")
+    assert members[victim]["status"] == "fail" and members[victim]["values"]["unreachable"]
+    others = [r for s, r in members.items() if s not in (victim, "fleet")]
+    assert len(others) == 5 and all(r["values"]["missing"] == [victim] for r in others)
+    assert members["fleet"]["status"] == "ok"  # a dead node is not a partition
+    down = f"node {victim} is down (its admin endpoint does not answer)"
+    assert report["root_causes"][0]["cause"] == down
+    assert len(report["root_causes"][0]["explains"]) == 6  # itself and the 5 that miss it
+    # an earlier test's rogue node may still be listed as rejected: a cause of its own
+    assert {c["cause"] for c in report["root_causes"][1:]} <= {
+        "node rogue-0 signs heartbeats with a different cluster secret"
+    }
