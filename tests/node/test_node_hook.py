@@ -66,9 +66,7 @@ async def test_tap_yields_encoded_frames_and_pli_reaches_the_media_ssrc() -> Non
     taps: list[aiortc_hook.ReceiverTap | None] = []
     try:
         transceiver = sender_pc.addTransceiver(SyntheticVideo(160, 96), direction="sendonly")
-        aiortc_hook.on_keyframe_request(
-            transceiver.sender, lambda: keyframe_requests.append(time.monotonic())
-        )
+        aiortc_hook.on_keyframe_request(transceiver.sender, keyframe_requested.set)
 
         @receiver_pc.on("track")
         def on_track(track: aiortc.MediaStreamTrack) -> None:
