@@ -73,11 +73,7 @@ async def test_tap_yields_encoded_frames_and_pli_reaches_the_media_ssrc() -> Non
             receiver = next(
                 t.receiver for t in receiver_pc.getTransceivers() if t.receiver.track is track
             )
-            taps.append(
-                aiortc_hook.tap_receiver(
-                    receiver, "video", lambda *f: frames.append(f), lambda: None
-                )
-            )
+            taps.append(aiortc_hook.tap_receiver(receiver, "video", on_frame, lambda: None))
 
         await sender_pc.setLocalDescription(await sender_pc.createOffer())
         await receiver_pc.setRemoteDescription(sender_pc.localDescription)
