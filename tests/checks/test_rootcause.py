@@ -1,0 +1,89 @@
+"""Root-cause summary over result sets shaped as the real checks produce them."""
+
+from __future__ import annotations
+
+from bcastctl.checks.base import CheckResult, fail, ok
+from bcastctl.checks.rootcause import root_causes
+
+
+def member(
+    node: str, region: str, missing: dict[str, str] | None = None, **more: object
+) -> CheckResult:
+    missing = missing or {}
+    return fail(
+        "membership",
+        node,
+        "problem",
+        kind="node",
+        region=region,
+        missing=list(missing),
+        missing_regions=list(missing.values()),
+        rejected=list(more.get("rejected", [])),  # type: ignore[call-overload]
+        unreachable=bool(more.get("unreachable", False)),
+    )
+
+
+def test_cut_link_explains_gateways_partition_membership_registry_and_media() -> None:
+    results = [
+        fail("nats-gateways", "a->b", "down"),
+        fail("nats-gateways", "b->a", "down"),
+        ok("nats-gateways", "a->c", "up"),
+        member("a-0", "a", {"b-0": "b"}),
+        member("b-0", "b", {"a-0": "a"}),
+        fail("membership", "fleet", "partition", kind="fleet", split_pairs=["a<->b"]),
+        fail("registry", "a-0", "x", kind="node", region="a", disagrees_with_regions=["b"]),
+        fail("media", "a->b", "no frames"),
+    ]
+    causes = root_causes(results, {})
+    assert len(causes) == 1
+    assert causes[0].cause == "NATS gateway link a <-> b is down"
+    assert len(causes[0].explains) == 7
+
+
+def test_dns_failure_is_the_deeper_cause_of_a_gateway_link() -> None:
+    results = [
+        fail("mcs-dns", "a->b", "b-nats-gateway...: NXDOMAIN"),
+        fail("nats-gateways", "a->b", "down"),
+        fail("nats-gateways", "b->a", "down"),
+    ]
+    causes = root_causes(results, {})
+    assert len(causes) == 1
+    assert causes[0].layer == "dns"
+    assert causes[0].explains == ["mcs-dns/a->b", "nats-gateways/a->b", "nats-gateways/b->a"]
+
+
+def test_dead_node_and_rogue_node_together() -> None:
+    results = [
+        member("a-1", "a", unreachable=True),
+        member("a-0", "a", {"a-1": "a"}, rejected=["rogue"]),
+        member("b-0", "b", {"a-1": "a"}),
+    ]
+    causes = {c.cause: c.explains for c in root_causes(results, {})}
+    assert causes == {
+        "node a-1 is down (its admin endpoint does not answer)": [
+            "membership/a-1",
+            "membership/a-0",
+            "membership/b-0",
+        ],
+        "node rogue signs heartbeats with a different cluster secret": ["membership/a-0"],
+    }
+
+
+def test_unexplained_failures_are_their_own_causes() -> None:
+    results = [
+        member("a-0", "a", {"ghost": "b"}),  # b is fine and ghost is not known down
+        fail("turn", "a", "401 Unauthorized", hint="secret", error_code=401),
+    ]
+    causes = root_causes(results, {})
+    assert [c.explains for c in causes] == [["membership/a-0"], ["turn/a"]]
+    assert causes[1].hint == "secret"
+
+
+def test_unreachable_region_explains_its_results() -> None:
+    results = [
+        fail("nats-gateways", "c", "region unreachable: refused"),
+        fail("nats-gateways", "a->c", "down"),
+    ]
+    causes = root_causes(results, {"c": "refused"})
+    assert causes[0].cause == "region c is unreachable: refused"
+    assert causes[0].explains == ["nats-gateways/c", "nats-gateways/a->c"]
