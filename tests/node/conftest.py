@@ -49,3 +49,43 @@ def start_node(tmp_path: Path) -> Iterator[NodeFactory]:
     finally:
         for node in started:
             node.stop()
+
+
+@pytest.fixture
+def coturn(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """coturn with use-auth-secret on a free loopback port; its secret in a mode-600 file."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    from node_testkit import TURN_SECRET, free_port
+
+    binary = shutil.which("turnserver")
+    if binary is None:
+        pytest.skip("coturn is not installed (Debian package: coturn)")
+    host, port = "127.0.0.1", free_port()
+    conf = tmp_path / "turnserver.conf"
+    conf.touch(mode=0o600)
+    conf.write_text(
+        f"listening-ip={host}\nlistening-port={port}\nrelay-ip={host}\n"
+        f"use-auth-secret\nstatic-auth-secret={TURN_SECRET}\nrealm=bcast.test\n"
+        "no-cli\nno-tls\nno-dtls\nallow-loopback-peers\nfingerprint\n"
+        f"pidfile={tmp_path / 'turn.pid'}\nuserdb={tmp_path / 'turndb'}\n"
+        f"log-file={tmp_path / 'turn.log'}\nsimple-log\nno-stdout-log\n"
+    )
+    process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:  # ready when its TCP listener (same port) accepts
+            try:
+                socket.create_connection((host, port), timeout=0.5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError("turnserver did not start") from None
+                time.sleep(0.05)
+        yield host, port
+    finally:
+        stop_process(process)
