@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from bcastctl.lab.addresses import LabPlan, NodePlan, RegionPlan
 from bcastctl.lab.dnsd import CLUSTER_DOMAIN, CLUSTERSET_DOMAIN
 from bcastctl.protocol import NodeEnv
 from bcastctl.targets.lab_state import (
+    LAB_ID_ENV,
     SECRETS_FILE,
     DelayLinkState,
     DnsState,
@@ -33,7 +35,7 @@ from bcastctl.targets.lab_state import (
 )
 
 # Variables a lab process must not inherit from whoever runs `lab up`.
-_SCRUBBED_PREFIXES = ("BCAST_", "NATS_")
+_SCRUBBED_PREFIXES = ("BCAST_", "NATS_", LAB_ID_ENV)
 
 
 def child_base_env() -> dict[str, str]:
@@ -62,6 +64,9 @@ class Launch:
     with_turn: bool
     processes: list[ProcessState] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
+    # Tags every process's environment, so a process started just before `up` died
+    # (and never recorded) is still found and stopped by `down`.
+    lab_id: str = field(default_factory=lambda: secrets.token_hex(8))
 
     @property
     def secrets_file(self) -> Path:
@@ -74,7 +79,7 @@ class Launch:
     def spawn(
         self, role: str, name: str, argv: list[str], env: dict[str, str] | None = None
     ) -> int:
-        full_env = child_base_env() | (env or {})
+        full_env = child_base_env() | (env or {}) | {LAB_ID_ENV: self.lab_id}
         log_file = self.state_dir / "logs" / f"{name}.log"
         started = procs.spawn(argv, env=full_env, log_file=log_file, cwd=self.state_dir)
         self.processes.append(
@@ -193,4 +198,5 @@ class Launch:
             processes=list(self.processes),
             with_nodes=self.with_nodes,
             endpoints=[f"{transport}:{host}:{port}" for transport, host, port in endpoints],
+            lab_id=self.lab_id,
         )

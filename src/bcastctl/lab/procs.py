@@ -106,6 +106,22 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+def tagged_processes(env_key: str, env_value: str) -> list[int]:
+    """Live processes whose environment has env_key=env_value (ours: same user only)."""
+    needle = f"{env_key}={env_value}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if needle in environ.split(b"\0") and is_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
 def stop_process_group(pid: int, *, grace_s: float = 3.0) -> bool:
     """SIGTERM the group led by `pid`, SIGKILL after `grace_s`; True when nothing is left."""
     if not group_members(pid) and not is_alive(pid):

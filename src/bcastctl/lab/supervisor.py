@@ -95,6 +95,7 @@ def _prepare(
         progress(f"loopback prefix {plan.prefix} (skipped: {'; '.join(skipped)})")
     launch = Launch(fleet, fleet_path, state_dir, plan, _new_secrets(), with_nodes, with_turn)
     write_lab_secrets(launch.secrets_file, launch.secrets)
+    save_lab_state(launch.snapshot())  # the lab id is on disk before any process starts
     return None, launch, skipped
 
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bcastctl.errors import OperationFailed
 from bcastctl.lab import addresses, procs
-from bcastctl.targets.lab_state import LabState, load_lab_state, state_file
+from bcastctl.targets.lab_state import LAB_ID_ENV, LabState, load_lab_state, state_file
 
 PORT_RELEASE_S = 5.0
 
@@ -39,7 +39,15 @@ def find_running(state_dir: Path) -> LabState | None:
     state = _read_state(state_dir)
     if state is None:
         return None
-    return state if any(procs.is_alive(pid) for pid in state.pids()) else None
+    return state if _live_pids(state) else None
+
+
+def _live_pids(state: LabState) -> list[int]:
+    """Recorded pids still alive, plus any process tagged with this lab's id."""
+    live = [pid for pid in state.pids() if procs.is_alive(pid)]
+    if state.lab_id:
+        live += [pid for pid in procs.tagged_processes(LAB_ID_ENV, state.lab_id) if pid not in live]
+    return live
 
 
 def _parse_endpoint(endpoint: str) -> tuple[procs.Transport, str, int]:
@@ -54,7 +62,9 @@ def stop_lab_processes(state: LabState, *, release: bool) -> tuple[list[int], li
     # Nodes first (they hold NATS connections), then TURN, NATS, links, DNS.
     order = {"node": 0, "turn": 1, "nats": 2, "linkd": 3, "dns": 4}
     ordered = sorted(state.processes, key=lambda p: order.get(p.role, 5))
-    survivors = procs.stop_all([process.pid for process in ordered])
+    pids = [process.pid for process in ordered]
+    pids += [pid for pid in _live_pids(state) if pid not in pids]  # started, never recorded
+    survivors = procs.stop_all(pids)
     endpoints = [_parse_endpoint(endpoint) for endpoint in state.endpoints]
     busy = procs.wait_ports_free(endpoints, PORT_RELEASE_S) if not survivors else []
     state_dir = Path(state.state_dir)
@@ -81,7 +91,7 @@ def lab_down(state_dir: Path) -> LabDownResult:
         return LabDownResult(
             state_dir=str(state_dir), was_running=False, stopped=[], endpoints_checked=0
         )
-    was_running = any(procs.is_alive(pid) for pid in state.pids())
+    was_running = bool(_live_pids(state))
     survivors, busy = stop_lab_processes(state, release=True)
     if survivors:
         raise OperationFailed(

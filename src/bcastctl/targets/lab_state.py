@@ -25,6 +25,7 @@ STATE_FILE: Final = "state.json"
 SECRETS_FILE: Final = "secrets.json"
 STATE_VERSION: Final = 1
 LAB_DIR_ENV: Final = "BCASTCTL_LAB_DIR"
+LAB_ID_ENV: Final = "BCASTCTL_LAB_ID"
 
 
 class _Model(BaseModel):
@@ -117,6 +118,7 @@ class LabState(_Model):
     processes: list[ProcessState]
     with_nodes: bool = True  # False after `lab up --no-nodes` (NATS, links, DNS, TURN only)
     endpoints: list[str] = []  # every "tcp|udp:host:port" the lab binds; `down` checks them
+    lab_id: str = ""  # in every lab process's environment (LAB_ID_ENV): finds strays by id
 
     def region(self, name: str) -> RegionState:
         for region in self.regions:
