@@ -74,8 +74,9 @@ def coturn(tmp_path: Path) -> Iterator[tuple[str, int]]:
         f"pidfile={tmp_path / 'turn.pid'}\nuserdb={tmp_path / 'turndb'}\n"
         f"log-file={tmp_path / 'turn.log'}\nsimple-log\nno-stdout-log\n"
     )
-    process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 10
         while True:  # ready when its TCP listener (same port) accepts

@@ -14,18 +14,23 @@ from conftest import NodeFactory
 
 
 def turn_env(host: str, port: int, secret: str) -> dict[str, str]:
-    return {"BCAST_TURN_URLS": f"turn:{host}:{port}?transport=udp", "BCAST_TURN_SECRET": secret,
-            "BCAST_ICE_POLICY": "relay"}
+    return {
+        "BCAST_TURN_URLS": f"turn:{host}:{port}?transport=udp",
+        "BCAST_TURN_SECRET": secret,
+        "BCAST_ICE_POLICY": "relay",
+    }
 
 
 async def test_pc_config_credentials_allocate_on_coturn_and_a_wrong_secret_gets_401(
     super_cluster: list[NatsServer], start_node: NodeFactory, coturn: tuple[str, int]
 ) -> None:
     host, port = coturn
-    good = start_node("turn-good", super_cluster[0], "127.0.0.91",
-                      **turn_env(host, port, TURN_SECRET))
-    bad = start_node("turn-bad", super_cluster[0], "127.0.0.92",
-                     **turn_env(host, port, "some-other-secret"))
+    good = start_node(
+        "turn-good", super_cluster[0], "127.0.0.91", **turn_env(host, port, TURN_SECRET)
+    )
+    bad = start_node(
+        "turn-bad", super_cluster[0], "127.0.0.92", **turn_env(host, port, "some-other-secret")
+    )
     status, config = http_json(good.signalling + "/api/pc-config")
     assert status == 200 and config["iceTransportPolicy"] == "relay"
     (server,) = config["iceServers"]

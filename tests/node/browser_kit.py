@@ -1,0 +1,179 @@
+"""Headless Chromium (Debian's `chromium` package) driven over the DevTools protocol.
+
+Started directly as /usr/lib/chromium/chromium (the /usr/bin wrapper adds flags), off
+the network, with a fake camera, a fresh profile and `--remote-debugging-port=0`;
+the port is read from the profile's DevToolsActivePort file. Stopped by pid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+CHROMIUM = Path("/usr/lib/chromium/chromium")
+
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
+    "--remote-debugging-port=0",
+    "--remote-allow-origins=*",
+]
+
+
+class Browser:
+    def __init__(self, profile: Path, hosts: tuple[str, ...] = ("127.0.0.1",)) -> None:
+        """`hosts`: the only addresses the browser may reach (every other name fails)."""
+        self.profile = profile
+        excluded = ", ".join(f"EXCLUDE {host}" for host in (*hosts, "localhost"))
+        self.flags = [*FLAGS, f"--host-resolver-rules=MAP * ~NOTFOUND, {excluded}"]
+        self.process: subprocess.Popen[bytes] | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._ids = itertools.count(1)
+
+    async def start(self, page_url: str) -> None:
+        self.process = subprocess.Popen(
+            [str(CHROMIUM), *self.flags, f"--user-data-dir={self.profile}", page_url],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        port_file = self.profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 20
+        while not port_file.exists() or len(port_file.read_text().splitlines()) < 2:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("chromium did not open its DevTools port")
+            await asyncio.sleep(0.05)
+        port = int(port_file.read_text().splitlines()[0])
+        self._http = aiohttp.ClientSession()
+        page = None
+        while page is None:
+            async with self._http.get(f"http://127.0.0.1:{port}/json/list") as response:
+                targets = await response.json()
+            page = next(
+                (t for t in targets if t["type"] == "page" and t["url"].startswith(page_url)), None
+            )
+            if page is None:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"no page for {page_url}: {targets}")
+                await asyncio.sleep(0.05)
+        self._ws = await self._http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0)
+        await self.evaluate(
+            "document.readyState === 'complete' && typeof ready !== 'undefined'", until_true=True
+        )
+
+    async def evaluate(
+        self, expression: str, until_true: bool = False, limit_s: float = 30.0
+    ) -> Any:
+        """Evaluate JS in the page (promises awaited) and return its JSON value."""
+        assert self._ws is not None
+        deadline = time.monotonic() + limit_s
+        while True:
+            call_id = next(self._ids)
+            await self._ws.send_json(
+                {
+                    "id": call_id,
+                    "method": "Runtime.evaluate",
+                    "params": {
+                        "expression": expression,
+                        "awaitPromise": True,
+                        "returnByValue": True,
+                    },
+                }
+            )
+            while True:
+                message = json.loads((await self._ws.receive(timeout=limit_s)).data)
+                if message.get("id") == call_id:
+                    break
+            result = message.get("result", {})
+            if "exceptionDetails" in result:
+                raise AssertionError(f"JS error: {result['exceptionDetails']}")
+            value = result.get("result", {}).get("value")
+            if not until_true or value or time.monotonic() > deadline:
+                return value
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._http is not None:
+            await self._http.close()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                await asyncio.to_thread(self.process.wait, 5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                await asyncio.to_thread(self.process.wait, 5)
+
+
+PAGE = """<!doctype html><html><body><script>
+const ready = true;
+function gathered(pc) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise(r => pc.addEventListener('icegatheringstatechange',
+    () => pc.iceGatheringState === 'complete' && r()));
+}
+async function post(url, pc, headers) {
+  await pc.setLocalDescription(await pc.createOffer());
+  await gathered(pc);
+  const started = performance.now();
+  const r = await fetch(url, {method: 'POST', body: pc.localDescription.sdp,
+    headers: Object.assign({'Content-Type': 'application/sdp'}, headers)});
+  const text = await r.text();
+  if (r.status !== 201) return {status: r.status, text, started};
+  await pc.setRemoteDescription({type: 'answer', sdp: text});
+  return {status: 201, location: r.headers.get('Location'), started};
+}
+async function publish(url, token) {
+  const media = await navigator.mediaDevices.getUserMedia(
+    {video: {width: 640, height: 360, frameRate: 30}, audio: true});
+  const pc = new RTCPeerConnection({iceServers: []});
+  for (const track of media.getTracks()) pc.addTransceiver(track, {direction: 'sendonly'});
+  const answer = await post(url, pc, token ? {'Authorization': 'Bearer ' + token} : {});
+  window.publisher = pc;
+  return answer;
+}
+async function framesDecoded(pc) {
+  let decoded = 0, width = 0, codec = '';
+  const stats = await pc.getStats();
+  stats.forEach(s => {
+    if (s.type === 'inbound-rtp' && s.kind === 'video') {
+      decoded = s.framesDecoded || 0; width = s.frameWidth || 0;
+      const c = stats.get(s.codecId); codec = c ? c.mimeType : '';
+    }
+  });
+  return {decoded, width, codec};
+}
+async function view(url, name) {
+  const pc = new RTCPeerConnection({iceServers: []});
+  pc.addTransceiver('video', {direction: 'recvonly'});
+  pc.addTransceiver('audio', {direction: 'recvonly'});
+  const answer = await post(url, pc, {});
+  if (answer.status !== 201) return answer;
+  window[name] = pc;
+  while (performance.now() - answer.started < 10000) {
+    const s = await framesDecoded(pc);
+    if (s.decoded > 0) return Object.assign(answer, s,
+      {firstFrameMs: performance.now() - answer.started});
+    await new Promise(r => setTimeout(r, 5));
+  }
+  return Object.assign(answer, {firstFrameMs: null});
+}
+</script></body></html>"""

@@ -1,0 +1,85 @@
+"""Browsers as WHIP/WHEP clients: headless Chromium publishes and views through the nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from browser_kit import CHROMIUM, PAGE, Browser
+from node_testkit import WHIP_TOKEN, NatsServer, wait_for
+
+from conftest import NodeFactory
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="chromium is not installed (Debian package: chromium)"
+    ),
+]
+
+
+NODE_ADDRESSES = ("127.0.0.101", "127.0.0.102")
+
+
+@pytest.fixture
+async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
+    """A page served from 127.0.0.1 (a secure context for getUserMedia) in headless Chromium."""
+    app = web.Application()
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=PAGE, content_type="text/html")
+
+    app.router.add_get("/", page)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    chromium = Browser(tmp_path / "profile", ("127.0.0.1", *NODE_ADDRESSES))
+    try:
+        await chromium.start(f"http://127.0.0.1:{port}/")
+        yield chromium
+    finally:
+        await chromium.stop()
+        await runner.cleanup()
+
+
+async def test_browser_publishes_and_late_browser_viewers_start_on_a_keyframe(
+    super_cluster: list[NatsServer], start_node: NodeFactory, browser: Browser
+) -> None:
+    r1, r2 = super_cluster
+    a = start_node("br-a", r1, NODE_ADDRESSES[0])
+    b = start_node("br-b", r2, NODE_ADDRESSES[1])
+    await asyncio.to_thread(wait_for, "b sees a", lambda: "br-a" in b.member_names())
+    whip = json.dumps(a.signalling + "/api/whip?stream=chrome")
+    wrong = await browser.evaluate(f"publish({whip}, 'not-the-token')")
+    assert wrong["status"] == 401 and "wrong Bearer token" in wrong["text"]
+    published = await browser.evaluate(f"publish({whip}, {json.dumps(WHIP_TOKEN)})")
+    assert published["status"] == 201 and published["location"].startswith("/api/resource/")
+    await asyncio.to_thread(wait_for, "registry on b", lambda: "chrome" in b.cluster()["registry"])
+    await asyncio.sleep(3)  # the stream is live for a while before the viewers join
+    same_node = await browser.evaluate(
+        f"view({json.dumps(a.signalling + '/api/whep?stream=chrome')}, 'v1')"
+    )
+    other_region = await browser.evaluate(
+        f"view({json.dumps(b.signalling + '/api/whep?stream=chrome')}, 'v2')"
+    )
+    print(
+        f"\nbrowser late joiner: first frame {same_node['firstFrameMs']:.0f} ms after POST "
+        f"(same node), {other_region['firstFrameMs']:.0f} ms (other region)"
+    )
+    for joined in (same_node, other_region):
+        assert joined["status"] == 201 and joined["codec"] == "video/VP8"
+        # a late joiner that waited for the publisher's next natural keyframe would take
+        # many seconds; a keyframe request to the media SSRC gets one in ~100 ms
+        assert joined["firstFrameMs"] is not None and joined["firstFrameMs"] < 2000
+    await asyncio.sleep(1)
+    decoded = await browser.evaluate("framesDecoded(window.v2)")
+    assert decoded["decoded"] >= 15 and decoded["width"] == 640
+    assert a.metric("passthrough_tracks_total") == 2  # audio and video, both encoded passthrough
+    assert a.metric("fallback_tracks_total") == 0
+    assert b.metric("frames_relayed_in_total") > 0
