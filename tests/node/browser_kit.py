@@ -49,7 +49,7 @@ class Browser:
         self._ids = itertools.count(1)
 
     async def start(self, page_url: str) -> None:
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once
             [str(CHROMIUM), *self.flags, f"--user-data-dir={self.profile}", page_url],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
