@@ -1,0 +1,425 @@
+"""The one wrapper over the kubernetes client.
+
+Everything bcastctl says to a Kubernetes API goes through `KubeClient`: a client per
+cluster built from a kubeconfig context (or a GKE endpoint, CA and token), raw JSON
+requests run in threads under deadlines with bounded retries, discovery-based kind ->
+resource mapping, server-side apply with field manager `bcastctl`, and the pod proxy.
+SDK and transport errors become BcastErrors (`raise ... from e`). Every request is
+counted (`KubeClient.calls`) so bench/ can report API calls per region.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, TypedDict
+from urllib.parse import quote
+
+from bcastctl.errors import ConfigError, OperationFailed, UnreachableError
+
+if TYPE_CHECKING:
+    from bcastctl.fleet import ClusterRef
+
+log = logging.getLogger("bcastctl.kube")
+
+FIELD_MANAGER: Final = "bcastctl"
+WRITE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+APPLY_CONTENT_TYPE: Final = "application/apply-patch+yaml"
+MERGE_CONTENT_TYPE: Final = "application/merge-patch+json"
+_TRANSIENT_STATUS: Final = frozenset({429, 500, 502, 503, 504})
+
+Manifest = dict[str, Any]
+
+
+class ServerVersion(TypedDict):
+    major: str
+    minor: str
+    gitVersion: str
+
+
+@dataclass(frozen=True)
+class ApiResource:
+    """One served resource: how a kind maps to a URL."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+
+class KubeApiError(OperationFailed):
+    """The API answered with an error we do not turn into a value."""
+
+    def __init__(self, message: str, *, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class ApplyConflict(KubeApiError):
+    """Server-side apply found fields owned by another field manager."""
+
+
+def api_base(api_version: str) -> str:
+    return f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+
+
+def object_path(
+    resource: ApiResource,
+    namespace: str | None = None,
+    name: str | None = None,
+    subresource: str | None = None,
+) -> str:
+    path = api_base(resource.api_version)
+    if resource.namespaced and namespace:
+        path += f"/namespaces/{quote(namespace, safe='')}"
+    path += f"/{resource.plural}"
+    if name is not None:
+        path += f"/{quote(name, safe='')}"
+    if subresource is not None:
+        path += f"/{subresource}"
+    return path
+
+
+def _status_message(data: bytes) -> str:
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return data[:200].decode("utf-8", "replace").strip() or "no details"
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])
+    return "no details"
+
+
+class KubeClient:
+    """A client of one cluster. Async methods; blocking SDK calls run in threads."""
+
+    def __init__(
+        self, api_client: Any, *, name: str, timeout_s: float = 10.0, attempts: int = 3
+    ) -> None:
+        self._api = api_client
+        self._api.configuration.retries = False  # our retry loop, not urllib3's
+        self.name = name
+        self.timeout_s = timeout_s
+        self.attempts = attempts
+        self.calls: Counter[str] = Counter()
+        self._discovery: dict[str, dict[str, ApiResource] | None] = {}
+
+    @property
+    def host(self) -> str:
+        return str(self._api.configuration.host)
+
+    @classmethod
+    def from_kubeconfig(
+        cls,
+        *,
+        name: str,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        timeout_s: float = 10.0,
+    ) -> KubeClient:
+        from kubernetes import config
+
+        where = f"context {context!r}" if context else "the current context"
+        try:
+            api = config.new_client_from_config(  # type: ignore[no-untyped-call]
+                config_file=kubeconfig, context=context, persist_config=False
+            )
+        except (config.ConfigException, OSError, ValueError, TypeError) as e:
+            raise ConfigError(
+                f"{name}: cannot load {where} from {kubeconfig or '~/.kube/config'}: {e}",
+                hint="check --kubeconfig/--context or the region's cluster.context in the fleet",
+            ) from e
+        return cls(api, name=name, timeout_s=timeout_s)
+
+    @classmethod
+    def from_endpoint(
+        cls,
+        *,
+        name: str,
+        host: str,
+        ca_file: str | None,
+        token: str | None,
+        timeout_s: float = 10.0,
+    ) -> KubeClient:
+        """A client from an endpoint, CA and bearer token (GKE, without gcloud)."""
+        from kubernetes import client
+
+        configuration = client.Configuration()
+        configuration.host = host
+        if ca_file:
+            configuration.ssl_ca_cert = ca_file
+        if token:
+            configuration.api_key = {"BearerToken": token}
+            configuration.api_key_prefix = {"BearerToken": "Bearer"}
+        return cls(client.ApiClient(configuration), name=name, timeout_s=timeout_s)
+
+    def close(self) -> None:
+        self._api.close()
+
+    # --- raw requests -------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        body: Any,
+        content_type: str | None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        headers = {"Accept": "application/json", **(extra_headers or {})}
+        if content_type:
+            headers["Content-Type"] = content_type
+        serialized = self._api.param_serialize(
+            method,
+            path,
+            query_params=query,
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self._api.call_api(*serialized, _request_timeout=self.timeout_s)
+        data = response.read()
+        return int(response.status), bytes(data or b"")
+
+    async def raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        """One request with retries on transient failures: (HTTP status, body)."""
+        import urllib3
+
+        status, data = 0, b""
+        for attempt in range(1, self.attempts + 1):
+            self.calls[method] += 1
+            try:
+                status, data = await asyncio.wait_for(
+                    asyncio.to_thread(
+                        self._send, method, path, query or [], body, content_type, headers
+                    ),
+                    self.timeout_s + 1,
+                )
+            except (urllib3.exceptions.HTTPError, OSError, TimeoutError) as e:
+                if attempt == self.attempts:
+                    raise self._unreachable(e) from e
+                await asyncio.sleep(0.2 * attempt)
+                continue
+            if status in _TRANSIENT_STATUS and attempt < self.attempts:
+                await asyncio.sleep(0.2 * attempt)
+                continue
+            break
+        return status, data
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        missing_ok: bool = False,
+    ) -> Any:
+        """One API request; the decoded JSON body (None for 404 when missing_ok)."""
+        status, data = await self.raw(
+            method, path, query=query, body=body, content_type=content_type
+        )
+        return self._decode(method, path, status, data, missing_ok)
+
+    def _unreachable(self, error: BaseException) -> UnreachableError:
+        found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(error))
+        if found:
+            reason = found[1].strip()
+        elif isinstance(error, TimeoutError) or "timed out" in str(error).lower():
+            reason = f"no answer within {self.timeout_s:g} s"
+        else:
+            reason = type(getattr(error, "reason", None) or error).__name__
+        return UnreachableError(
+            f"{self.name}: API server {self.host} unreachable ({reason})",
+            hint="check the cluster is up and the kube context/kubeconfig points at it",
+        )
+
+    def _decode(self, method: str, path: str, status: int, data: bytes, missing_ok: bool) -> Any:
+        if 200 <= status < 300:
+            return json.loads(data) if data.strip() else {}
+        if status == 404 and missing_ok:
+            return None
+        message = _status_message(data)
+        if status in (401, 403):
+            raise UnreachableError(
+                f"{self.name}: the API server refused our credentials (HTTP {status}: {message})",
+                hint="refresh the credentials of this kube context (or the GKE token)",
+            )
+        if status == 409 and method == "PATCH":
+            raise ApplyConflict(
+                f"{self.name}: conflict applying {path}: {message}",
+                status=status,
+                hint="another field manager owns these fields; --force-conflicts takes them over",
+            )
+        raise KubeApiError(
+            f"{self.name}: {method} {path} failed (HTTP {status}): {message}", status=status
+        )
+
+    # --- discovery -----------------------------------------------------------------
+
+    async def version(self) -> ServerVersion:
+        data = await self.request("GET", "/version")
+        return ServerVersion(
+            major=str(data.get("major", "")),
+            minor=str(data.get("minor", "")),
+            gitVersion=str(data.get("gitVersion", "")),
+        )
+
+    async def resources(self, api_version: str) -> dict[str, ApiResource] | None:
+        """The kinds a group-version serves (None if the API does not serve it). Cached."""
+        if api_version not in self._discovery:
+            data = await self.request("GET", api_base(api_version), missing_ok=True)
+            served: dict[str, ApiResource] | None = None
+            if data is not None:
+                served = {
+                    item["kind"]: ApiResource(
+                        api_version, item["kind"], item["name"], bool(item.get("namespaced"))
+                    )
+                    for item in data.get("resources", [])
+                    if "/" not in item.get("name", "/")
+                }
+            self._discovery[api_version] = served
+        return self._discovery[api_version]
+
+    async def resource(self, api_version: str, kind: str) -> ApiResource:
+        served = await self.resources(api_version) or {}
+        if kind not in served:
+            raise KubeApiError(
+                f"{self.name}: the API serves no {kind} in {api_version}",
+                status=404,
+                hint="install the CRD that defines it",
+            )
+        return served[kind]
+
+    # --- objects -------------------------------------------------------------------
+
+    async def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> Manifest | None:
+        resource = await self.resource(api_version, kind)
+        result = await self.request("GET", object_path(resource, namespace, name), missing_ok=True)
+        return None if result is None else dict(result)
+
+    async def list_objects(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+    ) -> list[Manifest]:
+        resource = await self.resource(api_version, kind)
+        query = [("labelSelector", label_selector)] if label_selector else []
+        data = await self.request("GET", object_path(resource, namespace), query=query)
+        return [dict(item) for item in data.get("items", [])]
+
+    async def apply(
+        self,
+        manifest: Manifest,
+        *,
+        force: bool = False,
+        dry_run: bool = False,
+        field_manager: str = FIELD_MANAGER,
+    ) -> Manifest:
+        """Server-side apply of one object (created if missing)."""
+        resource = await self.resource(manifest["apiVersion"], manifest["kind"])
+        meta = manifest["metadata"]
+        query = [("fieldManager", field_manager)]
+        if force:
+            query.append(("force", "true"))
+        if dry_run:
+            query.append(("dryRun", "All"))
+        path = object_path(resource, meta.get("namespace"), meta["name"])
+        result = await self.request(
+            "PATCH", path, query=query, body=manifest, content_type=APPLY_CONTENT_TYPE
+        )
+        return dict(result)
+
+    async def merge_patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        patch: Manifest,
+        *,
+        field_manager: str = FIELD_MANAGER,
+    ) -> Manifest:
+        resource = await self.resource(api_version, kind)
+        result = await self.request(
+            "PATCH",
+            object_path(resource, namespace, name),
+            query=[("fieldManager", field_manager)],
+            body=patch,
+            content_type=MERGE_CONTENT_TYPE,
+        )
+        return dict(result)
+
+    async def delete(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> bool:
+        """Delete one object; False if it was already gone."""
+        resource = await self.resource(api_version, kind)
+        path = object_path(resource, namespace, name)
+        result = await self.request("DELETE", path, missing_ok=True)
+        return result is not None
+
+    async def proxy(
+        self,
+        method: str,
+        namespace: str,
+        pod: str,
+        port: int,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        """A request to a pod's HTTP port through the API server's pod proxy."""
+        target = f"{quote(pod, safe='')}:{port}"
+        url = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods/{target}/proxy/"
+        return await self.raw(
+            method, url + path.lstrip("/"), query=query, body=body, headers=headers
+        )
+
+
+async def connect(
+    region: str,
+    cluster: ClusterRef,
+    *,
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    timeout_s: float = 10.0,
+) -> KubeClient:
+    """A client for a region's cluster; --kubeconfig/--context override the fleet.
+
+    GKE clusters (cluster.gke) are reached through adapters.gke: endpoint and CA from
+    the GKE API, a Google access token, no gcloud binary.
+    """
+    if cluster.gke is not None and context is None:
+        from bcastctl.adapters import gke
+
+        return await gke.kube_client(region, cluster.gke, timeout_s=timeout_s)
+    use_context = context or cluster.context
+    label = f"{region} (context {use_context})" if use_context else region
+    return KubeClient.from_kubeconfig(
+        name=label,
+        kubeconfig=kubeconfig or cluster.kubeconfig,
+        context=use_context,
+        timeout_s=timeout_s,
+    )

@@ -1,0 +1,81 @@
+"""What deploy, rollback and status return (rendered by report/deploy_view.py)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+RegionState = Literal[
+    "deployed", "unchanged", "failed", "rolled-back", "not-started", "dry-run", "preflight-failed"
+]
+ChangeAction = Literal["create", "update", "delete"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ObjectChange(_Model):
+    action: ChangeAction
+    kind: str
+    name: str
+    namespace: str | None = None
+
+    @property
+    def ref(self) -> str:
+        where = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.kind}/{where}{self.name}"
+
+
+class RegionDeploy(_Model):
+    region: str
+    state: RegionState
+    revision: int | None = None  # the revision live in the region after this run
+    previous_revision: int | None = None  # the revision that was live before
+    image: str = ""
+    changes: list[ObjectChange] = []
+    diff: str = ""  # --dry-run: unified diff against what is live
+    gate: Literal["passed", "failed", "skipped"] | None = None
+    failure: str | None = None  # what failed and why
+    hint: str | None = None
+    rolled_back_to: int | None = None
+    duration_s: float = 0.0
+
+
+class DeployResult(_Model):
+    fleet: str
+    dry_run: bool
+    parallel: bool
+    regions: list[RegionDeploy]
+    exit_code: int
+
+
+class RollbackResult(_Model):
+    fleet: str
+    region: str
+    from_revision: int | None
+    to_revision: int
+    changes: list[ObjectChange]
+    state: Literal["rolled-back", "failed"]
+    failure: str | None = None
+    exit_code: int
+
+
+class RegionStatus(_Model):
+    region: str
+    reachable: bool
+    error: str | None = None
+    revision: int | None = None
+    applied_at: str | None = None
+    image: str | None = None
+    replicas: int | None = None
+    ready_replicas: int | None = None
+    gate: str | None = None  # gate result of the live revision
+    last_attempt: str | None = None  # a failed (rolled back) attempt after it, if any
+
+
+class StatusResult(_Model):
+    fleet: str
+    regions: list[RegionStatus]
+    exit_code: int

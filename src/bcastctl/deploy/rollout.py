@@ -1,0 +1,276 @@
+"""`deploy`: preflight every region, then roll out region by region (canary first).
+
+Nothing is written anywhere until every selected region passed preflight. Then, per
+region: plan (unchanged regions are left alone, with no write), apply in order, prune,
+wait for rollout, health gate; on failure roll that region back to its previous
+revision and stop. `--dry-run` stops after a server-side dry run and a diff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from bcastctl.adapters.kube import KubeClient, Manifest
+from bcastctl.deploy import revisions
+from bcastctl.deploy.apply import Progress, _quiet, apply_all, prune, wait_rollout
+from bcastctl.deploy.connect import Connected, connect_regions
+from bcastctl.deploy.gate import health_gate
+from bcastctl.deploy.model import DeployResult, ObjectChange, RegionDeploy
+from bcastctl.deploy.plan import RegionPlan, desired, dry_run_diff, plan_region
+from bcastctl.deploy.preflight import preflight_all
+from bcastctl.errors import BcastError, ExitCode, OperationFailed, UnreachableError
+from bcastctl.fleet import Fleet
+from bcastctl.render.manifests import object_key
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    regions: Sequence[str] | None = None  # None: every region
+    parallel: bool = False
+    dry_run: bool = False
+    timeout_s: float | None = None  # rollout wait per region; None: the fleet's
+    force_conflicts: bool = False
+    kubeconfig: str | None = None
+    context: str | None = None
+    gate: bool = True
+    gate_checks: Sequence[str] = ()  # verify's --check patterns; () = every applicable check
+    gate_timeout_s: float = 10.0
+    api_timeout_s: float = 10.0
+
+
+def batches(fleet: Fleet, regions: list[str], parallel: bool) -> list[list[str]]:
+    """Canary alone first, then groups of `rollout.parallelism`; --parallel: all at once."""
+    if parallel:
+        return [regions]
+    size = fleet.rollout.parallelism
+    head, rest = regions[:1], regions[1:]
+    return [head] + [rest[i : i + size] for i in range(0, len(rest), size)] if head else []
+
+
+async def _preflight(fleet: Fleet, connected: Connected, regions: list[str]) -> None:
+    manifests = {region: desired(fleet, region) for region in regions}
+    answers = await preflight_all(connected.clients, connected.contexts, manifests)
+    problems = [answer for answer in answers.values() if isinstance(answer, BcastError)]
+    if problems:
+        first = min(problems, key=lambda e: -int(e.exit_code))  # unreachable (4) before config
+        more = (
+            f" (and {len(problems) - 1} more problem(s) in other regions)"
+            if len(problems) > 1
+            else ""
+        )
+        raise type(first)(f"preflight: {first.message}{more}; nothing was written", hint=first.hint)
+
+
+async def deploy(fleet: Fleet, options: DeployOptions, progress: Progress = _quiet) -> DeployResult:
+    connected = await connect_regions(
+        fleet, options.regions, options.kubeconfig, options.context, options.api_timeout_s
+    )
+    try:
+        regions = connected.regions
+        await _preflight(fleet, connected, regions)
+        plans = dict(
+            zip(
+                regions,
+                await asyncio.gather(
+                    *(plan_region(connected.clients[r], fleet, r) for r in regions)
+                ),
+                strict=True,
+            )
+        )
+        if options.dry_run:
+            outcomes = await asyncio.gather(
+                *(_dry_run(connected.clients[r], plans[r], options) for r in regions)
+            )
+            return _result(fleet, options, list(outcomes))
+        return _result(fleet, options, await _roll(fleet, connected, plans, options, progress))
+    finally:
+        connected.close()
+
+
+async def _roll(
+    fleet: Fleet,
+    connected: Connected,
+    plans: dict[str, RegionPlan],
+    options: DeployOptions,
+    progress: Progress,
+) -> list[RegionDeploy]:
+    done: dict[str, RegionDeploy] = {}
+    stopped = False
+    for batch in batches(fleet, connected.regions, options.parallel):
+        if stopped:
+            for region in batch:
+                done[region] = RegionDeploy(
+                    region=region, state="not-started", image=plans[region].image
+                )
+            continue
+        outcomes = await asyncio.gather(
+            *(_deploy_region(fleet, connected, plans[r], options, progress) for r in batch)
+        )
+        for outcome in outcomes:
+            done[outcome.region] = outcome
+        stopped = any(o.state in ("failed", "rolled-back") for o in outcomes)
+    return [done[region] for region in connected.regions]
+
+
+def _result(fleet: Fleet, options: DeployOptions, outcomes: list[RegionDeploy]) -> DeployResult:
+    failed = any(o.state in ("failed", "rolled-back") for o in outcomes)
+    return DeployResult(
+        fleet=fleet.name,
+        dry_run=options.dry_run,
+        parallel=options.parallel,
+        regions=outcomes,
+        exit_code=int(ExitCode.CHECKS_FAILED if failed else ExitCode.OK),
+    )
+
+
+async def _dry_run(client: KubeClient, plan: RegionPlan, options: DeployOptions) -> RegionDeploy:
+    current = plan.history.current
+    if plan.unchanged:
+        return RegionDeploy(
+            region=plan.region,
+            state="unchanged",
+            image=plan.image,
+            revision=current.number if current else None,
+        )
+    return RegionDeploy(
+        region=plan.region,
+        state="dry-run",
+        image=plan.image,
+        previous_revision=current.number if current else None,
+        changes=plan.changes,
+        diff=await dry_run_diff(client, plan, options.force_conflicts),
+    )
+
+
+async def _deploy_region(
+    fleet: Fleet,
+    connected: Connected,
+    plan: RegionPlan,
+    options: DeployOptions,
+    progress: Progress,
+) -> RegionDeploy:
+    started = time.monotonic()
+    client = connected.clients[plan.region]
+    current = plan.history.current
+    previous = current.number if current else None
+    if plan.unchanged:
+        progress(plan.region, "unchanged", 1.0)
+        return RegionDeploy(
+            region=plan.region,
+            state="unchanged",
+            image=plan.image,
+            revision=previous,
+            previous_revision=previous,
+        )
+    timeout_s = options.timeout_s or fleet.rollout.timeout_s
+    try:
+        changes = await apply_all(
+            client,
+            plan.region,
+            plan.manifests,
+            force=options.force_conflicts,
+            progress=progress,
+            live=plan.live,
+        )
+        changes += await prune(client, plan.prune)
+        await wait_rollout(client, plan.region, plan.manifests, timeout_s, progress)
+        gate: Literal["passed", "skipped"] = "skipped"
+        if options.gate:
+            progress(plan.region, "health gate", 0.95)
+            outcome = await health_gate(
+                connected.target,
+                plan.region,
+                select=options.gate_checks,
+                timeout_s=options.gate_timeout_s,
+            )
+            if not outcome.passed:
+                raise OperationFailed(
+                    f"{plan.region}: health gate failed: {'; '.join(outcome.failures[:3])}",
+                    hint=outcome.hint,
+                )
+            gate = "passed"
+    except BcastError as e:
+        return await _fail_region(fleet, client, plan, e, started, timeout_s, progress)
+    history = revisions.added(plan.history, plan.manifests, "deploy", gate)
+    saved = await revisions.save(client, fleet.namespace, fleet.name, history)
+    progress(plan.region, f"deployed revision {saved.revisions[-1].number}", 1.0)
+    return RegionDeploy(
+        region=plan.region,
+        state="deployed",
+        revision=saved.revisions[-1].number,
+        previous_revision=previous,
+        image=plan.image,
+        changes=changes,
+        gate=gate,
+        duration_s=round(time.monotonic() - started, 3),
+    )
+
+
+async def _fail_region(
+    fleet: Fleet,
+    client: KubeClient,
+    plan: RegionPlan,
+    error: BcastError,
+    started: float,
+    timeout_s: float,
+    progress: Progress,
+) -> RegionDeploy:
+    """Roll the region back to the revision that was live before, and say what happened."""
+    current = plan.history.current
+    failure, hint, rolled_back_to = error.message, error.hint, None
+    if current is None:
+        failure += "; no previous revision to roll back to (first deploy): left as applied"
+    elif isinstance(error, UnreachableError):
+        failure += "; cluster unreachable: not rolled back"
+    else:
+        progress(plan.region, f"rolling back to revision {current.number}", 0.0)
+        try:
+            await restore(
+                client, plan.region, current.manifests, plan.manifests, timeout_s, progress
+            )
+            rolled_back_to = current.number
+            note = json.dumps(
+                {
+                    "digest": plan.digest,
+                    "image": plan.image,
+                    "at": revisions.now(),
+                    "failure": error.message,
+                }
+            )
+            await revisions.save(
+                client, fleet.namespace, fleet.name, revisions.History(plan.history.revisions, note)
+            )
+        except BcastError as rollback_error:
+            failure += f"; rollback to revision {current.number} failed: {rollback_error.message}"
+    return RegionDeploy(
+        region=plan.region,
+        state="rolled-back" if rolled_back_to is not None else "failed",
+        previous_revision=current.number if current else None,
+        revision=rolled_back_to,
+        image=plan.image,
+        failure=failure,
+        hint=hint,
+        rolled_back_to=rolled_back_to,
+        duration_s=round(time.monotonic() - started, 3),
+    )
+
+
+async def restore(
+    client: KubeClient,
+    region: str,
+    manifests: list[Manifest],
+    replacing: list[Manifest],
+    timeout_s: float,
+    progress: Progress = _quiet,
+) -> list[ObjectChange]:
+    """Make `manifests` live again: apply them (taking fields over), prune the rest, wait."""
+    keep = {object_key(doc) for doc in manifests}
+    changes = await apply_all(client, region, manifests, force=True, progress=progress)
+    changes += await prune(client, [d for d in replacing if object_key(d) not in keep])
+    await wait_rollout(client, region, manifests, timeout_s, progress)
+    return changes
