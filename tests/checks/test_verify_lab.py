@@ -80,6 +80,16 @@ def test_table_marks_and_summary(lab: Path) -> None:
     assert "all 6 passed" in done.stdout
 
 
+def test_media_flows_between_every_pair(lab: Path) -> None:
+    code, report = verify(lab, "--media", "--check", "media")
+    media = by_scope(report, "media")
+    assert code == 0, media
+    assert set(media) == {f"{x}->{y}" for x in (A, B, C) for y in (A, B, C) if x != y}
+    for result in media.values():
+        assert result["values"]["first_frame_ms"] > 0
+        assert result["values"]["frames"] >= 15  # 30 fps for 1.5 s, with slack for a busy CPU
+
+
 def test_cut_link_names_pair_partition_and_root_cause(lab: Path) -> None:
     assert cli("lab", "fault", "cut-link", A, B, "--state-dir", str(lab)).returncode == 0
     try:
@@ -99,8 +109,11 @@ def test_cut_link_names_pair_partition_and_root_cause(lab: Path) -> None:
             A in causes[0]["cause"] and B in causes[0]["cause"] and "gateway" in causes[0]["cause"]
         )
         assert "membership/fleet" in causes[0]["explains"]
-        code = cli("verify", "mesh", "--state-dir", str(lab), "--check", "nats").returncode
+        code, report = verify(lab, "--media", "--check", "nats|media")
         assert code == 1
+        media = by_scope(report, "media")
+        assert {s for s, r in media.items() if r["status"] == "fail"} == {f"{A}->{B}", f"{B}->{A}"}
+        assert f"media/{A}->{B}" in report["root_causes"][0]["explains"]
     finally:
         assert cli("lab", "fault", "heal-link", A, B, "--state-dir", str(lab)).returncode == 0
     # --wait polls until healthy again

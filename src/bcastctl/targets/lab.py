@@ -145,6 +145,12 @@ class LabTarget:
         except aiohttp.ClientError as e:
             raise UnreachableError(f"{url}: {type(e).__name__}: {e}") from e
 
+    async def whip_token(self) -> str:
+        """The lab's WHIP token (the media check publishes with it); never printed."""
+        from bcastctl.targets.lab_state import lab_whip_token
+
+        return lab_whip_token(self.state)
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()

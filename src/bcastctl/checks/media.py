@@ -1,0 +1,142 @@
+"""media (opt-in, `--media`): publish in every region, view from every other region.
+
+Per selected region A, a synthetic stream is published by WHIP to one of A's
+nodes; then, for every other region B, a viewer asks one of B's nodes by WHEP
+(retrying the 404 until the registry has spread the stream) and counts decoded
+frames. One result per pair A->B: the time to first frame (from the viewer's
+offer) and the frames received in a fixed window after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from bcastctl.checks import media_client
+from bcastctl.checks.base import Check, CheckContext, CheckResult, fail, ok, pair, skip
+from bcastctl.errors import BcastError, OperationFailed
+from bcastctl.targets.base import Endpoint, RegionEndpoints, get_json
+
+WHIP_TOKEN_ENV = "BCASTCTL_WHIP_TOKEN"
+WINDOW_S = 1.5  # frames are counted for this long after the first one
+FPS = 30
+
+
+def _signalling(region: RegionEndpoints) -> Endpoint | None:
+    return next((node.signalling for node in region.nodes if node.signalling), None)
+
+
+async def whip_token(ctx: CheckContext) -> str | None:
+    """BCASTCTL_WHIP_TOKEN, else the target's own (the lab knows its secrets)."""
+    if os.environ.get(WHIP_TOKEN_ENV):
+        return os.environ[WHIP_TOKEN_ENV]
+    provider = getattr(ctx.target, "whip_token", None)
+    return str(await provider()) if provider is not None else None
+
+
+async def _view_pair(
+    ctx: CheckContext, viewer_at: Endpoint, stream: str, config: Any, deadline: float
+) -> media_client.MediaSession:
+    """WHEP until the stream is known in the viewer's region (404 until the registry spreads)."""
+    while True:
+        try:
+            return await media_client.view(ctx.target, viewer_at, stream, config, ctx.timeout_s)
+        except OperationFailed as e:
+            if "HTTP 404" not in e.message or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.2)
+
+
+async def _measure(
+    ctx: CheckContext, check: str, scope: str, viewer_at: Endpoint, stream: str, config: Any
+) -> CheckResult:
+    deadline = time.monotonic() + ctx.timeout_s - WINDOW_S - 1.0
+    try:
+        session = await _view_pair(ctx, viewer_at, stream, config, deadline)
+    except BcastError as e:
+        return fail(
+            check, scope, f"viewer refused: {e.message}", hint="see registry and membership"
+        )
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                session.first_frame.wait(), max(0.0, deadline - time.monotonic())
+            )
+        if not session.frame_times:
+            return fail(
+                check, scope, "no frame arrived", hint="see nats-gateways: media crosses them"
+            )
+        await asyncio.sleep(max(0.0, session.frame_times[0] + WINDOW_S - time.monotonic()))
+        end = session.frame_times[0] + WINDOW_S
+        frames = sum(1 for t in session.frame_times if t <= end)
+        first = session.first_frame_ms
+        message = f"first frame after {first:g} ms, {frames} frames in {WINDOW_S:g} s"
+        return ok(check, scope, message, first_frame_ms=first, frames=frames)
+    finally:
+        await media_client.close(ctx.target, session)
+
+
+class Media(Check):
+    name = "media"
+    title = "publish by WHIP in each region, view by WHEP from every other"
+    layer = "media"
+    needs = frozenset({"media"})
+    per_region = False
+
+    async def run_fleet(
+        self, ctx: CheckContext, regions: Sequence[RegionEndpoints]
+    ) -> list[CheckResult]:
+        token = await whip_token(ctx)
+        if token is None:
+            return [skip(self.name, "fleet", f"no WHIP token: set {WHIP_TOKEN_ENV}", kind="fleet")]
+        everyone = {r.name: r for r in regions}
+        for name in ctx.target.region_names:
+            if name not in everyone:
+                try:
+                    everyone[name] = await ctx.region(name)
+                except BcastError:
+                    continue
+        runs = [self._from(ctx, region, everyone, token) for region in regions]
+        return [result for results in await asyncio.gather(*runs) for result in results]
+
+    async def _from(
+        self,
+        ctx: CheckContext,
+        region: RegionEndpoints,
+        everyone: dict[str, RegionEndpoints],
+        token: str,
+    ) -> list[CheckResult]:
+        publish_at = _signalling(region)
+        viewers = {n: _signalling(r) for n, r in everyone.items() if n != region.name}
+        if publish_at is None:
+            return [fail(self.name, region.name, "no running node to publish to")]
+        pc_config = await get_json(ctx.target, publish_at, "/api/pc-config", None, ctx.timeout_s)
+        config = media_client.rtc_configuration(ctx.target, pc_config)
+        stream = f"verify-{region.name}-{secrets.token_hex(3)}"
+        try:
+            publisher = await media_client.publish(
+                ctx.target, publish_at, stream, token, config, ctx.timeout_s
+            )
+        except BcastError as e:
+            return [fail(self.name, region.name, f"publish refused: {e.message}")]
+        try:
+            measured = await asyncio.gather(
+                *(
+                    _measure(ctx, self.name, pair(region.name, other), at, stream, config)
+                    if at is not None
+                    else _no_node(self.name, pair(region.name, other))
+                    for other, at in viewers.items()
+                )
+            )
+        finally:
+            await media_client.close(ctx.target, publisher, token)
+        return list(measured)
+
+
+async def _no_node(check: str, scope: str) -> CheckResult:
+    return fail(check, scope, "no running node to view from")
