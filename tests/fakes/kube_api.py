@@ -14,6 +14,7 @@ a test flips to make workloads ready or not.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import itertools
@@ -176,6 +177,8 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
     observers: list[Callable[[ShimmedKubernetes, str, Obj | None], None]] = attrs.field(
         factory=list
     )
+    faults: list[tuple[str, int]] = attrs.field(factory=list)  # (path prefix, status), once each
+    delays: dict[str, float] = attrs.field(factory=dict)  # path prefix -> seconds before answering
     _rv: Iterator[int] = attrs.field(factory=lambda: itertools.count(1000))
     _last_rv: int = 1000
     _owners: dict[Key, dict[Path, str]] = attrs.field(factory=dict)
@@ -243,6 +246,13 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
             subresource=sub,
         )
         self._requests.append(request)
+        for prefix, seconds in self.delays.items():
+            if raw.path.startswith(prefix):
+                await asyncio.sleep(seconds)
+        for index, (prefix, status) in enumerate(self.faults):
+            if raw.path.startswith(prefix):
+                del self.faults[index]
+                return await self._render_error(_error(status, "Injected", f"injected {status}"))
         try:
             if plural is not None and raw.query.get("watch") != "true":
                 return await self._serve_object(request, raw)

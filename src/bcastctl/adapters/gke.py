@@ -163,10 +163,13 @@ async def kube_client(region: str, ref: GkeCluster, *, timeout_s: float = 10.0) 
     info = await get_cluster(ref, timeout_s=timeout_s)
     host = info.endpoint if "://" in info.endpoint else f"https://{info.endpoint}"
     token = await asyncio.to_thread(access_token)
-    return KubeClient.from_endpoint(
+    ca_file = _ca_file(info.ca_certificate)
+    client = KubeClient.from_endpoint(
         name=f"{region} (GKE {ref.project}/{ref.location}/{ref.cluster})",
         host=host,
-        ca_file=_ca_file(info.ca_certificate),
+        ca_file=ca_file,
         token=token,
         timeout_s=timeout_s,
     )
+    client.owned_files += [ca_file] if ca_file else []
+    return client

@@ -107,6 +107,7 @@ class KubeClient:
         self.attempts = attempts
         self.calls: Counter[str] = Counter()
         self._discovery: dict[str, dict[str, ApiResource] | None] = {}
+        self.owned_files: list[str] = []  # e.g. a GKE CA file, removed on close()
 
     @property
     def host(self) -> str:
@@ -158,7 +159,14 @@ class KubeClient:
         return cls(client.ApiClient(configuration), name=name, timeout_s=timeout_s)
 
     def close(self) -> None:
+        import contextlib
+        import os
+
         self._api.close()
+        for path in self.owned_files:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        self.owned_files.clear()
 
     # --- raw requests -------------------------------------------------------------
 
