@@ -1,4 +1,4 @@
-"""The kube adapter against a fake cluster over HTTP: apply semantics, errors, retries, deadlines."""
+"""The kube adapter against a fake cluster over HTTP: apply, errors, retries, deadlines."""
 
 from __future__ import annotations
 
