@@ -154,3 +154,47 @@ def test_conflicts_are_reported_and_force_conflicts_takes_over(clusters, fleet_f
     assert code == 0
     sts = clusters.live(region, "statefulsets", "broadcaster", f"{region}-broadcaster")
     assert sts["spec"]["replicas"] == 2
+
+
+def test_a_failed_health_gate_restores_the_previous_revision(tmp_path: Path, cli):
+    """europe-west9's MCS controller imports nothing: kube-mcs fails there after apply."""
+    from fakes.clusters import cluster_set
+    from fakes.fleets import fleet_document, seed_secrets, write_fleet
+
+    with cluster_set(REGIONS, no_imports={REGIONS[1]}) as clusters:
+        for region in REGIONS:
+            seed_secrets(clusters, region)
+        kubeconfig = clusters.write_kubeconfig(tmp_path / "kc")
+        fleet = write_fleet(tmp_path / "f1.yaml", fleet_document(kubeconfig, image=V1))
+        code, result, _ = cli(
+            "-f",
+            str(fleet),
+            "deploy",
+            "--yes",
+            "--gate-check",
+            "^kube-",
+            "--gate-check",
+            "!kube-mcs",
+        )
+        assert code == 0
+        fleet = write_fleet(tmp_path / "f2.yaml", fleet_document(kubeconfig, image=V2))
+        code, result, _ = cli("-f", str(fleet), "deploy", "--yes", *GATE)
+        assert code == 1
+        failed = result["regions"][1]
+        assert failed["state"] == "rolled-back" and failed["rolled_back_to"] == 1
+        assert "health gate failed: kube-mcs europe-west9" in failed["failure"]
+        assert "ServiceImport us-east5-nats-gateway missing" in failed["failure"]
+        assert broadcaster_image(clusters, REGIONS[1]) == V1
+        assert broadcaster_image(clusters, REGIONS[0]) == V2
+
+
+def test_a_failed_first_deploy_says_there_is_nothing_to_roll_back_to(clusters, fleet_file, cli):
+    clusters.set_workloads(REGIONS[0], Workloads(not_ready_images={V1}))
+    code, result, _ = cli(
+        "-f", str(fleet_file(image=V1)), "deploy", "--yes", "--timeout", "0.3", *GATE
+    )
+    assert code == 1
+    first = result["regions"][0]
+    assert first["state"] == "failed" and first["rolled_back_to"] is None
+    assert "no previous revision to roll back to (first deploy)" in first["failure"]
+    assert [r["state"] for r in result["regions"][1:]] == ["not-started"] * 2

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gzip
 import hashlib
+import importlib.resources
 import itertools
 import json
 import re
@@ -185,7 +187,8 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
-        self.resources.load_bundled()
+        bundled = importlib.resources.files("kmock._internal") / "resources.json.gz"
+        self.resources.load_data(gzip.decompress(bundled.read_bytes()))  # load_bundled, no warning
         for res in [r for r in self.resources if r.group == "gateway.networking.k8s.io"]:
             del self.resources[res]
         for name in self.crds:

@@ -1,0 +1,142 @@
+"""Kube checks through the kube Target against three fake clusters, NATS through the pod proxy.
+
+The clusters are shimmed kmock instances the real deploy code filled; each region's
+NATS pod is proxied (API server pod proxy) to a real nats-server of a super-cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from checks_testkit import NatsRegions
+
+from bcastctl.checks.base import Status
+from bcastctl.checks.registry import load_checks
+from bcastctl.checks.runner import RunOptions, run_checks
+from bcastctl.deploy.rollout import DeployOptions, deploy
+from bcastctl.errors import ExitCode
+from bcastctl.fleet import Fleet, parse_fleet
+from bcastctl.targets.kube import KubeTarget
+from fakes.clusters import ClusterSet, cluster_set
+from fakes.fleets import fleet_document, seed_secrets
+from fakes.kube_api import Workloads
+
+NAMES = ["a", "b", "c"]
+SELECT = ["^kube-", "^nats-gateways$"]
+
+
+@pytest.fixture(scope="module")
+def nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsRegions]:
+    regions = NatsRegions.start(tmp_path_factory.mktemp("nats"), NAMES)
+    try:
+        yield regions
+    finally:
+        regions.stop()
+
+
+def kube_fleet(kubeconfig: Path) -> Fleet:
+    document = fleet_document(kubeconfig, regions=NAMES)
+    document["nats"] = {"cluster_size": 1}
+    for region, address in zip(document["regions"], ["192.0.2.1", "192.0.2.2", None], strict=True):
+        region["replicas"] = 1
+        region.pop("turn_address", None)
+        if address:
+            region["turn_address"] = address
+    return parse_fleet(document)
+
+
+@pytest.fixture
+def deployed(nats: NatsRegions, tmp_path: Path) -> Iterator[tuple[ClusterSet, Fleet, Path]]:
+    with cluster_set(NAMES) as clusters:
+        for name in NAMES:
+            seed_secrets(clusters, name)
+        kubeconfig = clusters.write_kubeconfig(tmp_path / "kc")
+        fleet = kube_fleet(kubeconfig)
+        import asyncio
+
+        result = asyncio.run(deploy(fleet, DeployOptions(gate=False, timeout_s=10)))
+        assert result.exit_code == 0
+        for name in NAMES:
+            backend = nats.region(name).monitor
+            clusters.call(
+                lambda n=name, b=backend: clusters.clusters[n].pod_backends.update(
+                    {(fleet.namespace, f"{n}-nats-0", fleet.nats.monitor_port): b}
+                )
+            )
+        yield clusters, fleet, kubeconfig
+
+
+async def check(fleet: Fleet, **kwargs):
+    target = KubeTarget.connect(fleet, **kwargs)
+    try:
+        checks = [
+            c for c in load_checks() if c.name.startswith("kube-") or c.name == "nats-gateways"
+        ]
+        return await run_checks(target, RunOptions(timeout_s=5, select=SELECT), checks=checks)
+    finally:
+        await target.close()
+
+
+def by_check(report) -> dict[tuple[str, str], object]:
+    return {(r.check, r.scope): r for r in report.results}
+
+
+async def test_healthy_clusters_pass_every_kube_check_and_nats_links(deployed):
+    _, fleet, _ = deployed
+    report = await check(fleet)
+    assert report.exit_code == ExitCode.OK, [r.message for r in report.results if r.status != "ok"]
+    results = by_check(report)
+    for name in NAMES:
+        for kube_check in ("kube-cluster", "kube-workloads", "kube-stunner-gateway", "kube-mcs"):
+            assert results[(kube_check, name)].status == Status.ok
+    assert results[("nats-gateways", "a->b")].status == Status.ok  # real NATS via pod proxy
+    assert results[("kube-stunner-gateway", "a")].values["address"] == "192.0.2.1"
+    assert results[("kube-stunner-gateway", "c")].values["address"] == "203.0.113.10"
+
+
+async def test_not_ready_statefulset_missing_import_and_no_address_each_fail(deployed):
+    clusters, fleet, _ = deployed
+    clusters.set_workloads("b", Workloads(not_ready={"b-broadcaster"}))
+    clusters.set_workloads("c", Workloads(gateway_address=None))
+    clusters.delete("b", "net.gke.io/v1", "serviceimports", fleet.namespace, "a-nats-gateway")
+    report = await check(fleet)
+    assert report.exit_code == ExitCode.CHECKS_FAILED
+    results = by_check(report)
+    workloads = results[("kube-workloads", "b")]
+    assert workloads.status == Status.fail and "b-broadcaster: 0/1 ready" in workloads.message
+    assert workloads.hint
+    gateway = results[("kube-stunner-gateway", "c")]
+    assert gateway.status == Status.fail and "address: none" in gateway.message
+    assert "LoadBalancer" in gateway.hint
+    mcs = results[("kube-mcs", "b")]
+    assert mcs.status == Status.fail and "ServiceImport a-nats-gateway missing" in mcs.message
+    assert mcs.hint
+    healthy = [
+        ("kube-workloads", "a"),
+        ("kube-stunner-gateway", "a"),
+        ("kube-mcs", "a"),
+        ("kube-mcs", "c"),
+        ("kube-workloads", "c"),
+    ]
+    assert all(results[key].status == Status.ok for key in healthy)
+
+
+async def test_an_unreachable_cluster_fails_its_region_and_the_others_are_checked(
+    deployed, tmp_path: Path
+):
+    clusters, fleet, _ = deployed
+    dead_kubeconfig = clusters.write_kubeconfig(
+        tmp_path / "kc-dead", {"c": clusters.unreachable_url()}
+    )
+    report = await check(fleet, kubeconfig=str(dead_kubeconfig))
+    assert report.exit_code == ExitCode.CHECKS_FAILED
+    assert "c" in report.unreachable_regions
+    assert "Connection refused" in report.unreachable_regions["c"]
+    results = by_check(report)
+    assert results[("kube-cluster", "c")].status == Status.fail
+    assert "region unreachable" in results[("kube-cluster", "c")].message
+    for name in ("a", "b"):
+        assert results[("kube-cluster", name)].status == Status.ok
+        assert results[("kube-workloads", name)].status == Status.ok
