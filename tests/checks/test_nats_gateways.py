@@ -9,10 +9,11 @@ import pytest
 from checks_testkit import NatsRegions, wait_for
 
 from bcastctl.checks.base import Status
-from bcastctl.checks.nats_gateways import NatsGateways, go_duration_ms
+from bcastctl.checks.nats_gateways import NatsGateways
 from bcastctl.checks.runner import RunOptions, run_checks
 from bcastctl.errors import ExitCode
 from bcastctl.targets.lab import LabTarget
+from bcastctl.targets.nats_monitor import go_duration_ms
 
 
 @pytest.fixture

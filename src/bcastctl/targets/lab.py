@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bcastctl.errors import UnreachableError
+from bcastctl.errors import ConfigError, UnreachableError
 from bcastctl.fleet import Fleet, load_fleet
 from bcastctl.targets.base import (
     Capability,
@@ -144,6 +144,15 @@ class LabTarget:
             raise UnreachableError(f"{url}: no answer within {timeout_s:g} s") from e
         except aiohttp.ClientError as e:
             raise UnreachableError(f"{url}: {type(e).__name__}: {e}") from e
+
+    def configured_rtt_ms(self, a: str, b: str) -> float | None:
+        """The emulated RTT from a to b: the one-way delay of both gateway links (now)."""
+        try:
+            there = self.state.link(a, b).current_one_way_ms
+            back = self.state.link(b, a).current_one_way_ms
+        except ConfigError:
+            return None
+        return there + back
 
     async def whip_token(self) -> str:
         """The lab's WHIP token (the media check publishes with it); never printed."""
