@@ -28,6 +28,9 @@ DNS_PORT = 5353
 TURN_PORT = 3478
 TURN_RELAY_PORTS = (40000, 40999)
 PREFIX_ATTEMPTS = 24
+# If the usual ports are taken on every address (a server bound to 0.0.0.0:4222, say),
+# the lab shifts all its ports by this much (still below the ephemeral port range).
+PORT_OFFSETS = (0, 20000)
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,8 @@ class LabPlan:
         return endpoints
 
 
-def plan_lab(fleet: Fleet, prefix: str) -> LabPlan:
+def plan_lab(fleet: Fleet, prefix: str, port_offset: int = 0) -> LabPlan:
+    """The plan under `prefix`; `port_offset` shifts every port (when the usual ones are taken)."""
     regions = []
     for index, region in enumerate(fleet.regions):
         r = index + 1
@@ -102,8 +106,8 @@ def plan_lab(fleet: Fleet, prefix: str) -> LabPlan:
                 name=f"{region.name}-{j}",
                 region=region.name,
                 address=f"{prefix}.{r}.{10 + j}",
-                signalling_port=fleet.node.signalling_port,
-                admin_port=fleet.node.admin_port,
+                signalling_port=fleet.node.signalling_port + port_offset,
+                admin_port=fleet.node.admin_port + port_offset,
             )
             for j in range(region.replicas)
         ]
@@ -112,9 +116,9 @@ def plan_lab(fleet: Fleet, prefix: str) -> LabPlan:
                 from_region=region.name,
                 to_region=other.name,
                 listen_host=f"{prefix}.{r}.{100 + t + 1}",
-                listen_port=fleet.nats.gateway_port,
+                listen_port=fleet.nats.gateway_port + port_offset,
                 target_host=f"{prefix}.{t + 1}.1",
-                target_port=fleet.nats.gateway_port,
+                target_port=fleet.nats.gateway_port + port_offset,
                 one_way_ms=fleet.one_way_ms(region.name, other.name),
             )
             for t, other in enumerate(fleet.regions)
@@ -125,10 +129,10 @@ def plan_lab(fleet: Fleet, prefix: str) -> LabPlan:
                 name=region.name,
                 index=index,
                 host=host,
-                client_port=fleet.nats.client_port,
-                gateway_port=fleet.nats.gateway_port,
-                monitor_port=fleet.nats.monitor_port,
-                gateway_advertise=f"{prefix}.{r}.250:{fleet.nats.gateway_port}",
+                client_port=fleet.nats.client_port + port_offset,
+                gateway_port=fleet.nats.gateway_port + port_offset,
+                monitor_port=fleet.nats.monitor_port + port_offset,
+                gateway_advertise=f"{prefix}.{r}.250:{fleet.nats.gateway_port + port_offset}",
                 nodes=nodes,
                 links=links,
             )
@@ -137,9 +141,9 @@ def plan_lab(fleet: Fleet, prefix: str) -> LabPlan:
         prefix=prefix,
         regions=regions,
         dns_host=f"{prefix}.0.53",
-        dns_port=DNS_PORT,
+        dns_port=DNS_PORT + port_offset,
         turn_host=f"{prefix}.0.3",
-        turn_port=TURN_PORT,
+        turn_port=TURN_PORT + port_offset,
     )
 
 
@@ -220,21 +224,25 @@ def choose_plan(
     """Claim the first free prefix from the fleet's; return the plan and skipped prefixes."""
     _check_fits(fleet)
     skipped: list[str] = []
-    for prefix in candidate_prefixes(fleet.lab.loopback_prefix):
-        if not claim_prefix(prefix, state_dir):
-            skipped.append(f"{prefix} (claimed by another lab)")
-            continue
-        plan = plan_lab(fleet, prefix)
-        busy = [
-            ep
-            for ep in plan.endpoints(with_nodes=with_nodes, with_turn=with_turn)
-            if not port_is_free(*ep)
-        ]
-        if not busy:
-            return plan, skipped
-        release_prefix(prefix, state_dir)
-        transport, host, port = busy[0]
-        skipped.append(f"{prefix} ({transport} {host}:{port} in use)")
+    for port_offset in PORT_OFFSETS:
+        for prefix in candidate_prefixes(fleet.lab.loopback_prefix)[: PREFIX_ATTEMPTS // 2]:
+            if not claim_prefix(prefix, state_dir):
+                skipped.append(f"{prefix} (claimed by another lab)")
+                continue
+            plan = plan_lab(fleet, prefix, port_offset)
+            if max(port for _, _, port in plan.endpoints(with_nodes=True, with_turn=True)) > 65535:
+                release_prefix(prefix, state_dir)
+                break
+            busy = [
+                ep
+                for ep in plan.endpoints(with_nodes=with_nodes, with_turn=with_turn)
+                if not port_is_free(*ep)
+            ]
+            if not busy:
+                return plan, skipped
+            release_prefix(prefix, state_dir)
+            transport, host, port = busy[0]
+            skipped.append(f"{prefix} ({transport} {host}:{port} in use)")
     raise UsageError(
         f"no free loopback prefix for the lab after {PREFIX_ATTEMPTS} tries "
         f"from {fleet.lab.loopback_prefix}: {'; '.join(skipped[:3])}",
