@@ -58,13 +58,29 @@ def test_up_on_a_running_lab_changes_nothing(lab: dict[str, Any], lab_dir: Path)
 
 
 def test_gateway_rtt_is_twice_the_configured_one_way_latency(lab: dict[str, Any]) -> None:
-    for region in lab["state"]["regions"]:
-        gatewayz = http_json(f"{region['nats_monitor_url']}/gatewayz")
-        for other, gateway in gatewayz["outbound_gateways"].items():
-            expected = 2 * _one_way(region["name"], other)
-            rtt = _ms(gateway["connection"]["rtt"])
-            # one PING/PONG sample, measured by NATS itself: a looser tolerance than bench/
-            assert expected - 1 <= rtt <= expected + 10, (region["name"], other, rtt, expected)
+    def off_by() -> list[tuple[str, str, float, float]]:
+        wrong = []
+        for region in lab["state"]["regions"]:
+            gatewayz = http_json(f"{region['nats_monitor_url']}/gatewayz")
+            for other, gateway in gatewayz["outbound_gateways"].items():
+                expected = 2 * _one_way(region["name"], other)
+                rtt = _ms(gateway["connection"]["rtt"])
+                if not expected - 1 <= rtt <= expected + 10:
+                    wrong.append((region["name"], other, rtt, expected))
+        return wrong
+
+    # NATS reports one PING/PONG sample, re-measured every 2 s in the lab: a CPU hiccup
+    # can spoil one sample, a missing delay (or a wrong route) spoils them all.
+    last: list[tuple[str, str, float, float]] = []
+
+    def all_within() -> bool:
+        last[:] = off_by()
+        return not last
+
+    try:
+        wait_for("every gateway RTT within -1/+10 ms of 2x one-way", all_within, 10)
+    except AssertionError:
+        raise AssertionError(f"(region, other, rtt ms, expected ms) off: {last}") from None
 
 
 def test_gateways_go_through_the_delay_links(lab: dict[str, Any]) -> None:
