@@ -113,6 +113,12 @@ def lab_status_view(status: LabStatus) -> RenderableType:
 def lab_down_view(result: LabDownResult) -> RenderableType:
     if not result.was_running and not result.stopped:
         return Text(f"no lab in {result.state_dir}; nothing to stop")
+    if not result.was_running:
+        return Text(
+            f"lab in {result.state_dir} was not running ({len(result.stopped)} recorded "
+            f"processes already gone); its state is cleared, "
+            f"{result.endpoints_checked} addresses verified free"
+        )
     return Text(
         f"lab in {result.state_dir} stopped: {len(result.stopped)} processes ended, "
         f"{result.endpoints_checked} addresses verified free"
