@@ -144,11 +144,17 @@ def tap_receiver(
     if reason is not None:
         log.warning("encoded passthrough unavailable (%s): falling back to MediaRelay", reason)
         return None
+    jitter = release_on_marker(receiver, kind)
+    setattr(receiver, _QUEUE_ATTR, EncodedTap(sink, on_end))
+    return ReceiverTap(receiver, jitter)
+
+
+def release_on_marker(receiver: Any, kind: str) -> MarkerJitterBuffer:
+    """Only the marker-bit jitter buffer (frames still go to aiortc's decoder)."""
     is_video = kind == "video"
     jitter = MarkerJitterBuffer(capacity=512 if is_video else 64, is_video=is_video)
     setattr(receiver, _JITTER_ATTR, jitter)
-    setattr(receiver, _QUEUE_ATTR, EncodedTap(sink, on_end))
-    return ReceiverTap(receiver, jitter)
+    return jitter
 
 
 def on_keyframe_request(sender: Any, callback: Callable[[], None]) -> None:

@@ -137,18 +137,43 @@ async def publish(
 
 
 async def view(
-    http: Any, base_url: str, stream: str, keep_frames: bool = False, on_frame: Any = None
+    http: Any,
+    base_url: str,
+    stream: str,
+    keep_frames: bool = False,
+    on_frame: Any = None,
+    decode: bool = True,
+    release_on_marker: bool = False,
 ) -> ClientSession:
-    """Start a WHEP viewer; decoded frames' arrival times go to session.frames."""
+    """Start a WHEP viewer; frames' arrival times go to session.frames.
+
+    decode=False counts encoded frames through the aiortc hook instead of decoding
+    them (a cheap viewer, for load tests); frames are then None. release_on_marker
+    makes this viewer's jitter buffer release frames on the RTP marker bit too.
+    """
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     pc.addTransceiver("video", direction="recvonly")
     session = ClientSession(pc, "", base_url)
     track_ready: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
 
+    def record(frame: Any) -> None:
+        now = time.monotonic()
+        if on_frame is not None:
+            on_frame(now, frame)
+        session.frames.append((now, frame if keep_frames else None))
+
     @pc.on("track")
     def on_track(track: MediaStreamTrack) -> None:
-        if track.kind == "video" and not track_ready.done():
-            track_ready.set_result(track)
+        if track.kind != "video" or track_ready.done():
+            return
+        track_ready.set_result(track)
+        from bcastctl.node import aiortc_hook
+
+        receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
+        if not decode:
+            aiortc_hook.tap_receiver(receiver, "video", lambda *frame: record(None), lambda: None)
+        elif release_on_marker:
+            aiortc_hook.release_on_marker(receiver, "video")
 
     try:
         session.resource = await _post_offer(http, f"{base_url}/api/whep?stream={stream}", pc, {})
@@ -163,10 +188,8 @@ async def view(
                 frame = await track.recv()
             except MediaStreamError:
                 return
-            now = time.monotonic()
-            if on_frame is not None:
-                on_frame(now, frame)
-            session.frames.append((now, frame if keep_frames else None))
+            record(frame)
 
-    session._reader = asyncio.create_task(read())
+    if decode:
+        session._reader = asyncio.create_task(read())
     return session

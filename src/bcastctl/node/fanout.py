@@ -81,6 +81,7 @@ class ForwardTrack(MediaStreamTrack):
                 return
             self._synced = True
         if len(self._frames) >= QUEUE_LIMIT:
+            self._fanout.count_overflow()
             self._frames.clear()
             self._synced = self.kind != "video"
             self._fanout.request_keyframe()
@@ -143,6 +144,9 @@ class Fanout:
     def push(self, frame: EncodedFrame) -> None:
         for viewer in self.viewers:
             viewer.push(frame)
+
+    def count_overflow(self) -> None:
+        self._metrics.inc("viewer_queue_overflows_total")
 
     def count_forwarded(self, frame: EncodedFrame) -> None:
         self._metrics.inc("frames_forwarded_total")

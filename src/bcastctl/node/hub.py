@@ -225,7 +225,12 @@ class MediaHub:
         forward = fanout.add_viewer()
         transceiver = session.pc.addTransceiver(forward, direction="sendonly")
         transceiver.setCodecPreferences(sdp.preferences_for(kind, mime))
-        aiortc_hook.on_keyframe_request(transceiver.sender, fanout.request_keyframe)
+
+        def viewer_asks_keyframe() -> None:
+            self.metrics.inc("viewer_keyframe_requests_total")
+            fanout.request_keyframe()
+
+        aiortc_hook.on_keyframe_request(transceiver.sender, viewer_asks_keyframe)
 
         @session.pc.on("connectionstatechange")
         def on_state() -> None:

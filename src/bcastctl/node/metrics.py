@@ -39,6 +39,8 @@ HELP: dict[str, str] = {
     "fallback_tracks_total": "Publisher tracks forwarded through MediaRelay (decode + re-encode).",
     "keyframe_requests_total": "Keyframe requests (PLI) sent to publishers.",
     "keyframe_requests_limited_total": "Keyframe requests held back by the rate limit.",
+    "viewer_keyframe_requests_total": "PLI/FIR received from viewers.",
+    "viewer_queue_overflows_total": "Viewers that fell 2 s behind and skipped to a keyframe.",
     "heartbeats_sent_total": "Heartbeats published.",
     "heartbeats_received_total": "Valid heartbeats received from other nodes.",
     "rejected_heartbeats_total": "Heartbeats rejected (bad signature or malformed).",

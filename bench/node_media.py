@@ -1,0 +1,327 @@
+"""Media node figures in one run: latency, time to first frame, viewers per core.
+
+    .venv/bin/python bench/node_media.py [--quick]
+
+Real parts: nats-server processes joined by a gateway (two regions), node processes
+(`python -m bcastctl node serve`), aiortc publisher and viewers in this process. The
+publisher sends 640x360 VP8 at 30 fps (moving noise, so the encoder spends its
+~500 kbps); each frame shows its number, so a decoding viewer knows its send time.
+
+- latency: publisher frame handed to the encoder -> the same frame decoded by the
+  viewer, p50/p99: direct (no node), one node, two nodes in two regions (NATS hop
+  through the gateway). Added latency = node path minus direct.
+- time to first frame: WHEP POST -> first decoded frame, late joiners of a live stream.
+- viewers per core: N cheap viewers (encoded frames counted through the aiortc hook,
+  no decode) on one node; node CPU share from /proc over a window; every viewer must
+  keep >= 29 fps. Viewers per core = N / node CPU share at the largest N that held.
+  Passthrough vs MediaRelay (decode once, re-encode per viewer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests" / "node"))
+
+import aiohttp  # noqa: E402
+from node_testkit import (  # noqa: E402
+    WHIP_TOKEN,
+    NatsServer,
+    NodeProcess,
+    start_super_cluster,
+    stop_process,
+    wait_for,
+)
+
+from bcastctl.adapters import ice  # noqa: E402
+from bcastctl.node.client import SyntheticVideo, publish, read_number, view  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+class Latency:
+    """Decoded frame numbers -> publisher-to-viewer latency in ms."""
+
+    def __init__(self, source: SyntheticVideo) -> None:
+        self.source = source
+        self.samples: list[float] = []
+
+    def on_frame(self, now: float, frame: Any) -> None:
+        number = read_number(frame)
+        if number is not None and number in self.source.sent_at:
+            self.samples.append((now - self.source.sent_at[number]) * 1000)
+
+
+async def direct_latency(seconds: float) -> list[float]:
+    """Baseline: publisher and viewer aiortc peers connected directly, no node."""
+    from aiortc import RTCConfiguration, RTCPeerConnection
+    from aiortc.mediastreams import MediaStreamError
+
+    source = SyntheticVideo()
+    latency = Latency(source)
+    sender = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    receiver = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    sender.addTransceiver(source, direction="sendonly")
+    reader: list[asyncio.Task[None]] = []
+
+    @receiver.on("track")
+    def on_track(track: Any) -> None:
+        from bcastctl.node import aiortc_hook
+
+        transceiver = next(t for t in receiver.getTransceivers() if t.receiver.track is track)
+        aiortc_hook.release_on_marker(transceiver.receiver, "video")
+
+        async def read() -> None:
+            with contextlib.suppress(MediaStreamError):
+                while True:
+                    frame = await track.recv()  # then the clock: arguments run left to right
+                    latency.on_frame(time.monotonic(), frame)
+
+        reader.append(asyncio.create_task(read()))
+
+    await sender.setLocalDescription(await sender.createOffer())
+    await receiver.setRemoteDescription(sender.localDescription)
+    await receiver.setLocalDescription(await receiver.createAnswer())
+    await sender.setRemoteDescription(receiver.localDescription)
+    await asyncio.sleep(1 + seconds)
+    for task in reader:
+        task.cancel()
+    await sender.close()
+    await receiver.close()
+    return latency.samples[30:]  # skip the start-up second
+
+
+async def node_latency(
+    http: Any, publish_on: NodeProcess, view_on: NodeProcess, stream: str, seconds: float
+) -> list[float]:
+    source = SyntheticVideo()
+    latency = Latency(source)
+    publisher = await publish(http, publish_on.signalling, stream, WHIP_TOKEN, source)
+    viewer = await view(
+        http, view_on.signalling, stream, on_frame=latency.on_frame, release_on_marker=True
+    )
+    await asyncio.sleep(1 + seconds)
+    await viewer.close(http)
+    await publisher.close(http, WHIP_TOKEN)
+    return latency.samples[30:]
+
+
+async def first_frame_times(http: Any, node: NodeProcess, joins: int) -> list[float]:
+    publisher = await publish(http, node.signalling, "ttff", WHIP_TOKEN, SyntheticVideo())
+    await asyncio.sleep(2)
+    times = []
+    for _ in range(joins):
+        first = asyncio.Event()
+        started = time.monotonic()
+        viewer = await view(http, node.signalling, "ttff", on_frame=lambda *_: first.set())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(first.wait(), 10)
+        if viewer.frames:
+            times.append((viewer.frames[0][0] - started) * 1000)
+        await viewer.close(http)
+        await asyncio.sleep(0.4)  # past the keyframe-request rate limit: each join is alone
+    await publisher.close(http, WHIP_TOKEN)
+    return times
+
+
+async def capacity_step(
+    http: Any, node: NodeProcess, stream: str, viewers: int, window_s: float
+) -> dict[str, float]:
+    """N cheap viewers; node CPU share and the slowest viewer's fps over a window."""
+    assert node.process is not None
+    sessions = []
+    for _ in range(viewers):
+        sessions.append(await view(http, node.signalling, stream, decode=False))
+    await asyncio.sleep(2.0)  # all connected and started on a keyframe
+    counts = [len(s.frames) for s in sessions]
+    node_cpu, own_cpu, started = (
+        cpu_seconds(node.process.pid),
+        time.process_time(),
+        time.monotonic(),
+    )
+    await asyncio.sleep(window_s)
+    elapsed = time.monotonic() - started
+    node_share = (cpu_seconds(node.process.pid) - node_cpu) / elapsed
+    client_share = (time.process_time() - own_cpu) / elapsed
+    fps = [(len(s.frames) - c) / elapsed for s, c in zip(sessions, counts, strict=True)]
+    await asyncio.gather(*(s.close(http) for s in sessions))
+    return {
+        "viewers": viewers,
+        "node_cpu": node_share,
+        "client_cpu": client_share,
+        "min_fps": min(fps),
+        "median_fps": statistics.median(fps),
+    }
+
+
+async def capacity(
+    http: Any, node: NodeProcess, steps: list[int], window_s: float
+) -> list[dict[str, float]]:
+    """Steps of N viewers on one stream; the publisher runs in its own process so that
+    its encoder does not compete with the viewers for this process's GIL."""
+    publisher = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--publish-only",
+        node.signalling,
+        "load",
+        env={**os.environ, "BCAST_WHIP_TOKEN": WHIP_TOKEN},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    results = []
+    try:
+        assert publisher.stdout is not None
+        await asyncio.wait_for(publisher.stdout.readline(), 20)
+        await asyncio.sleep(1)
+        for viewers in steps:
+            step = await capacity_step(http, node, "load", viewers, window_s)
+            results.append(step)
+            print(
+                f"    {viewers:4d} viewers: node {step['node_cpu'] * 100:5.1f} % CPU, "
+                f"clients {step['client_cpu'] * 100:5.1f} %, fps min {step['min_fps']:.1f} "
+                f"median {step['median_fps']:.1f}",
+                flush=True,
+            )
+            if step["min_fps"] < 29:
+                break
+            await asyncio.sleep(1)
+    finally:
+        publisher.terminate()
+        await publisher.wait()
+    return results
+
+
+async def publish_only(url: str, stream: str) -> None:
+    ice.offer_only("127.0.0.1")
+    async with aiohttp.ClientSession() as http:
+        await publish(http, url, stream, os.environ["BCAST_WHIP_TOKEN"], SyntheticVideo())
+        print("published", flush=True)
+        await asyncio.Event().wait()
+
+
+def per_core(results: list[dict[str, float]]) -> str:
+    held = [r for r in results if r["min_fps"] >= 29 and r["node_cpu"] > 0]
+    if not held:
+        return "n/a (no step held 29 fps)"
+    best = held[-1]
+    return (
+        f"{best['viewers'] / best['node_cpu']:.0f} viewers/core "
+        f"(largest step holding >= 29 fps: {best['viewers']:.0f} viewers at "
+        f"{best['node_cpu'] * 100:.1f} % of a core)"
+    )
+
+
+def summary(name: str, values: list[float]) -> str:
+    if not values:
+        return f"{name}: no samples"
+    return (
+        f"{name}: p50 {percentile(values, 50):.1f} ms, p99 {percentile(values, 99):.1f} ms "
+        f"({len(values)} samples)"
+    )
+
+
+async def run(args: argparse.Namespace, nodes: dict[str, NodeProcess]) -> None:
+    seconds = 3 if args.quick else 8
+    ice.offer_only("127.0.0.1")
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        print("latency (publisher encoder input -> viewer decoded frame):", flush=True)
+        direct = await direct_latency(seconds)
+        one = await node_latency(http, nodes["a"], nodes["a"], "lat1", seconds)
+        two = await node_latency(http, nodes["a"], nodes["b"], "lat2", seconds)
+        for name, values in (
+            ("direct (no node)", direct),
+            ("one node", one),
+            ("two nodes, two regions", two),
+        ):
+            print("  " + summary(name, values))
+        for name, values in (("one node", one), ("two nodes", two)):
+            if values and direct:
+                print(
+                    f"  added by {name}: p50 "
+                    f"{percentile(values, 50) - percentile(direct, 50):+.1f} ms, p99 "
+                    f"{percentile(values, 99) - percentile(direct, 99):+.1f} ms"
+                )
+        print("time to first frame (WHEP POST -> first decoded frame, late joiners):")
+        print(
+            "  "
+            + summary(
+                "one node", await first_frame_times(http, nodes["a"], 5 if args.quick else 15)
+            )
+        )
+        print("viewers per core, passthrough:", flush=True)
+        steps = [10, 40] if args.quick else [25, 50, 100, 150, 200]
+        passthrough = await capacity(http, nodes["a"], steps, 3 if args.quick else 5)
+        print("  => " + per_core(passthrough))
+        print("viewers per core, MediaRelay (decode + re-encode):", flush=True)
+        relay = await capacity(
+            http, nodes["relay"], [2, 4] if args.quick else [2, 4, 8, 12], 3 if args.quick else 5
+        )
+        print("  => " + per_core(relay))
+    ice.restore()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short windows, few steps")
+    parser.add_argument(
+        "--publish-only", nargs=2, metavar=("URL", "STREAM"), help=argparse.SUPPRESS
+    )  # the capacity run's publisher process
+    args = parser.parse_args()
+    if args.publish_only:
+        asyncio.run(publish_only(*args.publish_only))
+        return
+    directory = Path(tempfile.mkdtemp(prefix="bench-node-"))
+    servers: list[NatsServer] = []
+    nodes: dict[str, NodeProcess] = {}
+    try:
+        servers = start_super_cluster(directory, ["r1", "r2"])
+        for key, server, address, extra in (
+            ("a", servers[0], "127.0.0.121", {}),
+            ("b", servers[1], "127.0.0.122", {}),
+            ("relay", servers[0], "127.0.0.123", {"BCAST_MEDIA_PATH": "relay"}),
+        ):
+            node = NodeProcess(
+                f"bench-{key}",
+                server.region,
+                server,
+                address,
+                directory / f"{key}.log",
+                {"BCAST_LOG_LEVEL": "WARNING", "BCAST_MAX_SESSIONS": "1000", **extra},
+            )
+            nodes[key] = node
+            node.start()
+        for node in nodes.values():
+            node.wait_listening()
+        wait_for("b sees a", lambda: "bench-a" in nodes["b"].member_names())
+        print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+        asyncio.run(run(args, nodes))
+    finally:
+        for node in nodes.values():
+            node.stop()
+        for server in servers:
+            if server.process is not None:
+                stop_process(server.process)
+
+
+if __name__ == "__main__":
+    main()
