@@ -133,7 +133,9 @@ async def first_frame_times(http: Any, node: NodeProcess, joins: int) -> list[fl
     for _ in range(joins):
         first = asyncio.Event()
         started = time.monotonic()
-        viewer = await view(http, node.signalling, "ttff", on_frame=lambda *_: first.set())
+        viewer = await view(
+            http, node.signalling, "ttff", on_frame=lambda *_, event=first: event.set()
+        )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(first.wait(), 10)
         if viewer.frames:
