@@ -50,8 +50,14 @@ def _pick(nodes: Sequence[NodeEndpoints], avoid: str | None = None) -> NodeEndpo
 
 
 async def _pair(
-    target: Target, a: RegionEndpoints, b: RegionEndpoints, options: RttOptions, gateway: Any
+    target: Target,
+    a: RegionEndpoints,
+    b: RegionEndpoints,
+    options: RttOptions,
+    gateway: Any,
+    start_delay_s: float = 0.0,
 ) -> PairRtt:
+    await asyncio.sleep(start_delay_s)
     source, peer = _pick(a.nodes), _pick(b.nodes)
     configured = getattr(target, "configured_rtt_ms", None)
     base = {
@@ -123,8 +129,12 @@ async def probe_rtt(target: Target, options: RttOptions) -> RttReport:
     regions, unreachable = await _regions(target, options.timeout_s)
     gateways = await asyncio.gather(*(_gateways(target, r, options.timeout_s) for r in regions))
     gateway_of = {r.name: g for r, g in zip(regions, gateways, strict=True)}
+    ordered = [(a, b) for a in regions for b in regions if a != b]
+    # staggered over one interval, so that the pairs' requests do not all leave at once
+    stagger_s = options.interval_ms / 1000 / max(1, len(ordered))
     pair_runs = [
-        _pair(target, a, b, options, gateway_of[a.name]) for a in regions for b in regions if a != b
+        _pair(target, a, b, options, gateway_of[a.name], index * stagger_s)
+        for index, (a, b) in enumerate(ordered)
     ]
     pairs = list(await asyncio.gather(*pair_runs))
     # after the pairs, not with them: the client probes must not load the measured nodes
