@@ -106,3 +106,49 @@ def test_every_node_sees_every_other_after_up(lab: dict[str, Any]) -> None:
     assert wait_for("full mesh", lambda: full_mesh(lab["state"]), timeout=10)
     outbound, inbound = connected_gateways(lab["state"]["regions"][1]["nats_monitor_url"])
     assert outbound == inbound == {"us-east5", "asia-southeast1"}
+
+
+async def test_system_account_answers_for_every_region(lab: dict[str, Any], lab_dir: Path) -> None:
+    """The lab's NATS system user (password from the secrets file) sees all servers."""
+    import nats
+
+    from bcastctl.targets.lab_state import load_lab_secrets, load_lab_state
+
+    password = load_lab_secrets(load_lab_state(lab_dir)).nats_system_password.get_secret_value()
+    url = lab["state"]["regions"][0]["nats_client_url"]
+    client = await nats.connect(url, user="sys", password=password, connect_timeout=3)
+    try:
+        inbox = client.new_inbox()
+        replies = await client.subscribe(inbox)
+        await client.publish("$SYS.REQ.SERVER.PING", b"", reply=inbox)
+        names = set()
+        for _ in range(3):
+            message = await replies.next_msg(timeout=3)
+            names.add(json.loads(message.data)["server"]["name"])
+    finally:
+        await client.close()
+    assert names == {"us-east5", "europe-west9", "asia-southeast1"}
+
+
+def test_generated_nats_passwords_always_parse(tmp_path: Path) -> None:
+    import subprocess
+
+    from bcastctl.lab.natsconf import SYSTEM_PASSWORD_ENV, nats_server_binary
+    from bcastctl.lab.supervisor import new_lab_secrets
+
+    config = tmp_path / "sys.conf"
+    config.write_text(
+        'listen: "127.0.0.1:0"\n'
+        "accounts { SYS: { users: [ { user: sys, password: $NATS_SYSTEM_PASSWORD } ] } }\n"
+        "system_account: SYS\n"
+    )
+    for _ in range(20):
+        password = new_lab_secrets().nats_system_password.get_secret_value()
+        checked = subprocess.run(
+            [str(nats_server_binary()), "-c", str(config), "-t"],
+            env={SYSTEM_PASSWORD_ENV: password},
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        assert checked.returncode == 0, checked.stderr

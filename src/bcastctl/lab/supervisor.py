@@ -40,13 +40,15 @@ class LabUpResult(BaseModel):
     skipped_prefixes: list[str] = []
 
 
-def _new_secrets() -> LabSecrets:
+def new_lab_secrets() -> LabSecrets:
     return LabSecrets.model_validate(
         {
             "cluster_secret": secrets.token_urlsafe(32),
             "whip_token": secrets.token_urlsafe(24),
             "turn_secret": secrets.token_urlsafe(32),
-            "nats_system_password": secrets.token_urlsafe(24),
+            # nats-server parses an environment variable's value as config syntax: a
+            # leading digit or '-' makes it a number; a letter then hex is always a string.
+            "nats_system_password": "s" + secrets.token_hex(24),
         }
     )
 
@@ -93,7 +95,7 @@ def _prepare(
     )
     if skipped:
         progress(f"loopback prefix {plan.prefix} (skipped: {'; '.join(skipped)})")
-    launch = Launch(fleet, fleet_path, state_dir, plan, _new_secrets(), with_nodes, with_turn)
+    launch = Launch(fleet, fleet_path, state_dir, plan, new_lab_secrets(), with_nodes, with_turn)
     write_lab_secrets(launch.secrets_file, launch.secrets)
     save_lab_state(launch.snapshot())  # the lab id is on disk before any process starts
     return None, launch, skipped
