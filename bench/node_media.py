@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -177,7 +178,7 @@ async def capacity_step(
 
 
 async def capacity(
-    http: Any, node: NodeProcess, steps: list[int], window_s: float
+    http: Any, node: NodeProcess, stream: str, steps: list[int], window_s: float
 ) -> list[dict[str, float]]:
     """Steps of N viewers on one stream; the publisher runs in its own process so that
     its encoder does not compete with the viewers for this process's GIL."""
@@ -186,7 +187,7 @@ async def capacity(
         __file__,
         "--publish-only",
         node.signalling,
-        "load",
+        stream,
         env={**os.environ, "BCAST_WHIP_TOKEN": WHIP_TOKEN},
         stdout=asyncio.subprocess.PIPE,
     )
@@ -196,7 +197,7 @@ async def capacity(
         await asyncio.wait_for(publisher.stdout.readline(), 20)
         await asyncio.sleep(1)
         for viewers in steps:
-            step = await capacity_step(http, node, "load", viewers, window_s)
+            step = await capacity_step(http, node, stream, viewers, window_s)
             results.append(step)
             print(
                 f"    {viewers:4d} viewers: node {step['node_cpu'] * 100:5.1f} % CPU, "
@@ -208,17 +209,22 @@ async def capacity(
                 break
             await asyncio.sleep(1)
     finally:
-        publisher.terminate()
+        if publisher.returncode is None:
+            publisher.terminate()
         await publisher.wait()
     return results
 
 
 async def publish_only(url: str, stream: str) -> None:
     ice.offer_only("127.0.0.1")
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    token = os.environ["BCAST_WHIP_TOKEN"]
     async with aiohttp.ClientSession() as http:
-        await publish(http, url, stream, os.environ["BCAST_WHIP_TOKEN"], SyntheticVideo())
+        session = await publish(http, url, stream, token, SyntheticVideo())
         print("published", flush=True)
-        await asyncio.Event().wait()
+        await stop.wait()
+        await session.close(http, token)
 
 
 def per_core(results: list[dict[str, float]]) -> str:
@@ -272,11 +278,17 @@ async def run(args: argparse.Namespace, nodes: dict[str, NodeProcess]) -> None:
         )
         print("viewers per core, passthrough:", flush=True)
         steps = [10, 40] if args.quick else [25, 50, 100, 150, 200]
-        passthrough = await capacity(http, nodes["a"], steps, 3 if args.quick else 5)
+        passthrough = await capacity(
+            http, nodes["a"], "load-passthrough", steps, 3 if args.quick else 5
+        )
         print("  => " + per_core(passthrough))
         print("viewers per core, MediaRelay (decode + re-encode):", flush=True)
         relay = await capacity(
-            http, nodes["relay"], [2, 4] if args.quick else [2, 4, 8, 12], 3 if args.quick else 5
+            http,
+            nodes["relay"],
+            "load-relay",
+            [2, 4] if args.quick else [2, 4, 8, 12],
+            3 if args.quick else 5,
         )
         print("  => " + per_core(relay))
     ice.restore()

@@ -28,6 +28,14 @@ class BusMessage:
 Handler = Callable[[BusMessage], Awaitable[None]]
 
 
+def redact(url: str) -> str:
+    """A NATS URL without user:password (URLs may carry credentials; logs must not)."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
 class Subscription:
     """A live subscription; `unsubscribe()` ends it (idempotent)."""
 
@@ -83,8 +91,9 @@ class NatsBus:
             )
         except (TimeoutError, OSError, nats.errors.Error) as e:
             reason = str(e) or type(e).__name__
+            shown = ", ".join(redact(url) for url in urls)
             raise UnreachableError(
-                f"NATS at {', '.join(urls)} not reachable within {timeout_s:g} s: {reason}"
+                f"NATS at {shown} not reachable within {timeout_s:g} s: {reason}"
             ) from e
         return cls(client)
 

@@ -53,6 +53,7 @@ class Cluster:
         self._subscriptions: list[Subscription] = []
         self._connected_at: float | None = None
         self._converged = False
+        self._impostors: set[str] = set()
 
     # --- lifecycle ------------------------------------------------
 
@@ -141,7 +142,8 @@ class Cluster:
                 self.metrics.inc("rejected_heartbeats_total")
             return
         if body["name"] == self.settings.name:
-            if body["boot"] != self._boot:
+            if body["boot"] != self._boot and body["boot"] not in self._impostors:
+                self._impostors.add(body["boot"])
                 log.error("another node uses the name %s (%s)", body["name"], body["address"])
             return
         self.metrics.inc("heartbeats_received_total")

@@ -60,6 +60,29 @@ class NodeSettings:
         return shown
 
 
+FLAGS = {
+    "name": "--name",
+    "region": "--region",
+    "fleet": "--fleet",
+    "lat": "--lat",
+    "lon": "--lon",
+    "nats_urls": "--nats-url",
+    "bind_address": "--bind",
+    "advertise_address": "--advertise",
+    "signalling_port": "--signalling-port",
+    "admin_port": "--admin-port",
+    "max_sessions": "--max-sessions",
+    "turn_urls": "--turn-urls",
+    "ice_policy": "--ice-policy",
+    "dns_server": "--dns-server",
+    "expected_nodes": "--expected-nodes",
+    "heartbeat_interval_s": "--heartbeat-interval",
+    "peer_timeout_s": "--peer-timeout",
+    "media_path": "--media-path",
+    "log_level": "--log-level",
+}
+
+
 def _env_or(overrides: Mapping[str, Any], env: Mapping[str, str], key: str, var: str) -> Any:
     value = overrides.get(key)
     if value is not None:
@@ -120,7 +143,43 @@ def load_settings(
     env: Mapping[str, str], overrides: Mapping[str, Any] | None = None
 ) -> NodeSettings:
     """Build and validate settings; `overrides` (from CLI flags) beat the environment."""
-    given = dict(overrides or {})
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    try:
+        return _load(env, given)
+    except ConfigError as e:
+        # a bad value that came from a flag is named by its flag, not its env var
+        var, sep, rest = e.message.partition("=")
+        key = next((k for k, v in vars(NodeEnv).items() if v == var), "").lower()
+        flag = FLAGS.get(_KEYS.get(key, ""), "")
+        if sep and flag and _KEYS.get(key) in given:
+            raise ConfigError(f"{flag}={rest}", hint=e.hint) from None
+        raise
+
+
+_KEYS = {  # NodeEnv attribute (lower case) -> settings key, where they differ
+    "name": "name",
+    "region": "region",
+    "fleet": "fleet",
+    "lat": "lat",
+    "lon": "lon",
+    "nats_url": "nats_urls",
+    "bind_address": "bind_address",
+    "advertise_address": "advertise_address",
+    "signalling_port": "signalling_port",
+    "admin_port": "admin_port",
+    "max_sessions": "max_sessions",
+    "turn_urls": "turn_urls",
+    "ice_policy": "ice_policy",
+    "dns_server": "dns_server",
+    "expected_nodes": "expected_nodes",
+    "heartbeat_interval": "heartbeat_interval_s",
+    "peer_timeout": "peer_timeout_s",
+    "media_path": "media_path",
+    "log_level": "log_level",
+}
+
+
+def _load(env: Mapping[str, str], given: dict[str, Any]) -> NodeSettings:
 
     def get(key: str, var: str) -> Any:
         return _env_or(given, env, key, var)
