@@ -41,6 +41,7 @@ class RegionDeploy(_Model):
     hint: str | None = None
     rolled_back_to: int | None = None
     duration_s: float = 0.0
+    api_calls: int = 0  # requests to this region's API server during the run (preflight included)
 
 
 class DeployResult(_Model):

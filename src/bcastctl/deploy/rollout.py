@@ -86,8 +86,9 @@ async def deploy(fleet: Fleet, options: DeployOptions, progress: Progress = _qui
             outcomes = await asyncio.gather(
                 *(_dry_run(connected.clients[r], plans[r], options) for r in regions)
             )
-            return _result(fleet, options, list(outcomes))
-        return _result(fleet, options, await _roll(fleet, connected, plans, options, progress))
+            return _result(fleet, options, list(outcomes), connected.api_calls())
+        outcomes = await _roll(fleet, connected, plans, options, progress)
+        return _result(fleet, options, outcomes, connected.api_calls())
     finally:
         connected.close()
 
@@ -117,13 +118,15 @@ async def _roll(
     return [done[region] for region in connected.regions]
 
 
-def _result(fleet: Fleet, options: DeployOptions, outcomes: list[RegionDeploy]) -> DeployResult:
+def _result(
+    fleet: Fleet, options: DeployOptions, outcomes: list[RegionDeploy], calls: dict[str, int]
+) -> DeployResult:
     failed = any(o.state in ("failed", "rolled-back") for o in outcomes)
     return DeployResult(
         fleet=fleet.name,
         dry_run=options.dry_run,
         parallel=options.parallel,
-        regions=outcomes,
+        regions=[o.model_copy(update={"api_calls": calls.get(o.region, 0)}) for o in outcomes],
         exit_code=int(ExitCode.CHECKS_FAILED if failed else ExitCode.OK),
     )
 
