@@ -122,3 +122,12 @@ def test_kill_node_and_kill_nats(tmp_path: Path) -> None:
         assert "NATS west is not running" in status.stdout
         again = cli("lab", "fault", "kill-nats", "west", "--state-dir", str(state_dir))
         assert again.returncode == 1 and "not running" in again.stderr
+
+        # and back: the lab recovers to a full mesh
+        for fault, name in (("restart-nats", "west"), ("restart-node", "east-0")):
+            restarted = cli("lab", "fault", fault, name, "--state-dir", str(state_dir))
+            assert restarted.returncode == 0, restarted.stderr
+        wait_for("full mesh after restarts", lambda: full_mesh(up["state"]), timeout=20)
+        assert cli("lab", "status", "--state-dir", str(state_dir)).returncode == 0
+        running = cli("lab", "fault", "restart-node", "east-0", "--state-dir", str(state_dir))
+        assert running.returncode == 1 and "is running" in running.stderr

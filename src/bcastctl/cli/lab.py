@@ -175,3 +175,31 @@ def kill_nats(
     from bcastctl.lab.faults import kill_nats as kill
 
     return _emit_fault(ctx, kill(_dir(state_dir), region))
+
+
+@fault_app.command("restart-node")
+def restart_node(
+    ctx: typer.Context,
+    node: Annotated[str, typer.Argument(help="Node name, e.g. us-east5-0.")],
+    state_dir: StateDir = None,
+) -> int:
+    """Start a killed node again, as `lab up` did; waits until it answers /healthz."""
+    import asyncio
+
+    from bcastctl.lab.faults import restart_node as restart
+
+    return _emit_fault(ctx, asyncio.run(restart(_dir(state_dir), node)))
+
+
+@fault_app.command("restart-nats")
+def restart_nats(
+    ctx: typer.Context,
+    region: Annotated[str, typer.Argument(help="Region whose NATS server comes back.")],
+    state_dir: StateDir = None,
+) -> int:
+    """Start a killed NATS server again; waits until it answers /healthz."""
+    import asyncio
+
+    from bcastctl.lab.faults import restart_nats as restart
+
+    return _emit_fault(ctx, asyncio.run(restart(_dir(state_dir), region)))

@@ -5,6 +5,8 @@
 - heal-link A B: both links listen again at their configured latency.
 - slow-link A B --ms N: both links now add N ms one way (until healed).
 - kill-node NODE / kill-nats REGION: SIGKILL the process group (a crash, no cleanup).
+- restart-node NODE / restart-nats REGION: start a dead one again, exactly as `up` did,
+  and wait until it answers its health endpoint.
 """
 
 from __future__ import annotations
@@ -109,3 +111,72 @@ def kill_nats(state_dir: Path, region: str) -> FaultResult:
     return FaultResult(
         fault="kill-nats", target=region, detail=f"pid {target.nats_pid} killed (SIGKILL)"
     )
+
+
+async def _wait_healthy(url: str, timeout_s: float, pid: int) -> None:
+    import asyncio
+
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while loop.time() < deadline:
+            if not procs.is_alive(pid):
+                raise OperationFailed(f"restarted process (pid {pid}) exited at once")
+            try:
+                timeout = aiohttp.ClientTimeout(total=1)
+                async with session.get(url, timeout=timeout) as response:
+                    if response.status == 200:
+                        return
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            await asyncio.sleep(0.1)
+    raise OperationFailed(f"restarted, but {url} did not answer within {timeout_s:.0f} s")
+
+
+def _restart(state: LabState, name: str) -> tuple[LabState, int]:
+    from bcastctl.lab.launch import start_process
+    from bcastctl.targets.lab_state import load_lab_secrets
+
+    process = next((p for p in state.processes if p.name == name), None)
+    if process is None:
+        raise UsageError(f"{name} is not a process of this lab")
+    if procs.is_alive(process.pid):
+        raise OperationFailed(f"{name} is running (pid {process.pid}); nothing to restart")
+    if not process.argv:
+        raise OperationFailed(f"{name}: this lab's state does not record how to restart it")
+    pid = start_process(process, load_lab_secrets(state), state.lab_id, Path(state.state_dir))
+    processes = [
+        p.model_copy(update={"pid": pid}) if p.name == name else p for p in state.processes
+    ]
+    regions = []
+    for region in state.regions:
+        nodes = [n.model_copy(update={"pid": pid}) if n.name == name else n for n in region.nodes]
+        nats_pid = pid if f"nats-{region.name}" == name else region.nats_pid
+        regions.append(region.model_copy(update={"nodes": nodes, "nats_pid": nats_pid}))
+    updated = state.model_copy(update={"processes": processes, "regions": regions})
+    save_lab_state(updated)
+    return updated, pid
+
+
+async def restart_node(state_dir: Path, node: str, timeout_s: float = 30.0) -> FaultResult:
+    state = load_lab_state(state_dir)
+    try:
+        target = state.node(node)
+    except ConfigError as e:
+        raise UsageError(e.message, hint=e.hint) from None
+    _, pid = _restart(state, node)
+    await _wait_healthy(f"{target.admin_url}/healthz", timeout_s, pid)
+    return FaultResult(fault="restart-node", target=node, detail=f"running again as pid {pid}")
+
+
+async def restart_nats(state_dir: Path, region: str, timeout_s: float = 30.0) -> FaultResult:
+    state = load_lab_state(state_dir)
+    try:
+        target = state.region(region)
+    except ConfigError as e:
+        raise UsageError(e.message, hint=e.hint) from None
+    _, pid = _restart(state, f"nats-{region}")
+    await _wait_healthy(f"{target.nats_monitor_url}/healthz", timeout_s, pid)
+    return FaultResult(fault="restart-nats", target=region, detail=f"running again as pid {pid}")

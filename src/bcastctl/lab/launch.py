@@ -53,6 +53,23 @@ def control_socket_path(state_dir: Path) -> str:
     return str(Path(tempfile.gettempdir()) / f"bcastctl-linkd-{digest}.sock")
 
 
+def start_process(process: ProcessState, secrets: LabSecrets, lab_id: str, cwd: Path) -> int:
+    """Start a lab process as recorded; secrets go into its environment only."""
+    values = secrets.as_plain()
+    env = child_base_env() | process.env | {LAB_ID_ENV: lab_id}
+    env |= {var: values[field] for var, field in process.secret_env.items()}
+    started = procs.spawn(process.argv, env=env, log_file=Path(process.log_file), cwd=cwd)
+    return started.pid
+
+
+# The node's secret environment variables and the LabSecrets fields that fill them.
+NODE_SECRET_ENV = {
+    NodeEnv.CLUSTER_SECRET: "cluster_secret",
+    NodeEnv.WHIP_TOKEN: "whip_token",
+    NodeEnv.TURN_SECRET: "turn_secret",
+}
+
+
 @dataclass
 class Launch:
     fleet: Fleet
@@ -77,16 +94,26 @@ class Launch:
         return control_socket_path(self.state_dir)
 
     def spawn(
-        self, role: str, name: str, argv: list[str], env: dict[str, str] | None = None
+        self,
+        role: str,
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        secret_env: dict[str, str] | None = None,
     ) -> int:
-        full_env = child_base_env() | (env or {}) | {LAB_ID_ENV: self.lab_id}
-        log_file = self.state_dir / "logs" / f"{name}.log"
-        started = procs.spawn(argv, env=full_env, log_file=log_file, cwd=self.state_dir)
-        self.processes.append(
-            ProcessState(role=role, name=name, pid=started.pid, log_file=str(log_file))
+        process = ProcessState(
+            role=role,
+            name=name,
+            pid=0,
+            log_file=str(self.state_dir / "logs" / f"{name}.log"),
+            argv=argv,
+            env=env or {},
+            secret_env=secret_env or {},
         )
+        pid = start_process(process, self.secrets, self.lab_id, self.state_dir)
+        self.processes.append(process.model_copy(update={"pid": pid}))
         save_lab_state(self.snapshot())
-        return started.pid
+        return pid
 
     def pid_of(self, name: str) -> int | None:
         for process in self.processes:
@@ -104,6 +131,7 @@ class Launch:
         return None
 
     def node_env(self, region: RegionPlan, node: NodePlan) -> dict[str, str]:
+        """The node's environment, secrets aside (see NODE_SECRET_ENV)."""
         geo = self.fleet.region(region.name).geo
         env = {
             NodeEnv.NAME: node.name,
@@ -117,9 +145,6 @@ class Launch:
             NodeEnv.SIGNALLING_PORT: str(node.signalling_port),
             NodeEnv.ADMIN_PORT: str(node.admin_port),
             NodeEnv.MAX_SESSIONS: str(self.fleet.node.max_sessions),
-            NodeEnv.CLUSTER_SECRET: self.secrets.cluster_secret.get_secret_value(),
-            NodeEnv.WHIP_TOKEN: self.secrets.whip_token.get_secret_value(),
-            NodeEnv.TURN_SECRET: self.secrets.turn_secret.get_secret_value(),
             NodeEnv.ICE_POLICY: "all",
             NodeEnv.DNS_SERVER: f"{self.plan.dns_host}:{self.plan.dns_port}",
             NodeEnv.CLUSTER_DOMAIN: CLUSTER_DOMAIN,

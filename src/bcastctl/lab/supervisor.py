@@ -24,7 +24,7 @@ from bcastctl.errors import OperationFailed
 from bcastctl.fleet import Fleet
 from bcastctl.lab import addresses, natsconf, readiness, turn
 from bcastctl.lab.dnsd import lab_zone
-from bcastctl.lab.launch import Launch
+from bcastctl.lab.launch import NODE_SECRET_ENV, Launch
 from bcastctl.lab.linkctl import link_request
 from bcastctl.lab.teardown import find_running, stop_lab_processes
 from bcastctl.targets.lab_state import LabSecrets, LabState, save_lab_state, write_lab_secrets
@@ -206,12 +206,12 @@ def _start_linkd(launch: Launch) -> None:
 
 def _start_nats(launch: Launch) -> None:
     binary = str(natsconf.nats_server_binary())
-    password = launch.secrets.nats_system_password.get_secret_value()
     for region in launch.plan.regions:
         config = launch.state_dir / f"nats-{region.name}.conf"
         config.write_text(natsconf.render_nats_config(region))
-        env = {natsconf.SYSTEM_PASSWORD_ENV: password}
-        launch.spawn("nats", f"nats-{region.name}", [binary, "-c", str(config)], env)
+        secret_env = {natsconf.SYSTEM_PASSWORD_ENV: "nats_system_password"}
+        argv = [binary, "-c", str(config)]
+        launch.spawn("nats", f"nats-{region.name}", argv, secret_env=secret_env)
 
 
 def _start_turn(launch: Launch) -> None:
@@ -231,4 +231,5 @@ def _start_nodes(launch: Launch) -> None:
     for region in launch.plan.regions:
         for node in region.nodes:
             argv = [sys.executable, "-m", "bcastctl", "node", "serve"]
-            launch.spawn("node", node.name, argv, launch.node_env(region, node))
+            env = launch.node_env(region, node)
+            launch.spawn("node", node.name, argv, env, secret_env=NODE_SECRET_ENV)

@@ -39,6 +39,11 @@ class ProcessState(_Model):
     name: str  # e.g. "nats-us-east5", "us-east5-0"
     pid: int
     log_file: str
+    # How to start it again (`lab fault restart-*`): argv and environment hold no secret;
+    # secret_env maps an environment variable to the LabSecrets field that fills it.
+    argv: list[str] = []
+    env: dict[str, str] = {}
+    secret_env: dict[str, str] = {}
 
 
 class DelayLinkState(_Model):
