@@ -11,8 +11,9 @@ publisher sends 640x360 VP8 at 30 fps (moving noise, so the encoder spends its
   viewer, p50/p99: direct (no node), one node, two nodes in two regions (NATS hop
   through the gateway). Added latency = node path minus direct.
 - time to first frame: WHEP POST -> first decoded frame, late joiners of a live stream.
-- viewers per core: N cheap viewers (encoded frames counted through the aiortc hook,
-  no decode) on one node; node CPU share from /proc over a window; every viewer must
+- viewers per core: a publisher process sending a pre-encoded 640x360 VP8 loop
+  (~500 kbps, keyframe every second) and N cheap viewers (encoded frames counted
+  through the aiortc hook, no decode) on one node; node CPU share from /proc over a window; every viewer must
   keep >= 29 fps. Viewers per core = N / node CPU share at the largest N that held.
   Passthrough vs MediaRelay (decode once, re-encode per viewer).
 """
@@ -45,7 +46,13 @@ from node_testkit import (  # noqa: E402
 )
 
 from bcastctl.adapters import ice  # noqa: E402
-from bcastctl.node.client import SyntheticVideo, publish, read_number, view  # noqa: E402
+from bcastctl.node.client import (  # noqa: E402
+    EncodedLoop,
+    SyntheticVideo,
+    publish,
+    read_number,
+    view,
+)
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -221,7 +228,7 @@ async def publish_only(url: str, stream: str) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     token = os.environ["BCAST_WHIP_TOKEN"]
     async with aiohttp.ClientSession() as http:
-        session = await publish(http, url, stream, token, SyntheticVideo())
+        session = await publish(http, url, stream, token, EncodedLoop())
         print("published", flush=True)
         await stop.wait()
         await session.close(http, token)
