@@ -49,7 +49,7 @@ def kube_fleet(kubeconfig: Path) -> Fleet:
 
 @pytest.fixture
 def deployed(nats: NatsRegions, tmp_path: Path) -> Iterator[tuple[ClusterSet, Fleet, Path]]:
-    with cluster_set(NAMES) as clusters:
+    with cluster_set(NAMES, backdate_s=3600) as clusters:  # exports long settled
         for name in NAMES:
             seed_secrets(clusters, name)
         kubeconfig = clusters.write_kubeconfig(tmp_path / "kc")
@@ -140,3 +140,20 @@ async def test_an_unreachable_cluster_fails_its_region_and_the_others_are_checke
     for name in ("a", "b"):
         assert results[("kube-cluster", name)].status == Status.ok
         assert results[("kube-workloads", name)].status == Status.ok
+
+
+async def test_a_missing_import_of_a_fresh_export_is_only_a_warning(tmp_path: Path):
+    """MCS takes minutes to import a new export: right after a deploy that is not a failure."""
+    with cluster_set(NAMES) as clusters:
+        for name in NAMES:
+            seed_secrets(clusters, name)
+        fleet = kube_fleet(clusters.write_kubeconfig(tmp_path / "kc"))
+        assert (await deploy(fleet, DeployOptions(gate=False))).exit_code == 0
+        clusters.delete("b", "net.gke.io/v1", "serviceimports", fleet.namespace, "a-nats-gateway")
+        target = KubeTarget.connect(fleet)
+        try:
+            report = await run_checks(target, RunOptions(timeout_s=5, select=["^kube-mcs$"]))
+        finally:
+            await target.close()
+    result = by_check(report)[("kube-mcs", "b")]
+    assert result.status == Status.warn and "a-nats-gateway" in result.message

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 from checks_testkit import NatsRegions, free_port, http_json, wait_for
-from fakes.clusters import ClusterSet, cluster_set
-from fakes.fleets import envelope, fleet_document, seed_secrets, write_fleet
 
 from bcastctl.cli.main import run
 from bcastctl.protocol import NodeEnv
+from fakes.clusters import ClusterSet, cluster_set
+from fakes.fleets import envelope, fleet_document, seed_secrets, write_fleet
 
 NAMES = ["a", "b", "c"]
 SECRET = "gate-test-cluster-secret"

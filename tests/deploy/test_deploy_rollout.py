@@ -161,7 +161,7 @@ def test_a_failed_health_gate_restores_the_previous_revision(tmp_path: Path, cli
     from fakes.clusters import cluster_set
     from fakes.fleets import fleet_document, seed_secrets, write_fleet
 
-    with cluster_set(REGIONS, no_imports={REGIONS[1]}) as clusters:
+    with cluster_set(REGIONS, no_imports={REGIONS[1]}, backdate_s=3600) as clusters:
         for region in REGIONS:
             seed_secrets(clusters, region)
         kubeconfig = clusters.write_kubeconfig(tmp_path / "kc")

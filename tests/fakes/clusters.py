@@ -35,7 +35,9 @@ class ClusterSet:
         *,
         crds: dict[str, set[str]] | None = None,
         no_imports: set[str] | None = None,
+        backdate_s: float = 0.0,
     ) -> None:
+        self.backdate_s = backdate_s
         self.names = names
         self._crds = crds or {}
         self.no_imports = set(no_imports or ())  # clusters whose MCS controller is broken
@@ -55,7 +57,9 @@ class ClusterSet:
     async def _start(self) -> None:
         for name in self.names:
             cluster = ShimmedKubernetes(
-                cluster_name=name, crds=set(self._crds.get(name, set(CRDS)))
+                cluster_name=name,
+                crds=set(self._crds.get(name, set(CRDS))),
+                backdate_s=self.backdate_s,
             )
             await cluster.__aenter__()
             self._stack.append(cluster)

@@ -24,7 +24,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -155,8 +155,9 @@ def merge(base: Any, patch: Any) -> Any:
     return result
 
 
-def _now() -> str:
-    return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _now(backdate_s: float = 0.0) -> str:
+    moment = datetime.now(tz=UTC) - timedelta(seconds=backdate_s)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ApiError(k8s.KubernetesError):
@@ -179,6 +180,7 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
     observers: list[Callable[[ShimmedKubernetes, str, Obj | None], None]] = attrs.field(
         factory=list
     )
+    backdate_s: float = 0.0  # new objects look this much older (e.g. long-settled exports)
     faults: list[tuple[str, int]] = attrs.field(factory=list)  # (path prefix, status), once each
     delays: dict[str, float] = attrs.field(factory=dict)  # path prefix -> seconds before answering
     _rv: Iterator[int] = attrs.field(factory=lambda: itertools.count(1000))
@@ -396,7 +398,10 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
         new.setdefault("apiVersion", f"{resource.group}/{resource.version}".lstrip("/"))
         new.setdefault("kind", info.kind)
         if current is None:
-            new["metadata"] |= {"uid": str(uuid.uuid4()), "creationTimestamp": _now()}
+            new["metadata"] |= {
+                "uid": str(uuid.uuid4()),
+                "creationTimestamp": _now(self.backdate_s),
+            }
             new["metadata"]["generation"] = 1
         else:
             for field in SYSTEM_META:

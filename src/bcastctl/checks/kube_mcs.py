@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from bcastctl.checks.base import Check, CheckContext, CheckResult, fail, ok, skip, warn
@@ -10,6 +11,7 @@ from bcastctl.targets.base import RegionEndpoints
 from bcastctl.targets.kube import KubeTarget
 
 MCS = "net.gke.io/v1"
+PROPAGATION_S = 300.0  # GKE MCS can take minutes to import a new export elsewhere
 
 
 def exported(export: dict[str, Any] | None) -> bool:
@@ -17,13 +19,30 @@ def exported(export: dict[str, Any] | None) -> bool:
     return any(c.get("type") == "Exported" and c.get("status") == "True" for c in conditions)
 
 
-async def _exports(target: KubeTarget, region: str, name: str, namespace: str) -> bool | None:
-    """Does `region` export `name`? None when that region's cluster cannot tell."""
+def _age_s(obj: dict[str, Any]) -> float | None:
+    stamp = obj.get("metadata", {}).get("creationTimestamp")
+    try:
+        created = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (datetime.now(tz=UTC) - created).total_seconds()
+
+
+async def _export_settled(target: KubeTarget, region: str, name: str, namespace: str) -> bool:
+    """True when `region` has exported `name` for longer than MCS takes to propagate it.
+
+    An export that is missing, younger than PROPAGATION_S or in a cluster we cannot ask
+    does not make a missing import a failure (yet).
+    """
     try:
         client = await target.kube_client(region)
-        return await client.get(MCS, "ServiceExport", name, namespace) is not None
+        export = await client.get(MCS, "ServiceExport", name, namespace)
     except BcastError:
-        return None
+        return False
+    if export is None:
+        return False
+    age = _age_s(export)
+    return age is None or age > PROPAGATION_S
 
 
 class KubeMcsExports(Check):
@@ -55,8 +74,8 @@ class KubeMcsExports(Check):
                 name = f"{other}-{service}"
                 if other == region.name or name in imports:
                     continue
-                exported_there = await _exports(ctx.target, other, name, fleet.namespace)
-                (missing if exported_there is not False else not_yet).append(name)
+                settled = await _export_settled(ctx.target, other, name, fleet.namespace)
+                (missing if settled else not_yet).append(name)
         problems += [f"ServiceImport {name} missing" for name in missing]
         if problems:
             return [
@@ -74,8 +93,8 @@ class KubeMcsExports(Check):
                 warn(
                     self.name,
                     region.name,
-                    f"not exported yet by their regions: {', '.join(not_yet)}",
-                    hint="deploy those regions; their ServiceImports appear after",
+                    f"not imported yet (new or no export there): {', '.join(not_yet)}",
+                    hint="deploy those regions; MCS imports their exports within minutes",
                     missing_imports=not_yet,
                 )
             ]
