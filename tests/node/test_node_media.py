@@ -12,6 +12,7 @@ from node_testkit import WHIP_TOKEN, NatsServer, wait_for
 
 from bcastctl.adapters import ice
 from bcastctl.node.client import SyntheticVideo, WhipError, publish, read_number, view
+from bcastctl.node.sdp import answer_codecs
 from conftest import NodeFactory
 
 pytestmark = pytest.mark.slow
@@ -160,3 +161,23 @@ async def test_killed_holder_takes_its_streams_out_of_the_registry(
     )
     await publisher.pc.close()
     await viewer.pc.close()
+
+
+async def test_h264_publisher_is_forwarded_as_h264(
+    super_cluster: list[NatsServer], start_node: NodeFactory, http: aiohttp.ClientSession
+) -> None:
+    r1, r2 = super_cluster
+    a = start_node("h-a", r1, "127.0.0.86")
+    b = start_node("h-b", r2, "127.0.0.87")
+    await asyncio.to_thread(wait_for, "b sees a", lambda: "h-a" in b.member_names())
+    source = SyntheticVideo(320, 180)
+    publisher = await publish(http, a.signalling, "h264", WHIP_TOKEN, source, codec="video/H264")
+    await asyncio.to_thread(wait_for, "registry on b", lambda: "h264" in b.cluster()["registry"])
+    viewer = await view(http, b.signalling, "h264", keep_frames=True)
+    await until("10 decoded H264 frames across regions", lambda: len(viewer.frames) >= 10)
+    # the node answered the viewer with the codec the publisher sends
+    assert answer_codecs(viewer.pc.remoteDescription.sdp)["video"].mimeType == "video/H264"
+    readable = [n for n in (read_number(f) for _, f in viewer.frames) if n is not None]
+    assert len(readable) >= 5 and all(n in source.sent_at for n in readable)
+    await viewer.close(http)
+    await publisher.close(http, WHIP_TOKEN)

@@ -205,10 +205,26 @@ async def _post_offer(http: Any, url: str, pc: RTCPeerConnection, headers: dict[
 
 
 async def publish(
-    http: Any, base_url: str, stream: str, token: str, track: MediaStreamTrack
+    http: Any,
+    base_url: str,
+    stream: str,
+    token: str,
+    track: MediaStreamTrack,
+    codec: str | None = None,
 ) -> ClientSession:
+    """WHIP-publish `track`; `codec` (e.g. "video/H264") restricts the offer to one codec."""
+    from aiortc import RTCRtpSender
+
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    pc.addTransceiver(track, direction="sendonly")
+    transceiver = pc.addTransceiver(track, direction="sendonly")
+    if codec is not None:
+        transceiver.setCodecPreferences(
+            [
+                c
+                for c in RTCRtpSender.getCapabilities(track.kind).codecs
+                if c.mimeType.lower() in (codec.lower(), f"{track.kind}/rtx")
+            ]
+        )
     try:
         resource = await _post_offer(
             http, f"{base_url}/api/whip?stream={stream}", pc, {"Authorization": f"Bearer {token}"}
