@@ -67,6 +67,7 @@ def start_node(region: str, nats_client_port: int, fleet_name: str, log: Path) -
         NodeEnv.CLUSTER_SECRET: SECRET,
         NodeEnv.WHIP_TOKEN: "gate-test-whip",
         NodeEnv.TURN_SECRET: "gate-test-turn",
+        NodeEnv.PEER_TIMEOUT: "1.0",
     }
     with open(log, "wb") as out:
         process = subprocess.Popen(
@@ -138,6 +139,19 @@ def test_the_mesh_gate_passes_on_a_healthy_mesh_and_rolls_back_the_canary_when_a
         assert [(r["state"], r["gate"]) for r in result["regions"]] == [("deployed", "passed")] * 3
 
         nodes["b"].stop()
+        wait_for(
+            "a's node to see b's node gone",
+            lambda: (
+                [
+                    m["name"]
+                    for m in http_json(f"http://127.0.0.1:{nodes['a'].admin_port}/api/cluster")[
+                        "members"
+                    ]
+                ]
+                == ["c-broadcaster-0"]
+            ),
+            timeout=20,
+        )
         document["image"] = "bcast-node:2"
         write_fleet(fleet, document)
         code, result = deploy(fleet, capsys)

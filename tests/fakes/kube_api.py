@@ -17,11 +17,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import gzip
-import hashlib
 import importlib.resources
 import itertools
 import json
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -34,11 +32,21 @@ import kmock
 import yaml
 from kmock._internal import k8s, rendering
 
+from fakes.kube_controllers import Workloads, gateway_status, pod_manifest, statefulset_status
+from fakes.kube_merge import (
+    SYSTEM_META,
+    Path,
+    leaves,
+    lookup,
+    merge,
+    parse_kube_path,
+    remove,
+    selector_matches,
+)
+
 Obj = dict[str, Any]
 Key = tuple[Any, str | None, str]
-Path = tuple[str, ...]
 
-SYSTEM_META = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 CRDS: dict[str, dict[str, Any]] = {
@@ -49,110 +57,6 @@ CRDS: dict[str, dict[str, Any]] = {
     "net.gke.io/v1/serviceexports": {"kind": "ServiceExport", "namespaced": True},
     "net.gke.io/v1/serviceimports": {"kind": "ServiceImport", "namespaced": True},
 }
-
-
-@attrs.define
-class Workloads:
-    """What the fake controller does with workloads: the test's knob."""
-
-    not_ready: set[str] = attrs.field(factory=set)  # StatefulSet names that never become ready
-    not_ready_images: set[str] = attrs.field(factory=set)  # ...or any with one of these images
-    gateway_address: str | None = "203.0.113.10"  # None: the Gateway gets no address
-    pod_ip: str = "127.0.0.1"
-
-    def ready(self, sts: Obj) -> bool:
-        images = {c.get("image") for c in _containers(sts)}
-        return sts["metadata"]["name"] not in self.not_ready and not (
-            images & self.not_ready_images
-        )
-
-
-def _containers(sts: Obj) -> list[Obj]:
-    return list(sts.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []))
-
-
-def parse_kube_path(
-    path: str,
-) -> tuple[str | None, str | None, str | None, str | None, str | None, str | None]:
-    """(group, version, plural, namespace, name, subresource) of a Kubernetes API path."""
-    parts = [p for p in path.strip("/").split("/") if p != ""]
-    if len(parts) >= 2 and parts[0] == "api":
-        group, version, rest = "", parts[1], parts[2:]
-    elif len(parts) >= 3 and parts[0] == "apis":
-        group, version, rest = parts[1], parts[2], parts[3:]
-    else:
-        return None, None, None, None, None, None
-    namespace = None
-    namespace_subresource = len(rest) == 3 and rest[2] in ("status", "finalize")
-    if len(rest) >= 3 and rest[0] == "namespaces" and not namespace_subresource:
-        namespace, rest = rest[1], rest[2:]
-    plural = rest[0] if rest else None
-    name = rest[1] if len(rest) > 1 else None
-    sub = "/".join(rest[2:]) or None
-    return group, version, plural, namespace, name, sub
-
-
-def _selector_matches(selector: str, labels: dict[str, str]) -> bool:
-    for term in filter(None, (t.strip() for t in re.split(r",(?![^(]*\))", selector))):
-        if m := re.fullmatch(r"([\w./-]+)\s+(in|notin)\s+\((.*)\)", term):
-            values = {v.strip() for v in m[3].split(",")}
-            if (labels.get(m[1]) in values) != (m[2] == "in"):
-                return False
-        elif m := re.fullmatch(r"([\w./-]+)\s*(==|=|!=)\s*([\w./-]*)", term):
-            equal = labels.get(m[1]) == m[3]
-            if equal != (m[2] != "!="):
-                return False
-        elif term.startswith("!"):
-            if term[1:] in labels:
-                return False
-        elif term not in labels:
-            return False
-    return True
-
-
-def leaves(value: Any, prefix: Path = ()) -> Iterator[tuple[Path, Any]]:
-    """Leaf paths of a JSON value; lists are atomic (a simplification of SSA list keys)."""
-    if isinstance(value, dict) and value:
-        for k, v in value.items():
-            if prefix == ("metadata",) and k in SYSTEM_META:
-                continue
-            yield from leaves(v, (*prefix, k))
-    elif prefix:
-        yield prefix, value
-
-
-def lookup(obj: Any, path: Path) -> Any:
-    for part in path:
-        if not isinstance(obj, dict) or part not in obj:
-            return KeyError
-        obj = obj[part]
-    return obj
-
-
-def remove(obj: Obj, path: Path) -> None:
-    parents = [obj]
-    for part in path[:-1]:
-        nxt = parents[-1].get(part)
-        if not isinstance(nxt, dict):
-            return
-        parents.append(nxt)
-    parents[-1].pop(path[-1], None)
-    for parent, part in zip(reversed(parents[:-1]), reversed(path[:-1]), strict=True):
-        if parent.get(part) == {}:
-            parent.pop(part)
-
-
-def merge(base: Any, patch: Any) -> Any:
-    """JSON merge patch (RFC 7386): dicts merge, None deletes, everything else replaces."""
-    if not isinstance(patch, dict) or not isinstance(base, dict):
-        return copy.deepcopy(patch)
-    result = dict(base)
-    for k, v in patch.items():
-        if v is None:
-            result.pop(k, None)
-        else:
-            result[k] = merge(base.get(k), v)
-    return result
 
 
 def _now(backdate_s: float = 0.0) -> str:
@@ -454,7 +358,7 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
             if res == request.resource
             and not obj.deleted
             and (namespace is None or ns == namespace)
-            and _selector_matches(selector, obj.raw.get("metadata", {}).get("labels", {}))
+            and selector_matches(selector, obj.raw.get("metadata", {}).get("labels", {}))
         ]
         res = request.resource
         assert res is not None
@@ -472,7 +376,7 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
         if kind == "StatefulSet":
             self._statefulset(key, obj)
         elif kind == "Gateway":
-            self._set_status(key, obj, self._gateway_status(obj))
+            self._set_status(key, obj, gateway_status(obj, self.workloads.gateway_address))
         elif kind == "ServiceExport":
             conditions = [
                 {"type": t, "status": "True", "reason": t} for t in ("Initialized", "Exported")
@@ -487,78 +391,23 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
         if obj.get("status") != status:
             self._save(key, {**obj, "status": status})
 
-    def _gateway_status(self, gateway: Obj) -> Obj:
-        address = self.workloads.gateway_address
-        addresses = gateway.get("spec", {}).get("addresses") or (
-            [{"type": "IPAddress", "value": address}] if address else []
-        )
-        programmed = "True" if addresses else "False"
-        return {
-            "addresses": addresses,
-            "conditions": [
-                {"type": "Accepted", "status": "True", "reason": "Accepted"},
-                {
-                    "type": "Programmed",
-                    "status": programmed,
-                    "reason": "Programmed" if addresses else "AddressNotAssigned",
-                },
-            ],
-        }
-
     def _statefulset(self, key: Key, sts: Obj) -> None:
-        spec = sts.get("spec", {})
-        replicas = int(spec.get("replicas", 1))
-        template = json.dumps(spec.get("template", {}), sort_keys=True).encode()
-        revision = f"{key[2]}-{hashlib.sha256(template).hexdigest()[:10]}"
-        old = sts.get("status", {})
         ready = self.workloads.ready(sts)
-        status = {
-            "observedGeneration": sts["metadata"]["generation"],
-            "replicas": replicas,
-            "readyReplicas": replicas if ready else 0,
-            "availableReplicas": replicas if ready else 0,
-            "updatedReplicas": replicas if ready else 0,
-            "currentReplicas": replicas if ready else old.get("currentReplicas", 0),
-            "currentRevision": revision if ready else old.get("currentRevision", ""),
-            "updateRevision": revision,
-        }
-        self._set_status(key, sts, status)
-        self._pods(sts, replicas, ready)
+        self._set_status(key, sts, statefulset_status(sts, ready))
+        self._pods(sts, int(sts.get("spec", {}).get("replicas", 1)), ready)
 
     def _pods(self, sts: Obj, replicas: int, ready: bool) -> None:
         namespace, name = sts["metadata"].get("namespace"), sts["metadata"]["name"]
         pods = kmock.resource("", "v1", "pods")
-        template = sts.get("spec", {}).get("template", {})
         for index in range(max(replicas, 8)):
             key: Key = (pods, namespace, f"{name}-{index}")
+            current = self._current(key)
             if index >= replicas:
-                if self._current(key) is not None:
+                if current is not None:
                     self._delete(key)
                 continue
-            condition = {"type": "Ready", "status": "True" if ready else "False"}
-            pod = {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {
-                    "name": key[2],
-                    "namespace": namespace,
-                    "labels": dict(template.get("metadata", {}).get("labels", {})),
-                    "uid": str(uuid.uuid4()),
-                    "creationTimestamp": _now(),
-                },
-                "spec": copy.deepcopy(template.get("spec", {})),
-                "status": {
-                    "phase": "Running",
-                    "podIP": self.workloads.pod_ip,
-                    "conditions": [condition],
-                },
-            }
-            current = self._current(key)
-            if (
-                current is None
-                or current.get("spec") != pod["spec"]
-                or current.get("status") != pod["status"]
-            ):
+            pod = pod_manifest(sts, key[2], ready, self.workloads.pod_ip, _now())
+            if current is None or any(current.get(k) != pod[k] for k in ("spec", "status")):
                 self._save(key, pod)
 
     def refresh(self) -> None:

@@ -13,15 +13,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
-import json
 import logging
-import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypedDict
 from urllib.parse import quote
 
-from bcastctl.errors import ConfigError, OperationFailed, UnreachableError
+from bcastctl.adapters.kube_errors import ApplyConflict, KubeApiError, decode, unreachable
+from bcastctl.errors import ConfigError, UnreachableError
 
 if TYPE_CHECKING:
     from bcastctl.fleet import ClusterRef
@@ -59,18 +58,6 @@ class ApiResource:
     namespaced: bool
 
 
-class KubeApiError(OperationFailed):
-    """The API answered with an error we do not turn into a value."""
-
-    def __init__(self, message: str, *, status: int, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.status = status
-
-
-class ApplyConflict(KubeApiError):
-    """Server-side apply found fields owned by another field manager."""
-
-
 def api_base(api_version: str) -> str:
     return f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
 
@@ -90,16 +77,6 @@ def object_path(
     if subresource is not None:
         path += f"/{subresource}"
     return path
-
-
-def _status_message(data: bytes) -> str:
-    try:
-        body = json.loads(data)
-    except ValueError:
-        return data[:200].decode("utf-8", "replace").strip() or "no details"
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return str(body["message"])
-    return "no details"
 
 
 class KubeClient:
@@ -229,9 +206,11 @@ class KubeClient:
             except (urllib3.exceptions.HTTPError, OSError, TimeoutError) as e:
                 if attempt == self.attempts:
                     raise self._unreachable(e) from e
+                log.debug("%s: %s %s failed (%s), retrying", self.name, method, path, e)
                 await asyncio.sleep(0.2 * attempt)
                 continue
             if status in _TRANSIENT_STATUS and attempt < self.attempts:
+                log.debug("%s: %s %s answered %d, retrying", self.name, method, path, status)
                 await asyncio.sleep(0.2 * attempt)
                 continue
             break
@@ -254,38 +233,10 @@ class KubeClient:
         return self._decode(method, path, status, data, missing_ok)
 
     def _unreachable(self, error: BaseException) -> UnreachableError:
-        found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(error))
-        if found:
-            reason = found[1].strip()
-        elif isinstance(error, TimeoutError) or "timed out" in str(error).lower():
-            reason = f"no answer within {self.timeout_s:g} s"
-        else:
-            reason = type(getattr(error, "reason", None) or error).__name__
-        return UnreachableError(
-            f"{self.name}: API server {self.host} unreachable ({reason})",
-            hint="check the cluster is up and the kube context/kubeconfig points at it",
-        )
+        return unreachable(self.name, self.host, self.timeout_s, error)
 
     def _decode(self, method: str, path: str, status: int, data: bytes, missing_ok: bool) -> Any:
-        if 200 <= status < 300:
-            return json.loads(data) if data.strip() else {}
-        if status == 404 and missing_ok:
-            return None
-        message = _status_message(data)
-        if status in (401, 403):
-            raise UnreachableError(
-                f"{self.name}: the API server refused our credentials (HTTP {status}: {message})",
-                hint="refresh the credentials of this kube context (or the GKE token)",
-            )
-        if status == 409 and method == "PATCH":
-            raise ApplyConflict(
-                f"{self.name}: conflict applying {path}: {message}",
-                status=status,
-                hint="another field manager owns these fields; --force-conflicts takes them over",
-            )
-        raise KubeApiError(
-            f"{self.name}: {method} {path} failed (HTTP {status}): {message}", status=status
-        )
+        return decode(self.name, method, path, status, data, missing_ok)
 
     # --- discovery -----------------------------------------------------------------
 
@@ -440,3 +391,6 @@ async def connect(
         context=use_context,
         timeout_s=timeout_s,
     )
+
+
+__all__ = ["ApiResource", "ApplyConflict", "KubeApiError", "KubeClient", "Manifest", "connect"]

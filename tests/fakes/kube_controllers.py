@@ -1,0 +1,94 @@
+"""What the fake clusters' controllers write: StatefulSet, Gateway and Pod status.
+
+`Workloads` is the test's knob: which StatefulSets never become ready (by name or by
+image), whether STUNner Gateways get an address, and the pod IP pods report.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import uuid
+from typing import Any
+
+import attrs
+
+Obj = dict[str, Any]
+
+
+@attrs.define
+class Workloads:
+    """What the fake controller does with workloads: the test's knob."""
+
+    not_ready: set[str] = attrs.field(factory=set)  # StatefulSet names that never become ready
+    not_ready_images: set[str] = attrs.field(factory=set)  # ...or any with one of these images
+    gateway_address: str | None = "203.0.113.10"  # None: the Gateway gets no address
+    pod_ip: str = "127.0.0.1"
+
+    def ready(self, sts: Obj) -> bool:
+        images = {c.get("image") for c in _containers(sts)}
+        return sts["metadata"]["name"] not in self.not_ready and not (
+            images & self.not_ready_images
+        )
+
+
+def _containers(sts: Obj) -> list[Obj]:
+    return list(sts.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []))
+
+
+def statefulset_status(sts: Obj, ready: bool) -> Obj:
+    spec = sts.get("spec", {})
+    replicas = int(spec.get("replicas", 1))
+    template = json.dumps(spec.get("template", {}), sort_keys=True).encode()
+    revision = f"{sts['metadata']['name']}-{hashlib.sha256(template).hexdigest()[:10]}"
+    old = sts.get("status", {})
+    return {
+        "observedGeneration": sts["metadata"]["generation"],
+        "replicas": replicas,
+        "readyReplicas": replicas if ready else 0,
+        "availableReplicas": replicas if ready else 0,
+        "updatedReplicas": replicas if ready else 0,
+        "currentReplicas": replicas if ready else old.get("currentReplicas", 0),
+        "currentRevision": revision if ready else old.get("currentRevision", ""),
+        "updateRevision": revision,
+    }
+
+
+def gateway_status(gateway: Obj, default_address: str | None) -> Obj:
+    addresses = gateway.get("spec", {}).get("addresses") or (
+        [{"type": "IPAddress", "value": default_address}] if default_address else []
+    )
+    programmed = "True" if addresses else "False"
+    return {
+        "addresses": addresses,
+        "conditions": [
+            {"type": "Accepted", "status": "True", "reason": "Accepted"},
+            {
+                "type": "Programmed",
+                "status": programmed,
+                "reason": "Programmed" if addresses else "AddressNotAssigned",
+            },
+        ],
+    }
+
+
+def pod_manifest(sts: Obj, name: str, ready: bool, pod_ip: str, created: str) -> Obj:
+    template = sts.get("spec", {}).get("template", {})
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": sts["metadata"].get("namespace"),
+            "labels": dict(template.get("metadata", {}).get("labels", {})),
+            "uid": str(uuid.uuid4()),
+            "creationTimestamp": created,
+        },
+        "spec": copy.deepcopy(template.get("spec", {})),
+        "status": {
+            "phase": "Running",
+            "podIP": pod_ip,
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+        },
+    }
