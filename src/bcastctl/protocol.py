@@ -129,6 +129,11 @@ def media_subject(fleet: str, stream: str, kind: str) -> str:
     return f"{subject_prefix(fleet)}.media.{stream}.{kind}"
 
 
+def interest_subject(fleet: str, stream: str) -> str:
+    """Relaying nodes renew their interest here; the holder publishes frames only meanwhile."""
+    return f"{subject_prefix(fleet)}.want.{stream}"
+
+
 def keyframe_subject(fleet: str, stream: str) -> str:
     """Relaying nodes ask the stream's holder for a keyframe here."""
     return f"{subject_prefix(fleet)}.kf.{stream}"

@@ -113,6 +113,8 @@ async def test_viewer_that_cannot_receive_the_publishers_codec_gets_406(
 
     a = start_node("x-a", super_cluster[0], "127.0.0.83")
     publisher = await publish(http, a.signalling, "vp8only", WHIP_TOKEN, SyntheticVideo(160, 96))
+    await asyncio.to_thread(wait_for, "frames in", lambda: a.metric("frames_received_total") > 10)
+    assert a.metric("frames_relayed_out_total") == 0  # nobody relays it: no NATS traffic
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     try:
         transceiver = pc.addTransceiver("video", direction="recvonly")

@@ -1,7 +1,9 @@
 """A stream published on this node (WHIP): its peer connection, tap, fan-out and NATS relay.
 
 Passthrough: the aiortc hook hands encoded frames to the local Fanout and, through
-a pump task, to NATS (media_subject) for viewers on other nodes and regions.
+a pump task, to NATS (media_subject) for viewers on other nodes and regions, only
+while some node holds an interest lease (interest_subject), so an unwatched
+stream costs no NATS traffic.
 Fallback: MediaRelay (decode once, re-encode per viewer), local viewers only.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +30,7 @@ from bcastctl.protocol import keyframe_subject, media_subject
 
 log = logging.getLogger("bcastctl.node.publish")
 RELAY_QUEUE_LIMIT = 120
+INTEREST_LEASE_S = 3.0  # relaying nodes renew every second (relaying.INTEREST_RENEW_S)
 
 
 @dataclass
@@ -50,7 +54,8 @@ class LocalStream:
     bus: NatsBus | None = None
     _outbox: asyncio.Queue[tuple[str, bytes]] = field(default_factory=asyncio.Queue)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    _keyframe_sub: Subscription | None = None
+    _subscriptions: list[Subscription] = field(default_factory=list)
+    _interest_until: float = 0.0  # time.monotonic() until which another node relays us
     _ended: bool = False
 
     @property
@@ -111,7 +116,8 @@ class LocalStream:
         frame = EncodedFrame.create(mime, clock_rate, data, timestamp)
         self.metrics.inc("frames_received_total")
         published.fanout.push(frame)
-        if self.bus is not None and self._outbox.qsize() < RELAY_QUEUE_LIMIT:
+        relayed = self.bus is not None and time.monotonic() < self._interest_until
+        if relayed and self._outbox.qsize() < RELAY_QUEUE_LIMIT:
             self._outbox.put_nowait((media_subject(self.fleet, self.stream, kind), frame.pack()))
 
     async def _pump(self, bus: NatsBus) -> None:
@@ -120,7 +126,11 @@ class LocalStream:
             await bus.publish(subject, payload)
             self.metrics.inc("frames_relayed_out_total")
 
+    async def _on_interest(self, message: BusMessage) -> None:
+        self._interest_until = time.monotonic() + INTEREST_LEASE_S
+
     async def _on_keyframe_request(self, message: BusMessage) -> None:
+        self._interest_until = time.monotonic() + INTEREST_LEASE_S
         published = self.tracks.get("video")
         if published is not None and published.fanout is not None:
             published.fanout.request_keyframe()
@@ -153,6 +163,6 @@ class LocalStream:
                 published.fanout.close()
         for task in self._tasks:
             task.cancel()
-        if self._keyframe_sub is not None:
-            await self._keyframe_sub.unsubscribe()
+        for subscription in self._subscriptions:
+            await subscription.unsubscribe()
         await self.pc.close()

@@ -1,12 +1,14 @@
 """A stream held by another node, received over NATS for this node's viewers.
 
 One NATS subscription per track while at least one local viewer watches (so the
-super-cluster's interest-only gateways carry a stream only where it is watched);
-keyframe requests go back to the holder on keyframe_subject.
+super-cluster's interest-only gateways carry a stream only where it is watched),
+an interest lease renewed every second (the holder publishes frames only while
+some node holds one), and keyframe requests back to the holder on keyframe_subject.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,9 +18,10 @@ from bcastctl.node.fanout import Fanout
 from bcastctl.node.frames import EncodedFrame
 from bcastctl.node.metrics import Metrics
 from bcastctl.node.tasks import spawn
-from bcastctl.protocol import keyframe_subject, media_subject
+from bcastctl.protocol import interest_subject, keyframe_subject, media_subject
 
 log = logging.getLogger("bcastctl.node.relay")
+INTEREST_RENEW_S = 1.0
 
 
 @dataclass
@@ -32,6 +35,7 @@ class RemoteStream:
     on_unused: Callable[[RemoteStream], None]
     fanouts: dict[str, Fanout] = field(default_factory=dict)
     _subscriptions: list[Subscription] = field(default_factory=list)
+    _renewal: asyncio.Task[None] | None = None
     _closed: bool = False
 
     async def open(self) -> None:
@@ -42,7 +46,14 @@ class RemoteStream:
             subject = media_subject(self.fleet, self.stream, kind)
             self._subscriptions.append(await self.bus.subscribe(subject, self._on_frame))
         await self.bus.flush()
+        self._renewal = asyncio.create_task(self._renew_interest())
         log.info("relaying %s from %s over NATS", self.stream, self.holder)
+
+    async def _renew_interest(self) -> None:
+        subject = interest_subject(self.fleet, self.stream)
+        while True:
+            await self.bus.publish(subject, b"")
+            await asyncio.sleep(INTEREST_RENEW_S)
 
     async def _on_frame(self, message: BusMessage) -> None:
         kind = message.subject.rsplit(".", 1)[-1]
@@ -69,6 +80,8 @@ class RemoteStream:
         if self._closed:
             return
         self._closed = True
+        if self._renewal is not None:
+            self._renewal.cancel()
         for fanout in self.fanouts.values():
             fanout.close()
         for subscription in self._subscriptions:
