@@ -52,6 +52,14 @@ async def test_viewer_in_other_region_decodes_the_published_frames_without_reenc
     await until(
         "30 frames on both viewers", lambda: len(local.frames) >= 30 and len(remote.frames) >= 30
     )
+    # past the first interest lease: the holder keeps relaying while b renews it
+    await until(
+        "5 s of frames on the remote viewer",
+        lambda: remote.frames[-1][0] - remote.frames[0][0] > 5.0,
+        20,
+    )
+    recent = [t for t, _ in remote.frames if t > remote.frames[-1][0] - 1.0]
+    assert len(recent) >= 20, f"{len(recent)} frames in the last second"
     numbers = [read_number(f) for _, f in remote.frames]
     readable = [n for n in numbers if n is not None]
     assert len(readable) >= 25, numbers

@@ -26,7 +26,7 @@ from bcastctl.node import aiortc_hook
 from bcastctl.node.fanout import Fanout
 from bcastctl.node.frames import EncodedFrame
 from bcastctl.node.metrics import Metrics
-from bcastctl.protocol import keyframe_subject, media_subject
+from bcastctl.protocol import interest_subject, keyframe_subject, media_subject
 
 log = logging.getLogger("bcastctl.node.publish")
 RELAY_QUEUE_LIMIT = 120
@@ -97,9 +97,11 @@ class LocalStream:
         self.bus = bus
         if bus is None or not self.passthrough:
             return
-        self._keyframe_sub = await bus.subscribe(
-            keyframe_subject(self.fleet, self.stream), self._on_keyframe_request
-        )
+        for subject, handler in (
+            (keyframe_subject(self.fleet, self.stream), self._on_keyframe_request),
+            (interest_subject(self.fleet, self.stream), self._on_interest),
+        ):
+            self._subscriptions.append(await bus.subscribe(subject, handler))
         self._tasks.append(asyncio.create_task(self._pump(bus)))
 
     def _keyframe_sender(self, published: PublishedTrack) -> Callable[[], None]:
