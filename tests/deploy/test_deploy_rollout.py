@@ -124,6 +124,35 @@ def test_rollback_and_status(clusters, fleet_file, cli, tmp_path: Path):
     assert rows[REGIONS[0]]["ready_replicas"] == 2 and rows[REGIONS[0]]["gate"] == "passed"
 
 
+def test_secrets_never_show_even_with_debug_logs(clusters, fleet_file, cli):
+    import base64
+
+    from fakes.fleets import SECRET_VALUE
+
+    code, out, err = cli(
+        "-vv", "-f", str(fleet_file()), "deploy", "--yes", *GATE, json_output=False
+    )
+    assert code == 0
+    for secret in (SECRET_VALUE, base64.b64encode(SECRET_VALUE.encode()).decode()):
+        assert secret not in out + err
+
+
+def test_status_names_an_unreachable_region_and_exits_4(clusters, fleet_file, cli, tmp_path):
+    from fakes.fleets import fleet_document, write_fleet
+
+    assert cli("-f", str(fleet_file()), "deploy", "--yes", *GATE)[0] == 0
+    kubeconfig = clusters.write_kubeconfig(
+        tmp_path / "kc-dead", {REGIONS[2]: clusters.unreachable_url()}
+    )
+    fleet = write_fleet(tmp_path / "dead.yaml", fleet_document(kubeconfig))
+    code, result, _ = cli("-f", str(fleet), "status")
+    assert code == 4
+    rows = {r["region"]: r for r in result["regions"]}
+    assert rows[REGIONS[2]]["reachable"] is False
+    assert "Connection refused" in rows[REGIONS[2]]["error"]
+    assert rows[REGIONS[0]]["revision"] == 1 and rows[REGIONS[0]]["reachable"] is True
+
+
 def test_rollback_without_history_is_a_clear_error(clusters, fleet_file, cli):
     code, _, err = cli("-f", str(fleet_file()), "rollback", "--region", REGIONS[0], "--yes")
     assert code == 3

@@ -133,6 +133,11 @@ class ClusterSet:
     def writes(self, cluster: str, *, include_dry_run: bool = True) -> list[str]:
         return self.call(lambda: self.clusters[cluster].writes(include_dry_run=include_dry_run))
 
+    def write_window(self, cluster: str) -> tuple[float, float]:
+        """(first, last) arrival time of the persisted writes to a cluster."""
+        times = self.call(lambda: self.clusters[cluster].write_times())
+        return min(times), max(times)
+
     def request_count(self, cluster: str) -> int:
         return self.call(lambda: len(self.clusters[cluster].requests_log()))
 

@@ -20,6 +20,7 @@ import gzip
 import importlib.resources
 import itertools
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -84,6 +85,7 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
     observers: list[Callable[[ShimmedKubernetes, str, Obj | None], None]] = attrs.field(
         factory=list
     )
+    arrivals: list[float] = attrs.field(factory=list)  # monotonic time of each request
     backdate_s: float = 0.0  # new objects look this much older (e.g. long-settled exports)
     faults: list[tuple[str, int]] = attrs.field(factory=list)  # (path prefix, status), once each
     delays: dict[str, float] = attrs.field(factory=dict)  # path prefix -> seconds before answering
@@ -117,6 +119,14 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
             for r in self._requests
             if r.method.value in WRITE_METHODS
             and (include_dry_run or r.params.get("dryRun") != "All")
+        ]
+
+    def write_times(self) -> list[float]:
+        """When each persisted write arrived (time.monotonic)."""
+        return [
+            at
+            for r, at in zip(self._requests, self.arrivals, strict=True)
+            if r.method.value in WRITE_METHODS and r.params.get("dryRun") != "All"
         ]
 
     def live(self, plural: str, namespace: str | None, name: str) -> Obj | None:
@@ -155,6 +165,7 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
             subresource=sub,
         )
         self._requests.append(request)
+        self.arrivals.append(time.monotonic())
         for prefix, seconds in self.delays.items():
             if raw.path.startswith(prefix):
                 await asyncio.sleep(seconds)
