@@ -96,7 +96,8 @@ def main() -> None:
                 asyncio.run(link_request(str(control), request))
                 added = [rtt - base for rtt in rtts_ms(listen, args.samples)]
                 p50, p99 = statistics.median(added), percentile(added, 0.99)
-                print(f"| {one_way:g} | {p50:.2f} ms | {p99:.2f} ms | {p50 - 2 * one_way:+.2f} ms |")
+                error = p50 - 2 * one_way
+                print(f"| {one_way:g} | {p50:.2f} ms | {p99:.2f} ms | {error:+.2f} ms |")
         finally:
             linkd.terminate()
             linkd.wait()

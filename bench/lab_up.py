@@ -52,7 +52,8 @@ def main() -> None:
     args = parser.parse_args()
     extra = ["--no-nodes"] if args.no_nodes else []
     runs = [one_run(args.fleet, extra) for _ in range(args.runs)]
-    print(f"{args.runs} runs of `lab up` on {Path(args.fleet).name}{' --no-nodes' if extra else ''}")
+    flags = " --no-nodes" if extra else ""
+    print(f"{args.runs} runs of `lab up` on {Path(args.fleet).name}{flags}")
     print("| figure | median | max |")
     print("| --- | --- | --- |")
     for index, name in enumerate(("ready after (reported by up)", "up, whole command", "down")):
