@@ -45,6 +45,28 @@ async def _export_settled(target: KubeTarget, region: str, name: str, namespace:
     return age is None or age > PROPAGATION_S
 
 
+async def _missing_imports(
+    target: KubeTarget, region: str, services: tuple[str, ...]
+) -> tuple[list[str], list[str]]:
+    """Other regions' exports this region does not import: (failures, not yet expected)."""
+    namespace = target.fleet.namespace
+    client = await target.kube_client(region)
+    imports = {
+        item["metadata"]["name"]
+        for item in await client.list_objects(MCS, "ServiceImport", namespace)
+    }
+    missing: list[str] = []
+    not_yet: list[str] = []
+    for other in target.fleet.region_names:
+        for service in services:
+            name = f"{other}-{service}"
+            if other == region or name in imports:
+                continue
+            settled = await _export_settled(target, other, name, namespace)
+            (missing if settled else not_yet).append(name)
+    return missing, not_yet
+
+
 class KubeMcsExports(Check):
     name = "kube-mcs"
     title = "MCS ServiceExports exported, ServiceImports of every other region present"
@@ -63,19 +85,7 @@ class KubeMcsExports(Check):
             export = await client.get(MCS, "ServiceExport", name, fleet.namespace)
             if not exported(export):
                 problems.append(f"ServiceExport {name} {'not exported' if export else 'missing'}")
-        imports = {
-            item["metadata"]["name"]
-            for item in await client.list_objects(MCS, "ServiceImport", fleet.namespace)
-        }
-        missing: list[str] = []
-        not_yet: list[str] = []
-        for other in fleet.region_names:
-            for service in services:
-                name = f"{other}-{service}"
-                if other == region.name or name in imports:
-                    continue
-                settled = await _export_settled(ctx.target, other, name, fleet.namespace)
-                (missing if settled else not_yet).append(name)
+        missing, not_yet = await _missing_imports(ctx.target, region.name, services)
         problems += [f"ServiceImport {name} missing" for name in missing]
         if problems:
             return [
@@ -98,11 +108,11 @@ class KubeMcsExports(Check):
                     missing_imports=not_yet,
                 )
             ]
+        others = len(fleet.region_names) - 1
         return [
             ok(
                 self.name,
                 region.name,
-                f"{len(services)} exports, {len(imports)} imports",
-                imports=sorted(imports),
+                f"{len(services)} exports exported, {len(services) * others} imports present",
             )
         ]

@@ -150,6 +150,24 @@ async def _dry_run(client: KubeClient, plan: RegionPlan, options: DeployOptions)
     )
 
 
+async def _gate(
+    connected: Connected, region: str, options: DeployOptions, progress: Progress
+) -> Literal["passed", "skipped"]:
+    """The region-scoped verify mesh; OperationFailed naming the failures if it fails."""
+    if not options.gate:
+        return "skipped"
+    progress(region, "health gate", 0.95)
+    outcome = await health_gate(
+        connected.target, region, select=options.gate_checks, timeout_s=options.gate_timeout_s
+    )
+    if not outcome.passed:
+        raise OperationFailed(
+            f"{region}: health gate failed: {'; '.join(outcome.failures[:3])}",
+            hint=outcome.hint,
+        )
+    return "passed"
+
+
 async def _deploy_region(
     fleet: Fleet,
     connected: Connected,
@@ -159,8 +177,7 @@ async def _deploy_region(
 ) -> RegionDeploy:
     started = time.monotonic()
     client = connected.clients[plan.region]
-    current = plan.history.current
-    previous = current.number if current else None
+    previous = plan.history.current.number if plan.history.current else None
     if plan.unchanged:
         progress(plan.region, "unchanged", 1.0)
         return RegionDeploy(
@@ -182,21 +199,7 @@ async def _deploy_region(
         )
         changes += await prune(client, plan.prune)
         await wait_rollout(client, plan.region, plan.manifests, timeout_s, progress)
-        gate: Literal["passed", "skipped"] = "skipped"
-        if options.gate:
-            progress(plan.region, "health gate", 0.95)
-            outcome = await health_gate(
-                connected.target,
-                plan.region,
-                select=options.gate_checks,
-                timeout_s=options.gate_timeout_s,
-            )
-            if not outcome.passed:
-                raise OperationFailed(
-                    f"{plan.region}: health gate failed: {'; '.join(outcome.failures[:3])}",
-                    hint=outcome.hint,
-                )
-            gate = "passed"
+        gate = await _gate(connected, plan.region, options, progress)
     except BcastError as e:
         return await _fail_region(fleet, client, plan, e, started, timeout_s, progress)
     history = revisions.added(plan.history, plan.manifests, "deploy", gate)
