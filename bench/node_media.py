@@ -13,8 +13,8 @@ publisher sends 640x360 VP8 at 30 fps (moving noise, so the encoder spends its
 - time to first frame: WHEP POST -> first decoded frame, late joiners of a live stream.
 - viewers per core: a publisher process sending a pre-encoded 640x360 VP8 loop
   (~500 kbps, keyframe every second) and N cheap viewers (encoded frames counted
-  through the aiortc hook, no decode) on one node; node CPU share from /proc over a window; every viewer must
-  keep >= 29 fps. Viewers per core = N / node CPU share at the largest N that held.
+  through the aiortc hook, no decode) in 3 worker processes, on one node; node CPU
+  share from /proc over a window; every viewer must keep >= 29 fps. Viewers per core = N / node CPU share at the largest N that held.
   Passthrough vs MediaRelay (decode once, re-encode per viewer).
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import statistics
@@ -154,27 +155,51 @@ async def first_frame_times(http: Any, node: NodeProcess, joins: int) -> list[fl
     return times
 
 
+WORKERS = 3  # viewer processes: one process cannot receive for hundreds of viewers
+
+
 async def capacity_step(
     http: Any, node: NodeProcess, stream: str, viewers: int, window_s: float
 ) -> dict[str, float]:
-    """N cheap viewers; node CPU share and the slowest viewer's fps over a window."""
+    """N cheap viewers spread over worker processes; the node's CPU share and the slowest
+    viewer's fps over the same window (workers start measuring on our "go")."""
     assert node.process is not None
-    sessions = []
-    for _ in range(viewers):
-        sessions.append(await view(http, node.signalling, stream, decode=False))
-    await asyncio.sleep(2.0)  # all connected and started on a keyframe
-    counts = [len(s.frames) for s in sessions]
-    node_cpu, own_cpu, started = (
-        cpu_seconds(node.process.pid),
-        time.process_time(),
-        time.monotonic(),
-    )
-    await asyncio.sleep(window_s)
-    elapsed = time.monotonic() - started
-    node_share = (cpu_seconds(node.process.pid) - node_cpu) / elapsed
-    client_share = (time.process_time() - own_cpu) / elapsed
-    fps = [(len(s.frames) - c) / elapsed for s, c in zip(sessions, counts, strict=True)]
-    await asyncio.gather(*(s.close(http) for s in sessions))
+    shares = [viewers // WORKERS + (1 if i < viewers % WORKERS else 0) for i in range(WORKERS)]
+    workers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--viewers-only",
+            node.signalling,
+            stream,
+            str(count),
+            str(window_s),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for count in shares
+        if count
+    ]
+    try:
+        for worker in workers:  # each says "ready" once its viewers all receive frames
+            assert worker.stdout is not None
+            await asyncio.wait_for(worker.stdout.readline(), 120)
+        node_cpu, started = cpu_seconds(node.process.pid), time.monotonic()
+        client_cpu = sum(cpu_seconds(w.pid) for w in workers)
+        for worker in workers:
+            assert worker.stdin is not None
+            worker.stdin.write(b"go\n")
+            await worker.stdin.drain()
+        reports = [json.loads(await w.stdout.readline()) for w in workers]  # type: ignore[union-attr]
+        elapsed = time.monotonic() - started
+        node_share = (cpu_seconds(node.process.pid) - node_cpu) / elapsed
+        client_share = (sum(cpu_seconds(w.pid) for w in workers) - client_cpu) / elapsed
+    finally:
+        for worker in workers:
+            if worker.returncode is None:
+                worker.terminate()
+            await worker.wait()
+    fps = [value for report in reports for value in report]
     return {
         "viewers": viewers,
         "node_cpu": node_share,
@@ -182,6 +207,29 @@ async def capacity_step(
         "min_fps": min(fps),
         "median_fps": statistics.median(fps),
     }
+
+
+async def viewers_only(url: str, stream: str, count: int, window_s: float) -> None:
+    """A worker: `count` tap viewers; "ready" when all receive, fps list after "go"."""
+    ice.offer_only("127.0.0.1")
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+        sessions = [await view(http, url, stream, decode=False) for _ in range(count)]
+        deadline = time.monotonic() + 60
+        while not all(s.frames for s in sessions) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)
+        print("ready", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
+        counts, started = [len(s.frames) for s in sessions], time.monotonic()
+        await asyncio.sleep(window_s)
+        elapsed = time.monotonic() - started
+        print(
+            json.dumps(
+                [(len(s.frames) - c) / elapsed for s, c in zip(sessions, counts, strict=True)]
+            ),
+            flush=True,
+        )
+        await asyncio.gather(*(s.close(http) for s in sessions))
 
 
 async def capacity(
@@ -284,7 +332,7 @@ async def run(args: argparse.Namespace, nodes: dict[str, NodeProcess]) -> None:
             )
         )
         print("viewers per core, passthrough:", flush=True)
-        steps = [10, 40] if args.quick else [25, 50, 100, 150, 200]
+        steps = [30, 90] if args.quick else [50, 100, 200, 300, 400]
         passthrough = await capacity(
             http, nodes["a"], "load-passthrough", steps, 3 if args.quick else 5
         )
