@@ -157,3 +157,45 @@ async def test_a_missing_import_of_a_fresh_export_is_only_a_warning(tmp_path: Pa
             await target.close()
     result = by_check(report)[("kube-mcs", "b")]
     assert result.status == Status.warn and "a-nats-gateway" in result.message
+
+
+def test_verify_mesh_cli_on_the_kube_target(deployed, capsys: pytest.CaptureFixture[str]):
+    import json
+
+    from bcastctl.cli.main import run
+
+    _, _, kubeconfig = deployed
+    fleet_path = kubeconfig.parent / "fleet.yaml"
+    from fakes.fleets import write_fleet
+
+    document = fleet_document(kubeconfig, regions=NAMES)
+    document["nats"] = {"cluster_size": 1}
+    for region in document["regions"]:
+        region["replicas"] = 1
+    write_fleet(fleet_path, document)
+    code = run(
+        [
+            "-o",
+            "json",
+            "-f",
+            str(fleet_path),
+            "verify",
+            "mesh",
+            "--target",
+            "kube",
+            "--check",
+            "^kube-",
+            "--check",
+            "^nats-gateways$",
+        ]
+    )
+    report = json.loads(capsys.readouterr().out)["result"]
+    assert code == 0, [r for r in report["results"] if r["status"] != "ok"]
+    assert report["target"] == "kube"
+    assert {r["check"] for r in report["results"]} == {
+        "kube-cluster",
+        "kube-workloads",
+        "kube-stunner-gateway",
+        "kube-mcs",
+        "nats-gateways",
+    }

@@ -227,3 +227,54 @@ def test_a_failed_first_deploy_says_there_is_nothing_to_roll_back_to(clusters, f
     assert first["state"] == "failed" and first["rolled_back_to"] is None
     assert "no previous revision to roll back to (first deploy)" in first["failure"]
     assert [r["state"] for r in result["regions"][1:]] == ["not-started"] * 2
+
+
+def test_progress_goes_to_stderr_per_region_and_quiet_silences_it(clusters, fleet_file, cli):
+    fleet = str(fleet_file())
+    code, out, err = cli("--no-color", "-f", fleet, "deploy", "--yes", *GATE, json_output=False)
+    assert code == 0
+    for region in REGIONS:
+        assert region in err and region in out
+    assert err.count("deployed revision 1") == 3
+    assert "deployed revision" not in out  # the table is data, progress is not
+    code, _, err = cli("-q", "-f", fleet, "deploy", "--yes", *GATE, json_output=False)
+    assert code == 0 and err == ""
+
+
+def test_gate_wait_retries_the_gate_until_it_passes(tmp_path: Path, cli):
+    """europe-west9's MCS controller catches up after the first gate attempt: --gate-wait
+    re-runs the gate until it passes instead of rolling back."""
+    import threading
+    import time
+
+    from fakes.clusters import cluster_set
+    from fakes.fleets import fleet_document, seed_secrets, write_fleet
+
+    late = REGIONS[1]
+    with cluster_set(REGIONS, no_imports={late}, backdate_s=3600) as clusters:
+        for region in REGIONS:
+            seed_secrets(clusters, region)
+        fleet = write_fleet(
+            tmp_path / "f.yaml", fleet_document(clusters.write_kubeconfig(tmp_path / "kc"))
+        )
+
+        def import_lists() -> int:
+            log = clusters.clusters[late].requests_log()
+            return sum(
+                r.method.value == "GET" and r.url.path.endswith("/serviceimports") for r in log
+            )
+
+        def catch_up_after_first_gate() -> None:
+            deadline = time.monotonic() + 30
+            while clusters.call(import_lists) == 0 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            clusters.no_imports.discard(late)
+            clusters.call(lambda: clusters._import_exports(clusters.clusters[late]))
+
+        helper = threading.Thread(target=catch_up_after_first_gate, daemon=True)
+        helper.start()
+        code, result, _ = cli("-f", str(fleet), "deploy", "--yes", *GATE, "--gate-wait", "20s")
+        helper.join(5)
+        assert code == 0, result
+        assert [r["gate"] for r in result["regions"]] == ["passed"] * 3
+        assert clusters.call(import_lists) >= 2  # the gate ran again after failing once

@@ -40,12 +40,12 @@ clusters_app = typer.Typer(help="GKE clusters.", no_args_is_help=True)
 dns_app = typer.Typer(help="The Cloud DNS geo record for TURN.", no_args_is_help=True)
 
 
-def seconds(text: str | None) -> float | None:
+def seconds(text: str | None, option: str = "--timeout") -> float | None:
     if text is None:
         return None
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h)?\s*", text)
     if not match or float(match[1]) <= 0:
-        raise UsageError(f"--timeout {text!r}: expected a positive duration like 90, 90s or 5m")
+        raise UsageError(f"{option} {text!r}: expected a positive duration like 90, 90s or 5m")
     return float(match[1]) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[match[2] or "s"]
 
 
@@ -95,6 +95,10 @@ def deploy(
         list[str] | None, typer.Option("--gate-check", help="Gate checks (regex, !regex).")
     ] = None,
     no_gate: Annotated[bool, typer.Option("--no-gate", help="Skip the health gate.")] = False,
+    gate_wait: Annotated[
+        str | None,
+        typer.Option("--gate-wait", help="Re-run failing gate checks until this deadline."),
+    ] = None,
     kubeconfig: Kubeconfig = None,
     kube_context: Context = None,
 ) -> int:
@@ -117,6 +121,7 @@ def deploy(
         context=kube_context,
         gate=not no_gate,
         gate_checks=gate_check or (),
+        gate_wait_s=seconds(gate_wait, "--gate-wait") or 0.0,
     )
     with progress_bars(cli.err) as progress:
         result = asyncio.run(run_deploy(fleet, options, progress))

@@ -40,6 +40,7 @@ class DeployOptions:
     gate: bool = True
     gate_checks: Sequence[str] = ()  # verify's --check patterns; () = every applicable check
     gate_timeout_s: float = 10.0
+    gate_wait_s: float = 0.0  # re-run failing gate checks until this deadline
     api_timeout_s: float = 10.0
 
 
@@ -158,7 +159,11 @@ async def _gate(
         return "skipped"
     progress(region, "health gate", 0.95)
     outcome = await health_gate(
-        connected.target, region, select=options.gate_checks, timeout_s=options.gate_timeout_s
+        connected.target,
+        region,
+        select=options.gate_checks,
+        timeout_s=options.gate_timeout_s,
+        wait_s=options.gate_wait_s,
     )
     if not outcome.passed:
         raise OperationFailed(
