@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import html as html_module
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -167,3 +171,26 @@ def test_bad_input_is_one_line_and_exit_2(lab: Path, tmp_path: Path) -> None:
         done = cli("probe", "rtt", "--state-dir", str(lab), *args)
         assert done.returncode == 2, (args, done.stderr)
         assert needle in done.stderr and "Traceback" not in done.stderr
+
+
+def test_watch_refreshes_until_interrupted(lab: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BCAST")}
+    env.update({"NO_COLOR": "1", "COLUMNS": "200"})
+    command = [sys.executable, "-m", "bcastctl", "probe", "rtt", "--watch", "--state-dir",
+               str(lab), "--no-client", "-n", "2", "--interval", "10"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        lines: list[bytes] = []
+        assert process.stdout is not None
+        while not any(b"round 2," in line for line in lines):
+            line = process.stdout.readline()
+            assert line, f"watch ended early: {process.stderr.read() if process.stderr else ''!r}"
+            lines.append(line)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    text = b"".join(lines).decode()
+    assert text.count("RTT p50 ms") == 2 and "round 1," in text
