@@ -14,7 +14,8 @@ publisher sends 640x360 VP8 at 30 fps (moving noise, so the encoder spends its
 - viewers per core: a publisher process sending a pre-encoded 640x360 VP8 loop
   (~500 kbps, keyframe every second) and N cheap viewers (encoded frames counted
   through the aiortc hook, no decode) in 3 worker processes, on one node; node CPU
-  share from /proc over a window; every viewer must keep >= 29 fps. Viewers per core = N / node CPU share at the largest N that held.
+  share from /proc over a window; every viewer must keep >= 29 fps. Viewers per
+  core = N / node CPU share at the largest N that held.
   Passthrough vs MediaRelay (decode once, re-encode per viewer).
 """
 
@@ -215,7 +216,7 @@ async def viewers_only(url: str, stream: str, count: int, window_s: float) -> No
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
         sessions = [await view(http, url, stream, decode=False) for _ in range(count)]
         deadline = time.monotonic() + 60
-        while not all(s.frames for s in sessions) and time.monotonic() < deadline:
+        while not all(s.frames for s in sessions) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)
         print("ready", flush=True)
@@ -355,9 +356,16 @@ def main() -> None:
     parser.add_argument(
         "--publish-only", nargs=2, metavar=("URL", "STREAM"), help=argparse.SUPPRESS
     )  # the capacity run's publisher process
+    parser.add_argument(
+        "--viewers-only", nargs=4, metavar=("URL", "STREAM", "N", "WINDOW"), help=argparse.SUPPRESS
+    )  # a capacity run's viewer process
     args = parser.parse_args()
     if args.publish_only:
         asyncio.run(publish_only(*args.publish_only))
+        return
+    if args.viewers_only:
+        url, stream, count, window = args.viewers_only
+        asyncio.run(viewers_only(url, stream, int(count), float(window)))
         return
     directory = Path(tempfile.mkdtemp(prefix="bench-node-"))
     servers: list[NatsServer] = []
