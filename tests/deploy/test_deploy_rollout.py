@@ -178,6 +178,11 @@ def test_conflicts_are_reported_and_force_conflicts_takes_over(clusters, fleet_f
     failure = result["regions"][0]["failure"]
     assert "conflict" in failure and "kubectl-edit" in failure and ".spec.replicas" in failure
     assert "--force-conflicts" in result["regions"][0]["hint"]
+    assert "nothing was written to this region" in failure
+    sts = clusters.live(region, "statefulsets", "broadcaster", f"{region}-broadcaster")
+    assert sts["spec"]["replicas"] == 5  # the other manager's value stands
+    assert sts["spec"]["template"]["spec"]["containers"][0]["image"] == V1  # not half-applied
+    assert [r["state"] for r in result["regions"][1:]] == ["not-started"] * 2
 
     code, result, _ = cli("-f", str(fleet), "deploy", "--yes", "--force-conflicts", *GATE)
     assert code == 0
@@ -278,3 +283,24 @@ def test_gate_wait_retries_the_gate_until_it_passes(tmp_path: Path, cli):
         assert code == 0, result
         assert [r["gate"] for r in result["regions"]] == ["passed"] * 3
         assert clusters.call(import_lists) >= 2  # the gate ran again after failing once
+
+
+def test_a_broken_revision_record_is_a_clear_error(clusters, fleet_file, cli):
+    fleet = str(fleet_file())
+    assert cli("-f", fleet, "deploy", "--yes", *GATE)[0] == 0
+    clusters.merge_patch(
+        REGIONS[0],
+        "v1",
+        "configmaps",
+        "broadcaster",
+        "bcastctl-revisions",
+        {"binaryData": {"rev-1": "bm90IGd6aXA="}},
+        "vandal",
+    )
+    code, result, _ = cli("-f", fleet, "status")
+    assert code == 3
+    row = result["regions"][0]
+    assert row["reachable"] is True
+    assert "revision record broadcaster/bcastctl-revisions is unreadable" in row["error"]
+    code, _, err = cli("-f", fleet, "deploy", "--yes", *GATE, json_output=False)
+    assert code == 3 and "unreadable" in err and "Traceback" not in err

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from bcastctl.adapters.kube import KubeClient, Manifest
 from bcastctl.deploy.model import ObjectChange
-from bcastctl.deploy.plan import change
+from bcastctl.deploy.plan import change, is_subset
 from bcastctl.errors import OperationFailed
 
 Progress = Callable[[str, str, float], None]  # region, what is happening, fraction done
@@ -44,6 +44,22 @@ async def apply_all(
         elif after.get("metadata", {}).get("resourceVersion") != old_version:
             changes.append(change("update", doc))
     return changes
+
+
+async def check_conflicts(
+    client: KubeClient, manifests: list[Manifest], live: list[Manifest | None]
+) -> None:
+    """Server-side dry run of every object that would change: ApplyConflict before any write.
+
+    A conflict found half-way through the real apply would leave the region half
+    updated; found here, the region is left exactly as it was.
+    """
+    changing = [
+        doc
+        for doc, current in zip(manifests, live, strict=True)
+        if current is None or not is_subset(doc, current)
+    ]
+    await asyncio.gather(*(client.apply(doc, dry_run=True) for doc in changing))
 
 
 async def prune(client: KubeClient, stale: list[Manifest]) -> list[ObjectChange]:

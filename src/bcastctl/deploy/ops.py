@@ -12,7 +12,7 @@ from bcastctl.deploy.apply import Progress, _quiet
 from bcastctl.deploy.connect import connect_regions
 from bcastctl.deploy.model import RegionStatus, RollbackResult, StatusResult
 from bcastctl.deploy.rollout import restore
-from bcastctl.errors import BcastError, ConfigError, ExitCode
+from bcastctl.errors import BcastError, ConfigError, ExitCode, UnreachableError
 from bcastctl.fleet import Fleet
 
 
@@ -73,7 +73,8 @@ async def _region_status(client: KubeClient, fleet: Fleet, region: str) -> Regio
             client.get("apps/v1", "StatefulSet", f"{region}-broadcaster", fleet.namespace),
         )
     except BcastError as e:
-        return RegionStatus(region=region, reachable=False, error=e.message)
+        unreachable = isinstance(e, UnreachableError)
+        return RegionStatus(region=region, reachable=not unreachable, error=e.message)
     current = history.current
     containers = (
         (sts or {}).get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])
@@ -106,9 +107,10 @@ async def status(
         )
     finally:
         connected.close()
-    unreachable = any(not row.reachable for row in rows)
-    return StatusResult(
-        fleet=fleet.name,
-        regions=list(rows),
-        exit_code=int(ExitCode.UNREACHABLE if unreachable else ExitCode.OK),
-    )
+    if any(not row.reachable for row in rows):
+        code = ExitCode.UNREACHABLE
+    elif any(row.error for row in rows):
+        code = ExitCode.CONFIG
+    else:
+        code = ExitCode.OK
+    return StatusResult(fleet=fleet.name, regions=list(rows), exit_code=int(code))

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from bcastctl.adapters.kube import KubeClient, Manifest
+from bcastctl.errors import ConfigError
 
 CONFIGMAP: Final = "bcastctl-revisions"
 KEEP: Final = 3
@@ -95,19 +96,27 @@ async def load(client: KubeClient, namespace: str) -> History:
         return History([])
     annotations = configmap["metadata"].get("annotations", {})
     binary = configmap.get("binaryData", {})
-    revisions = [
-        Revision(
-            number=int(meta["number"]),
-            digest=str(meta["digest"]),
-            image=str(meta.get("image", "")),
-            applied_at=str(meta.get("appliedAt", "")),
-            source=str(meta.get("source", "deploy")),
-            gate=str(meta.get("gate", "")),
-            manifests=_unpack(binary[f"rev-{meta['number']}"]),
-        )
-        for meta in json.loads(annotations.get(HISTORY_ANNOTATION, "[]"))
-        if f"rev-{meta['number']}" in binary
-    ]
+    try:
+        revisions = [
+            Revision(
+                number=int(meta["number"]),
+                digest=str(meta["digest"]),
+                image=str(meta.get("image", "")),
+                applied_at=str(meta.get("appliedAt", "")),
+                source=str(meta.get("source", "deploy")),
+                gate=str(meta.get("gate", "")),
+                manifests=_unpack(binary[f"rev-{meta['number']}"]),
+            )
+            for meta in json.loads(annotations.get(HISTORY_ANNOTATION, "[]"))
+            if f"rev-{meta['number']}" in binary
+        ]
+    except (ValueError, KeyError, TypeError, OSError) as e:  # OSError: a broken gzip stream
+        raise ConfigError(
+            f"{client.name}: revision record {namespace}/{CONFIGMAP} is unreadable "
+            f"({type(e).__name__}: {e})",
+            hint=f"delete ConfigMap {namespace}/{CONFIGMAP} to start a new history "
+            "(rollback then has nothing to go back to)",
+        ) from e
     return History(revisions, annotations.get(ATTEMPT_ANNOTATION))
 
 

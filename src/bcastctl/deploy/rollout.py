@@ -15,9 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bcastctl.adapters.kube import KubeClient, Manifest
+from bcastctl.adapters.kube import ApplyConflict, KubeClient, Manifest
 from bcastctl.deploy import revisions
-from bcastctl.deploy.apply import Progress, _quiet, apply_all, prune, wait_rollout
+from bcastctl.deploy.apply import (
+    Progress,
+    _quiet,
+    apply_all,
+    check_conflicts,
+    prune,
+    wait_rollout,
+)
 from bcastctl.deploy.connect import Connected, connect_regions
 from bcastctl.deploy.gate import health_gate
 from bcastctl.deploy.model import DeployResult, ObjectChange, RegionDeploy
@@ -193,6 +200,20 @@ async def _deploy_region(
             previous_revision=previous,
         )
     timeout_s = options.timeout_s or fleet.rollout.timeout_s
+    try:
+        if not options.force_conflicts:
+            await check_conflicts(client, plan.manifests, plan.live)
+    except ApplyConflict as e:
+        return RegionDeploy(
+            region=plan.region,
+            state="failed",
+            image=plan.image,
+            revision=previous,
+            previous_revision=previous,
+            failure=f"{e.message}; nothing was written to this region",
+            hint=e.hint,
+            duration_s=round(time.monotonic() - started, 3),
+        )
     try:
         changes = await apply_all(
             client,

@@ -85,10 +85,9 @@ def status_table(result: StatusResult) -> RenderableType:
     for column in ("region", "revision", "image", "ready", "gate", "applied", "note"):
         table.add_column(column)
     for row in result.regions:
-        if not row.reachable:
-            table.add_row(
-                row.region, "-", "-", "-", "-", "-", Text(f"unreachable: {row.error}", style="red")
-            )
+        if row.error:
+            why = row.error if row.reachable else f"unreachable: {row.error}"
+            table.add_row(row.region, "-", "-", "-", "-", "-", Text(why, style="red"))
             continue
         ready = (
             f"{row.ready_replicas}/{row.replicas}" if row.replicas is not None else "no StatefulSet"
