@@ -6,6 +6,8 @@ or its extra process stopped in a finally block. The killed-node test runs last.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -23,11 +25,21 @@ from checks_testkit import (
     verify,
 )
 
-from bcastctl.checks.base import Status
+from bcastctl.checks import media_client
+from bcastctl.checks.base import CheckResult, Status
+from bcastctl.checks.mcs_dns import McsDns
+from bcastctl.checks.nats_gateways import NatsGateways
 from bcastctl.checks.runner import RunOptions, run_checks
+from bcastctl.checks.stream_registry import StreamRegistry
 from bcastctl.checks.turn import Turn
+from bcastctl.fleet import load_fleet
 from bcastctl.targets.lab import LabTarget
-from bcastctl.targets.lab_state import NodeState, load_lab_state
+from bcastctl.targets.lab_state import (
+    NodeState,
+    lab_whip_token,
+    load_lab_secrets,
+    load_lab_state,
+)
 
 pytestmark = pytest.mark.slow
 A, B, C = "us-east5", "europe-west9", "asia-southeast1"
@@ -71,6 +83,72 @@ def test_healthy_lab_passes_every_check(lab: Path, tmp_path: Path) -> None:
     cases = root.findall("./testsuite/testcase")
     assert root.tag == "testsuites" and len(cases) == len(report["results"])
     assert root.get("failures") == "0" and not root.findall(".//failure")
+    # no secret of the lab in any output (the turn check used fresh TURN credentials)
+    table = cli("verify", "mesh", "--state-dir", str(lab)).stdout
+    for secret in load_lab_secrets(state).as_plain().values():
+        assert secret not in table and secret not in json.dumps(report)
+        assert secret not in junit.read_text()
+
+
+async def test_unresolvable_clusterset_names_fail_mcs_dns_per_pair(lab: Path) -> None:
+    state = load_lab_state(lab)
+    fleet = load_fleet(state.fleet_path).model_copy(update={"namespace": "elsewhere"})
+    target = LabTarget(state, fleet)  # expects names the lab's DNS does not serve
+    try:
+        report = await run_checks(target, RunOptions(timeout_s=5), checks=[McsDns()])
+    finally:
+        await target.close()
+    results = {r.scope: r for r in report.results}
+    assert len(results) == 6 and all(r.status == Status.fail for r in results.values())
+    message = results[f"{A}->{B}"].message
+    assert f"{B}-nats-gateway.elsewhere.svc.clusterset.local" in message and "NXDOMAIN" in message
+    assert len(report.root_causes) == 6  # nothing else failed: each pair is its own cause
+
+
+async def registry_until(target: LabTarget, done: Any) -> tuple[dict[str, CheckResult], list[Any]]:
+    """Run nats-gateways and registry until `done(registry results by scope)`.
+
+    Returns the last registry results and root causes (which need the gateway layer).
+    """
+    deadline = time.monotonic() + 15
+    checks = [NatsGateways(), StreamRegistry()]
+    while True:
+        report = await run_checks(target, RunOptions(timeout_s=5), checks=checks)
+        results = {r.scope: r for r in report.results if r.check == "registry"}
+        if done(results) or time.monotonic() > deadline:
+            return results, report.root_causes
+        await asyncio.sleep(0.3)
+
+
+async def test_registry_agrees_on_a_published_stream_until_a_link_is_cut(lab: Path) -> None:
+    state = load_lab_state(lab)
+    token = lab_whip_token(state)
+    target = LabTarget(state)
+    publisher = None
+    try:
+        endpoint = (await target.region(B, timeout_s=5)).nodes[0].signalling
+        assert endpoint is not None
+        config = media_client.rtc_configuration(target, None)
+        publisher = await media_client.publish(target, endpoint, "regtest", token, config, 10)
+        results, _ = await registry_until(
+            target, lambda rs: all(r.values.get("streams") == 1 for r in rs.values())
+        )
+        assert len(results) == 6 and all(r.status == Status.ok for r in results.values())
+        assert cli("lab", "fault", "cut-link", A, B, "--state-dir", str(lab)).returncode == 0
+        try:
+            results, causes = await registry_until(
+                target, lambda rs: rs[f"{A}-0"].status == Status.fail
+            )
+        finally:
+            assert cli("lab", "fault", "heal-link", A, B, "--state-dir", str(lab)).returncode == 0
+    finally:
+        if publisher is not None:
+            await media_client.close(target, publisher, token)
+        await target.close()
+    assert f"regtest (unknown here; {B}-0 holds it)" in results[f"{A}-0"].message
+    assert results[f"{C}-0"].status == Status.ok
+    link = " <-> ".join(sorted((A, B)))
+    assert [c.cause for c in causes] == [f"NATS gateway link {link} is down"]
 
 
 def test_table_marks_and_summary(lab: Path) -> None:
