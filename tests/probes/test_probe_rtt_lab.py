@@ -31,7 +31,7 @@ STATS_KEYS = {
     "mean_ms", "jitter_ms",
 }  # fmt: skip
 CLIENT_KEYS = {"region", "endpoint", "http", "stun", "stun_address", "error"}
-ELECTION_KEYS = {"winner", "mean_ms", "why_not"}
+ELECTION_KEYS = {"winner", "metric", "mean_ms", "why_not"}
 
 
 def configured_rtt_ms(a: str, b: str) -> float:
@@ -122,7 +122,7 @@ def test_json_contract_and_export(lab: Path, tmp_path: Path) -> None:
     assert all(set(p) == PAIR_KEYS and set(p["stats"]) == STATS_KEYS for p in report["pairs"])
     assert all(set(c) == CLIENT_KEYS for c in report["client"])
     assert set(report["election"]) == ELECTION_KEYS
-    assert report["election"]["winner"] in (A, B, C)
+    assert report["election"]["winner"] in (A, B, C) and report["election"]["metric"] == "http"
     assert set(report["election"]["why_not"]) == {A, B, C} - {report["election"]["winner"]}
     text = html_module.unescape(svg.read_text()).replace("\xa0", " ")
     assert text.lstrip().startswith("<svg") and "RTT p50 ms" in text

@@ -4,8 +4,10 @@ Per region, concurrently: HTTP GETs of the public signalling endpoint's
 `/api/pc-config` on a kept-alive connection (one warm-up first, so a sample is
 one round trip, not a TCP handshake), and STUN Binding requests to the region's
 TURN address, one probe every `interval_ms`. The election follows videocall-rs's
-client: at least 2 samples per region, the lowest mean HTTP RTT wins; every
-loser gets the reason it lost.
+client: at least 2 samples per region, the lowest mean RTT wins; every loser gets
+the reason it lost. The RTT is HTTP's when bcastctl reaches the signalling
+endpoints directly (the lab), STUN's to the public TURN address when it reaches
+them through the Kubernetes API (whose path is not the client's).
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from collections.abc import Sequence
 
 from bcastctl.adapters.turn import stun_binding_rtt
 from bcastctl.errors import BcastError
-from bcastctl.probes.model import ClientRtt, Election
-from bcastctl.probes.stats import summarize
+from bcastctl.probes.model import ClientRtt, Election, Metric
+from bcastctl.probes.stats import SampleStats, summarize
 from bcastctl.targets.base import Endpoint, RegionEndpoints, Target, http_get
 
 PROBE_PATH = "/api/pc-config"
@@ -66,17 +68,22 @@ async def _probe_region(
     )
 
 
-def elect(clients: Sequence[ClientRtt], min_samples: int = 2) -> Election:
-    """Lowest mean HTTP RTT over regions with at least `min_samples` answers."""
-    means = {c.region: c.http.mean_ms for c in clients}
+def _measure(client: ClientRtt, metric: Metric) -> SampleStats | None:
+    return client.http if metric == "http" else client.stun
+
+
+def elect(clients: Sequence[ClientRtt], metric: Metric = "http", min_samples: int = 2) -> Election:
+    """Lowest mean RTT (by `metric`) over regions with at least `min_samples` answers."""
+    stats = {c.region: _measure(c, metric) for c in clients}
+    means = {name: s.mean_ms if s else None for name, s in stats.items()}
     eligible = {
-        c.region: c.http.mean_ms
-        for c in clients
-        if c.http.mean_ms is not None and c.http.received >= min_samples
+        name: s.mean_ms
+        for name, s in stats.items()
+        if s is not None and s.mean_ms is not None and s.received >= min_samples
     }
     if not eligible:
-        why = {c.region: c.error or "too few answers" for c in clients}
-        return Election(winner=None, mean_ms=means, why_not=why)
+        why = {c.region: c.error or f"too few {metric} answers" for c in clients}
+        return Election(winner=None, metric=metric, mean_ms=means, why_not=why)
     winner = min(eligible, key=lambda name: (eligible[name], name))
     best = eligible[winner]
     why_not: dict[str, str] = {}
@@ -84,13 +91,23 @@ def elect(clients: Sequence[ClientRtt], min_samples: int = 2) -> Election:
         if client.region == winner:
             continue
         mean = eligible.get(client.region)
-        if mean is None:
-            why_not[client.region] = client.error or (
-                f"only {client.http.received} answer(s), {min_samples} needed"
-            )
-        else:
+        measured = stats[client.region]
+        if mean is not None:
             why_not[client.region] = f"mean {mean:g} ms > {best:g} ms ({winner})"
-    return Election(winner=winner, mean_ms=means, why_not=why_not)
+        elif measured is None:
+            why_not[client.region] = f"no {metric} address to probe"
+        else:
+            why_not[client.region] = client.error or (
+                f"only {measured.received} answer(s), {min_samples} needed"
+            )
+    return Election(winner=winner, metric=metric, mean_ms=means, why_not=why_not)
+
+
+def election_metric(regions: Sequence[RegionEndpoints]) -> Metric:
+    """HTTP when the signalling endpoints are reached directly (the client's own path);
+    STUN to the public TURN address when they are reached through the Kubernetes API."""
+    proxied = any(n.signalling and n.signalling.pod for r in regions for n in r.nodes)
+    return "stun" if proxied else "http"
 
 
 async def probe_clients(
@@ -99,4 +116,4 @@ async def probe_clients(
     clients = list(
         await asyncio.gather(*(_probe_region(target, r, samples, interval_ms) for r in regions))
     )
-    return clients, elect(clients)
+    return clients, elect(clients, election_metric(regions))

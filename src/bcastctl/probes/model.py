@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 
 from bcastctl.probes.stats import SampleStats
@@ -41,10 +43,14 @@ class ClientRtt(_Model):
     error: str | None = None
 
 
+Metric = Literal["http", "stun"]
+
+
 class Election(_Model):
-    """The region a client would elect: lowest mean HTTP RTT over at least 2 probes."""
+    """The region a client would elect: lowest mean RTT over at least 2 probes."""
 
     winner: str | None
+    metric: Metric  # which RTT elected: "http" (signalling endpoint) or "stun" (TURN address)
     mean_ms: dict[str, float | None]
     why_not: dict[str, str]  # loser -> why it lost
 

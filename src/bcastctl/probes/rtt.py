@@ -141,7 +141,7 @@ async def probe_rtt(target: Target, options: RttOptions) -> RttReport:
     clients, election = (
         await probe_clients(target, regions, options.client_samples, options.client_interval_ms)
         if options.client
-        else ([], Election(winner=None, mean_ms={}, why_not={}))
+        else ([], Election(winner=None, metric="http", mean_ms={}, why_not={}))
     )
     over = over_threshold(pairs, options.max_rtt_ms)
     code = ExitCode.UNREACHABLE if not regions else ExitCode.CHECKS_FAILED if over else ExitCode.OK

@@ -75,7 +75,11 @@ def pair_table(report: RttReport) -> Table:
 
 
 def client_table(report: RttReport) -> RenderableType:
-    table = Table(title="From here (client view)", title_justify="left")
+    metric = report.election.metric.upper()
+    table = Table(
+        title=f"From here (client view; a client elects by mean {metric} RTT)",
+        title_justify="left",
+    )
     for name in ("region", "HTTP mean", "HTTP p50", "STUN mean", "answers", "election"):
         table.add_column(name, justify="left" if name in ("region", "election") else "right")
     election = report.election
