@@ -28,17 +28,11 @@ CHECKS: Final[tuple[str, ...]] = (
 
 
 def load_checks() -> list[Check]:
-    """One instance of every registered check whose module exists yet."""
+    """One instance of every registered check, in report order."""
     checks: list[Check] = []
     for entry in CHECKS:
         module_name, _, class_name = entry.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name == module_name:  # registered ahead of its file (work in progress)
-                continue
-            raise
-        cls = getattr(module, class_name)
+        cls = getattr(importlib.import_module(module_name), class_name)
         if not (isinstance(cls, type) and issubclass(cls, Check)):
             raise TypeError(f"{entry} is not a Check")
         checks.append(cls())
