@@ -35,20 +35,25 @@ def split_pairs(views: Sequence[NodeView], expected: dict[str, str]) -> list[tup
     return sorted(pairs)
 
 
+def _silent(check: str, view: NodeView) -> CheckResult:
+    name = view.node.name
+    return fail(
+        check,
+        name,
+        f"node does not answer: {view.error}",
+        hint=f"is {name} running? look at its logs",
+        kind="node",
+        region=view.node.region,
+        unreachable=True,
+    )
+
+
 def judge_node(
     check: str, view: NodeView, expected: dict[str, str], unknown_regions: set[str]
 ) -> CheckResult:
     name, region = view.node.name, view.node.region
     if view.view is None:
-        return fail(
-            check,
-            name,
-            f"node does not answer: {view.error}",
-            hint=f"is {name} running? look at its logs",
-            kind="node",
-            region=region,
-            unreachable=True,
-        )
+        return _silent(check, view)
     members = view.members
     want = set(expected) - {name}
     missing = sorted(want - members)
