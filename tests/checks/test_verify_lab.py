@@ -168,6 +168,15 @@ def test_media_flows_between_every_pair(lab: Path) -> None:
         assert result["values"]["frames"] >= 15  # 30 fps for 1.5 s, with slack for a busy CPU
 
 
+def test_media_through_turn_relay_only(lab: Path) -> None:
+    if load_lab_state(lab).turn.address is None:
+        pytest.fail("coturn is required for this test (apt-get install coturn)")
+    code, report = verify(lab, "--media-relay", "--check", "media")
+    media = by_scope(report, "media")
+    assert code == 0 and len(media) == 6, media
+    assert all(r["values"]["frames"] >= 15 for r in media.values())
+
+
 def test_cut_link_names_pair_partition_and_root_cause(lab: Path) -> None:
     assert cli("lab", "fault", "cut-link", A, B, "--state-dir", str(lab)).returncode == 0
     try:

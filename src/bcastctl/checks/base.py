@@ -163,6 +163,7 @@ class CheckContext:
     selected: Sequence[str]  # region names this run checks (all, or the deploy gate's subset)
     timeout_s: float  # the deadline of one check in one region
     media: bool = False
+    media_relay: bool = False  # media only through the regions' TURN servers
     _regions: dict[str, asyncio.Task[RegionEndpoints]] = field(default_factory=dict)
     _shared: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
 

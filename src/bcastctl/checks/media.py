@@ -116,7 +116,7 @@ class Media(Check):
         if publish_at is None:
             return [fail(self.name, region.name, "no running node to publish to")]
         pc_config = await get_json(ctx.target, publish_at, "/api/pc-config", None, ctx.timeout_s)
-        config = media_client.rtc_configuration(ctx.target, pc_config)
+        config = media_client.rtc_configuration(ctx.target, pc_config, ctx.media_relay)
         stream = f"verify-{region.name}-{secrets.token_hex(3)}"
         try:
             publisher = await media_client.publish(

@@ -2,8 +2,8 @@
 
 The SDP exchange goes through `Target.request`, so it works wherever the target
 can reach a node's signalling endpoint. ICE: on the lab every peer is on
-loopback (host candidates only); on clusters the region's `/api/pc-config`
-ICE servers are used, relay-only, as a browser behind NAT would.
+loopback (host candidates only); on clusters, or with `relay`, the region's
+`/api/pc-config` TURN servers are used, relay-only, as a browser behind NAT would.
 The synthetic picture source is the node's own (`bcastctl.node.client`).
 """
 
@@ -36,10 +36,11 @@ class MediaSession:
         return round((self.frame_times[0] - self.started) * 1000, 1)
 
 
-def rtc_configuration(target: Target, pc_config: Any) -> Any:
-    from aiortc import RTCConfiguration, RTCIceServer
+def rtc_configuration(target: Target, pc_config: Any, relay: bool = False) -> Any:
+    """Loopback host candidates on the lab; else (or with `relay`) TURN relay only."""
+    from aiortc import RTCConfiguration, RTCIceServer, RTCIceTransportPolicy
 
-    if target.kind == "lab":
+    if target.kind == "lab" and not relay:
         from bcastctl.adapters import ice
 
         ice.offer_only("127.0.0.1")  # the lab's nodes are on 127.x: loopback host candidates
@@ -48,7 +49,7 @@ def rtc_configuration(target: Target, pc_config: Any) -> Any:
         RTCIceServer(urls=s.get("urls"), username=s.get("username"), credential=s.get("credential"))
         for s in (pc_config or {}).get("iceServers", [])
     ]
-    return RTCConfiguration(iceServers=servers)
+    return RTCConfiguration(iceServers=servers, iceTransportPolicy=RTCIceTransportPolicy.RELAY)
 
 
 async def _exchange(

@@ -32,6 +32,7 @@ class RunOptions:
     poll_interval_s: float = 1.0
     strict: bool = False  # warnings fail too
     media: bool = False  # opt-in end-to-end media check
+    media_relay: bool = False  # media through TURN only (relay ICE), even on the lab
 
 
 def select_checks(checks: Sequence[Check], patterns: Sequence[str]) -> list[Check]:
@@ -148,7 +149,11 @@ async def _attempt(
     target: Target, checks: Sequence[Check], regions: list[str], options: RunOptions
 ) -> tuple[list[CheckResult], dict[str, str]]:
     ctx = CheckContext(
-        target=target, selected=regions, timeout_s=options.timeout_s, media=options.media
+        target=target,
+        selected=regions,
+        timeout_s=options.timeout_s,
+        media=options.media,
+        media_relay=options.media_relay,
     )
     _, unreachable = await _reachable(ctx)
     per_check = await asyncio.gather(*(_run_check(check, ctx) for check in checks))

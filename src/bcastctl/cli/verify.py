@@ -95,6 +95,10 @@ def mesh(
     media: Annotated[
         bool, typer.Option("--media", help="Also publish and view media between every pair.")
     ] = False,
+    media_relay: Annotated[
+        bool,
+        typer.Option("--media-relay", help="Media only through each region's TURN (relay ICE)."),
+    ] = False,
     junit_file: Annotated[
         Path | None, typer.Option("--junit-file", help="Also write JUnit XML here.")
     ] = None,
@@ -115,7 +119,8 @@ def mesh(
         timeout_s=parse_duration("--timeout", timeout),
         wait_s=parse_duration("--wait", wait),
         strict=strict,
-        media=media,
+        media=media or media_relay,
+        media_relay=media_relay,
     )
     report = asyncio.run(run_checks_on(open_target(cli, target, state_dir), options))
     if junit_file is not None:
