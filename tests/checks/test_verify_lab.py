@@ -275,6 +275,7 @@ def test_bad_input_is_one_line_and_exit_2(lab: Path) -> None:
     for args, needle in (
         (["--check", "("], "--check"),
         (["--wait", "soon"], "--wait"),
+        (["--timeout", "0s"], "--timeout"),
         (["--region", "mars"], "mars"),
     ):
         done = cli("verify", "mesh", "--state-dir", str(lab), *args)

@@ -25,12 +25,15 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
-def parse_duration(option: str, text: str) -> float:
+def parse_duration(option: str, text: str, positive: bool = False) -> float:
     """Seconds from "30", "30s", "500ms", "2m", "1h"; UsageError naming the option."""
     match = _DURATION.match(text)
     if not match:
         raise UsageError(f"{option} {text!r}: expected a duration such as 30s, 500ms or 2m")
-    return float(match.group(1)) * _UNIT_S[match.group(2)]
+    seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
+    if positive and seconds <= 0:
+        raise UsageError(f"{option} {text!r}: must be more than 0")
+    return seconds
 
 
 def open_target(cli: context.CliContext, kind: str, state_dir: Path | None) -> Target:
@@ -116,7 +119,7 @@ def mesh(
     options = RunOptions(
         regions=region or None,
         select=check or (),
-        timeout_s=parse_duration("--timeout", timeout),
+        timeout_s=parse_duration("--timeout", timeout, positive=True),
         wait_s=parse_duration("--wait", wait),
         strict=strict,
         media=media or media_relay,
