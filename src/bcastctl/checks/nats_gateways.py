@@ -2,7 +2,7 @@
 
 From each NATS server's `/varz` (the configured gateways) and `/gatewayz` (the
 connected ones): for the pair A->B, every server of A has a connected outbound
-gateway to B and an inbound one from B, with the RTT NATS measures on the link.
+gateway to B, and B's servers dial into A, with the RTT NATS measures on the link.
 A dead link simply vanishes from `/gatewayz` (there is no "down" state), so
 configured-but-absent is what a cut link looks like. Results are one per
 ordered pair; an unreachable monitor endpoint fails its region.
@@ -19,17 +19,22 @@ from bcastctl.targets.nats_monitor import ServerLinks, read_server_links
 
 
 def judge_pair(check: str, region: str, peer: str, servers: Sequence[ServerLinks]) -> CheckResult:
-    """A->B is healthy when every server of A is configured for, dials and is dialled by B."""
+    """A->B is healthy when every server of A is configured for B and dials B, and B dials A.
+
+    Every NATS server keeps its own outbound connection to each other gateway, but a
+    remote server dials just one server of the cluster: inbound connections from B
+    are counted over the region, not required on every server.
+    """
     scope = pair(region, peer)
     not_configured = [s.monitor for s in servers if peer not in s.configured]
     no_outbound = [s.monitor for s in servers if peer not in s.outbound_rtt_ms]
-    no_inbound = [s.monitor for s in servers if peer not in s.inbound]
+    inbound = sum(1 for s in servers if peer in s.inbound)
     rtts = [rtt for s in servers if (rtt := s.outbound_rtt_ms.get(peer)) is not None]
     rtt_ms = round(max(rtts), 3) if rtts else None
     values: dict[str, Value] = {
         "servers": len(servers),
         "outbound_connected": len(servers) - len(no_outbound),
-        "inbound_connected": len(servers) - len(no_inbound),
+        "inbound_servers": inbound,
         "rtt_ms": rtt_ms,
     }
     if not_configured:
@@ -40,13 +45,15 @@ def judge_pair(check: str, region: str, peer: str, servers: Sequence[ServerLinks
             hint=f"add {peer} to the gateway block of {region}'s NATS config (re-render)",
             values=values,
         )
-    if no_outbound or no_inbound:
-        missing = (["outbound"] if no_outbound else []) + (["inbound"] if no_inbound else [])
+    if no_outbound or not inbound:
+        missing = (
+            [f"outbound on {len(no_outbound)}/{len(servers)} server(s)"] if no_outbound else []
+        )
+        missing += [] if inbound else [f"inbound from {peer}"]
         return fail(
             check,
             scope,
-            f"configured but not connected: {' and '.join(missing)} link missing "
-            f"on {len(set(no_outbound) | set(no_inbound))}/{len(servers)} server(s)",
+            f"configured but not connected: {' and '.join(missing)}",
             hint=f"the gateway link {region} <-> {peer} is down: check the path between them "
             f"and {peer}'s gateway port",
             values=values,
@@ -55,7 +62,7 @@ def judge_pair(check: str, region: str, peer: str, servers: Sequence[ServerLinks
     return ok(
         check,
         scope,
-        f"outbound and inbound connected on {len(servers)} server(s){shown}",
+        f"outbound on {len(servers)} server(s) and inbound connected{shown}",
         values=values,
     )
 
