@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -170,4 +171,17 @@ def serve(
     logging.getLogger("bcastctl").setLevel(settings.log_level)
     for noisy in ("aioice", "aiortc", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    asyncio.run(serve_node(settings))
+    with asyncio.Runner(loop_factory=_loop_factory(os.environ.get("BCAST_EVENT_LOOP"))) as runner:
+        runner.run(serve_node(settings))
+
+
+def _loop_factory(choice: str | None) -> Callable[[], Any] | None:
+    """uvloop when installed (its C datagram path makes per-viewer sending cheaper), unless
+    BCAST_EVENT_LOOP=asyncio asks for the standard loop."""
+    if (choice or "").lower() == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
