@@ -283,10 +283,15 @@ def test_bad_input_is_one_line_and_exit_2(lab: Path) -> None:
         assert needle in done.stderr and "Traceback" not in done.stderr
 
 
-def test_missing_lab_state_is_config_error(tmp_path: Path) -> None:
-    done = cli("verify", "mesh", "--state-dir", str(tmp_path / "nothing"))
+def test_missing_lab_state_is_config_error_and_junit_says_so(tmp_path: Path) -> None:
+    junit = tmp_path / "verify.xml"
+    done = cli(
+        "verify", "mesh", "--state-dir", str(tmp_path / "nothing"), "--junit-file", str(junit)
+    )
     assert done.returncode == 3
     assert "no lab state" in done.stderr and "Traceback" not in done.stderr
+    failure = ET.parse(junit).getroot().find("./testsuite/testcase/failure")
+    assert failure is not None and "no lab state" in failure.get("message", "")
 
 
 def test_killed_node_is_named(lab: Path) -> None:  # last: the node stays dead

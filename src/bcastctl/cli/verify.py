@@ -111,7 +111,7 @@ def mesh(
 
     from bcastctl.checks.report import REPORT_KIND
     from bcastctl.checks.runner import RunOptions, run_checks_on
-    from bcastctl.report.checks_junit import write_junit
+    from bcastctl.report.checks_junit import junit_on_setup_error, write_junit
     from bcastctl.report.checks_table import checks_table
     from bcastctl.report.envelope import emit
 
@@ -125,7 +125,9 @@ def mesh(
         media=media or media_relay,
         media_relay=media_relay,
     )
-    report = asyncio.run(run_checks_on(open_target(cli, target, state_dir), options))
+    with junit_on_setup_error(junit_file):  # CI gets its JUnit file even when setup fails
+        opened = open_target(cli, target, state_dir)
+    report = asyncio.run(run_checks_on(opened, options))
     if junit_file is not None:
         write_junit(report, junit_file)
     emit(cli.out, cli.output, REPORT_KIND, report, checks_table)

@@ -7,12 +7,14 @@ reporters) read this shape. Written even when every region was unreachable.
 
 from __future__ import annotations
 
+import contextlib
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 from bcastctl.checks.base import CheckResult, Status
 from bcastctl.checks.report import CheckReport
-from bcastctl.errors import UsageError
+from bcastctl.errors import BcastError, UsageError
 
 
 def _testcase(suite: ET.Element, result: CheckResult, strict: bool, fleet: str) -> None:
@@ -62,6 +64,32 @@ def junit_xml(report: CheckReport) -> bytes:
     ET.indent(root)
     text: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return text
+
+
+def setup_failure_xml(error: BcastError) -> bytes:
+    """One failed testcase "setup" when no check could run (no lab state, no cluster)."""
+    root = ET.Element("testsuites", name="bcastctl verify mesh", tests="1", failures="1")
+    suite = ET.SubElement(root, "testsuite", name="setup", tests="1", failures="1")
+    suite.set("errors", "0")
+    suite.set("skipped", "0")
+    case = ET.SubElement(suite, "testcase", name="setup", classname="verify")
+    failure = ET.SubElement(case, "failure", message=error.message, type="setup")
+    failure.text = error.message + (f"\nhint: {error.hint}" if error.hint else "")
+    ET.indent(root)
+    text: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return text
+
+
+@contextlib.contextmanager
+def junit_on_setup_error(path: Path | None) -> Iterator[None]:
+    """Write a one-case JUnit file if the block raises a BcastError, then let it go on."""
+    try:
+        yield
+    except BcastError as e:
+        if path is not None:
+            with contextlib.suppress(OSError):
+                path.write_bytes(setup_failure_xml(e))
+        raise
 
 
 def write_junit(report: CheckReport, path: Path) -> None:
