@@ -19,7 +19,7 @@ from bcastctl.errors import OperationFailed
 Progress = Callable[[str, str, float], None]  # region, what is happening, fraction done
 
 
-def _quiet(region: str, what: str, fraction: float) -> None:
+def no_progress(region: str, what: str, fraction: float) -> None:
     return None
 
 
@@ -29,7 +29,7 @@ async def apply_all(
     manifests: list[Manifest],
     *,
     force: bool,
-    progress: Progress = _quiet,
+    progress: Progress = no_progress,
     live: list[Manifest | None] | None = None,
 ) -> list[ObjectChange]:
     """Apply every object in order; the objects the server actually changed."""
@@ -123,7 +123,7 @@ async def wait_rollout(
     region: str,
     manifests: list[Manifest],
     timeout_s: float,
-    progress: Progress = _quiet,
+    progress: Progress = no_progress,
 ) -> None:
     """Until StatefulSets are updated and ready and Gateways programmed, or the deadline."""
     watched = [d for d in manifests if d["kind"] in ("StatefulSet", "Gateway")]

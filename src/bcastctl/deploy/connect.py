@@ -47,10 +47,15 @@ async def connect_regions(
         )
     clients: dict[str, KubeClient] = {}
     contexts: dict[str, str | None] = {}
-    for name in chosen:
-        ref = fleet.region(name).cluster
-        clients[name] = await connect(
-            name, ref, kubeconfig=kubeconfig, context=context, timeout_s=timeout_s
-        )
-        contexts[name] = context or ref.context
+    try:
+        for name in chosen:
+            ref = fleet.region(name).cluster
+            clients[name] = await connect(
+                name, ref, kubeconfig=kubeconfig, context=context, timeout_s=timeout_s
+            )
+            contexts[name] = context or ref.context
+    except BaseException:
+        for client in clients.values():
+            client.close()
+        raise
     return Connected(chosen, clients, contexts, KubeTarget(fleet, clients))

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from bcastctl.adapters.kube import KubeClient
 from bcastctl.deploy import revisions
-from bcastctl.deploy.apply import Progress, _quiet
+from bcastctl.deploy.apply import Progress, no_progress
 from bcastctl.deploy.connect import connect_regions
 from bcastctl.deploy.model import RegionStatus, RollbackResult, StatusResult
 from bcastctl.deploy.rollout import restore
@@ -23,7 +23,7 @@ async def rollback(
     kubeconfig: str | None = None,
     context: str | None = None,
     timeout_s: float | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = no_progress,
 ) -> RollbackResult:
     """Make the revision before the live one live again (recorded as a new revision)."""
     connected = await connect_regions(fleet, [region], kubeconfig, context, 10.0)

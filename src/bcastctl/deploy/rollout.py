@@ -19,9 +19,9 @@ from bcastctl.adapters.kube import ApplyConflict, KubeClient, Manifest
 from bcastctl.deploy import revisions
 from bcastctl.deploy.apply import (
     Progress,
-    _quiet,
     apply_all,
     check_conflicts,
+    no_progress,
     prune,
     wait_rollout,
 )
@@ -74,7 +74,9 @@ async def _preflight(fleet: Fleet, connected: Connected, regions: list[str]) -> 
         raise type(first)(f"preflight: {first.message}{more}; nothing was written", hint=first.hint)
 
 
-async def deploy(fleet: Fleet, options: DeployOptions, progress: Progress = _quiet) -> DeployResult:
+async def deploy(
+    fleet: Fleet, options: DeployOptions, progress: Progress = no_progress
+) -> DeployResult:
     connected = await connect_regions(
         fleet, options.regions, options.kubeconfig, options.context, options.api_timeout_s
     )
@@ -298,7 +300,7 @@ async def restore(
     manifests: list[Manifest],
     replacing: list[Manifest],
     timeout_s: float,
-    progress: Progress = _quiet,
+    progress: Progress = no_progress,
 ) -> list[ObjectChange]:
     """Make `manifests` live again: apply them (taking fields over), prune the rest, wait."""
     keep = {object_key(doc) for doc in manifests}
