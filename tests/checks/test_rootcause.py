@@ -87,3 +87,25 @@ def test_unreachable_region_explains_its_results() -> None:
     causes = root_causes(results, {"c": "refused"})
     assert causes[0].cause == "region c is unreachable: refused"
     assert causes[0].explains == ["nats-gateways/c", "nats-gateways/a->c"]
+
+
+def test_dead_nats_of_a_region_explains_its_links_and_every_view() -> None:
+    results = [
+        fail("nats-gateways", "b", "1/1 NATS monitor(s) unreachable", monitor_unreachable=True),
+        fail("nats-gateways", "a->b", "down"),
+        member("a-0", "a", {"b-0": "b"}),
+        member("b-0", "b", {"a-0": "a"}),  # its own NATS is gone: it sees nobody
+        fail("membership", "fleet", "partition", kind="fleet", split_pairs=["a<->b", "b<->b"]),
+    ]
+    causes = root_causes(results, {})
+    assert [c.cause for c in causes] == [
+        "NATS of region b does not answer (its monitor is unreachable)"
+    ]
+    assert len(causes[0].explains) == 5
+
+
+def test_one_dead_server_of_several_is_not_a_dead_region() -> None:
+    results = [
+        fail("nats-gateways", "b", "1/3 NATS monitor(s) unreachable", monitor_unreachable=False)
+    ]
+    assert [c.explains for c in root_causes(results, {})] == [["nats-gateways/b"]]

@@ -43,6 +43,7 @@ from bcastctl.targets.lab_state import (
 
 pytestmark = pytest.mark.slow
 A, B, C = "us-east5", "europe-west9", "asia-southeast1"
+ROGUE_CAUSE = "node rogue-0 signs heartbeats with a different cluster secret"
 
 
 @pytest.fixture(scope="module")
@@ -294,6 +295,29 @@ def test_missing_lab_state_is_config_error_and_junit_says_so(tmp_path: Path) -> 
     assert failure is not None and "no lab state" in failure.get("message", "")
 
 
+def test_dead_nats_is_one_root_cause_and_wait_sees_it_heal(lab: Path) -> None:
+    assert cli("lab", "fault", "kill-nats", B, "--state-dir", str(lab)).returncode == 0
+    try:
+        report = verify_until(
+            lab,
+            lambda r: by_scope(r, "membership")["fleet"]["status"] == "fail",
+            "--check",
+            "nats|membership",
+        )
+    finally:
+        assert cli("lab", "fault", "restart-nats", B, "--state-dir", str(lab)).returncode == 0
+    assert by_scope(report, "nats-gateways")[B]["values"]["monitor_unreachable"] is True
+    causes = report["root_causes"]
+    assert causes[0]["cause"] == f"NATS of region {B} does not answer (its monitor is unreachable)"
+    # an earlier test's rogue node may still be listed as rejected: a cause of its own
+    assert {c["cause"] for c in causes[1:]} <= {ROGUE_CAUSE}
+    failed = {f"{r['check']}/{r['scope']}" for r in report["results"] if r["status"] == "fail"}
+    assert {f"nats-gateways/{B}", f"nats-gateways/{A}->{B}", "membership/fleet"} <= failed
+    assert set(causes[0]["explains"]) == failed
+    code, report = verify(lab, "--wait", "30s", "--check", "nats|membership")
+    assert code == 0, [r for r in report["results"] if r["status"] != "ok"]
+
+
 def test_killed_node_is_named(lab: Path) -> None:  # last: the node stays dead
     victim = f"{B}-1"
     assert cli("lab", "fault", "kill-node", victim, "--state-dir", str(lab)).returncode == 0
@@ -316,6 +340,4 @@ def test_killed_node_is_named(lab: Path) -> None:  # last: the node stays dead
     assert report["root_causes"][0]["cause"] == down
     assert len(report["root_causes"][0]["explains"]) == 6  # itself and the 5 that miss it
     # an earlier test's rogue node may still be listed as rejected: a cause of its own
-    assert {c["cause"] for c in report["root_causes"][1:]} <= {
-        "node rogue-0 signs heartbeats with a different cluster secret"
-    }
+    assert {c["cause"] for c in report["root_causes"][1:]} <= {ROGUE_CAUSE}

@@ -80,16 +80,20 @@ class NatsGateways(Check):
         )
         servers = [a for a in answers if isinstance(a, ServerLinks)]
         errors = [a for a in answers if isinstance(a, BaseException)]
-        results: list[CheckResult] = []
         for error in errors:
             if not isinstance(error, BcastError | TimeoutError):
                 raise error
+        results: list[CheckResult] = []
+        if errors:
+            every = not servers
             results.append(
                 fail(
                     self.name,
                     region.name,
-                    f"NATS monitor unreachable: {error}",
+                    f"{len(errors)}/{len(answers)} NATS monitor(s) unreachable: "
+                    + "; ".join(str(error) for error in errors),
                     hint="is NATS running in this region? its monitor port must answer /varz",
+                    monitor_unreachable=every,  # the whole region's NATS, for the root cause
                 )
             )
         if not servers:

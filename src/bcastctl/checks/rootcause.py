@@ -41,7 +41,16 @@ class _Facts:
     cut: set[Key]  # gateway links that failed
     dns: dict[Key, str] = field(default_factory=dict)  # link -> mcs-dns result id
     down: set[str] = field(default_factory=set)  # nodes that do not answer
+    nats_down: set[str] = field(default_factory=set)  # regions whose NATS does not answer
     node_region: dict[str, str] = field(default_factory=dict)
+
+    def between(self, region: str, far: str) -> Key | None:
+        """Why nodes of `region` and `far` cannot talk: a dead NATS, or a cut link."""
+        for side in (region, far):
+            if side in self.nats_down:
+                return ("nats", side)
+        link = _link(region, far)
+        return link if link in self.cut else None
 
 
 def _facts(failures: Sequence[CheckResult], unreachable: set[str]) -> _Facts:
@@ -54,6 +63,8 @@ def _facts(failures: Sequence[CheckResult], unreachable: set[str]) -> _Facts:
         },
     )
     for r in failures:
+        if r.check == "nats-gateways" and r.values.get("monitor_unreachable"):
+            facts.nats_down.add(r.scope)
         if r.check == "mcs-dns" and r.scope_kind == "pair":
             facts.dns[_link(*r.regions)] = r.id
         if r.check == "membership" and r.scope_kind == "node":
@@ -69,14 +80,16 @@ def _reasons(result: CheckResult, facts: _Facts) -> set[Key] | None:
     touched = set(result.regions) | ({result.scope} if result.scope_kind == "region" else set())
     if touched & facts.unreachable:
         return {("region", region) for region in touched & facts.unreachable}
+    if result.check == "nats-gateways" and result.scope in facts.nats_down:
+        return {("nats", result.scope)}
     if result.scope_kind == "pair":
-        link = _link(*result.regions)
         if result.check == "mcs-dns":
             return None  # DNS is the deepest layer we see: a cause of its own
-        return {link} if link in facts.cut else None
+        key = facts.between(*result.regions)
+        return {key} if key else None
     if result.scope_kind == "fleet" and result.check == "membership":
-        links = {_link(*p.split("<->")) for p in _strs(result, "split_pairs")}
-        return links if links and links <= facts.cut else None
+        keys = [facts.between(*p.split("<->")) for p in _strs(result, "split_pairs")]
+        return {k for k in keys if k} if keys and all(keys) else None
     if result.values.get("unreachable"):
         return {("down", result.scope)}
     return _node_reasons(result, facts)
@@ -84,18 +97,19 @@ def _reasons(result: CheckResult, facts: _Facts) -> set[Key] | None:
 
 def _node_reasons(result: CheckResult, facts: _Facts) -> set[Key] | None:
     region = str(result.values.get("region", ""))
+    if region in facts.nats_down:  # its own NATS is gone: it sees nobody
+        return {("nats", region)}
     reasons: set[Key] = {("secret", name) for name in _strs(result, "rejected")}
     for name, far in zip(_strs(result, "missing"), _strs(result, "missing_regions"), strict=False):
-        if name in facts.down:
-            reasons.add(("down", name))
-        elif _link(region, far) in facts.cut:
-            reasons.add(_link(region, far))
-        else:
+        key = ("down", name) if name in facts.down else facts.between(region, far)
+        if key is None:
             return None
+        reasons.add(key)
     for far in _strs(result, "disagrees_with_regions"):
-        if _link(region, far) not in facts.cut:
+        key = facts.between(region, far)
+        if key is None:
             return None
-        reasons.add(_link(region, far))
+        reasons.add(key)
     return reasons or None
 
 
@@ -103,6 +117,13 @@ def _describe(key: Key, facts: _Facts) -> RootCause:
     kind, subject = key
     if kind == "region":
         return RootCause(cause=f"region {subject} is unreachable", layer="region", explains=[])
+    if kind == "nats":
+        return RootCause(
+            cause=f"NATS of region {subject} does not answer (its monitor is unreachable)",
+            layer="nats",
+            explains=[],
+            hint=f"look at {subject}'s NATS servers: without them its nodes see nobody",
+        )
     if kind == "down":
         return RootCause(
             cause=f"node {subject} is down (its admin endpoint does not answer)",
@@ -138,7 +159,7 @@ def root_causes(results: Sequence[CheckResult], unreachable: dict[str, str]) -> 
     """The fewest causes that explain every failed result, deepest layer first."""
     failures = [r for r in results if r.status == Status.fail]
     facts = _facts(failures, set(unreachable))
-    order = {"region": 0, "link": 1, "down": 2, "secret": 3}
+    order = {"region": 0, "nats": 1, "link": 2, "down": 3, "secret": 4}
     explained: dict[Key, list[str]] = {}
     leftovers: list[RootCause] = []
     for result in failures:
