@@ -137,7 +137,7 @@ def rollback(
     kubeconfig: Kubeconfig = None,
     kube_context: Context = None,
 ) -> int:
-    """Make a region's previous revision live again."""
+    """Make a region's previous revision live again (recorded as a new revision)."""
     from bcastctl.deploy.ops import rollback as run_rollback
     from bcastctl.report.deploy_view import rollback_table
     from bcastctl.report.envelope import emit
@@ -232,9 +232,25 @@ def dns_verify(
     return _dns(ctx, "verify", from_fleet, kubeconfig)
 
 
+DEPLOY_EPILOG = (
+    "Canary first (rollout.canary), then rollout.order; nothing is written until every "
+    "selected region passed preflight. Exit codes: 0 deployed or unchanged, 1 a region failed "
+    "(rolled back to its previous revision) and the rollout stopped, 2 usage, 3 preflight "
+    "(missing CRD or Secret, fleet file), 4 a cluster unreachable."
+)
+ROLLBACK_EPILOG = (
+    "Exit codes: 0 rolled back, 1 the restored revision did not become ready, "
+    "3 no previous revision, 4 the cluster is unreachable."
+)
+STATUS_EPILOG = (
+    "Exit codes: 0 every region answered, 3 a revision record is unreadable, "
+    "4 a region is unreachable (the others are still listed)."
+)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("deploy")(deploy)
-    app.command("rollback")(rollback)
-    app.command("status")(status)
+    app.command("deploy", epilog=DEPLOY_EPILOG)(deploy)
+    app.command("rollback", epilog=ROLLBACK_EPILOG)(rollback)
+    app.command("status", epilog=STATUS_EPILOG)(status)
     app.add_typer(clusters_app, name="clusters")
     app.add_typer(dns_app, name="dns")
