@@ -16,10 +16,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bcastctl.checks.base import Check, CheckContext, CheckResult, Status, fail, skip
+from bcastctl.checks.base import (
+    Check,
+    CheckContext,
+    CheckResult,
+    ScopeKind,
+    Status,
+    fail,
+    skip,
+)
 from bcastctl.checks.report import CheckReport, Summary, exit_code_for
 from bcastctl.checks.rootcause import root_causes
-from bcastctl.errors import BcastError, ExitCode, UsageError
+from bcastctl.errors import BcastError, UsageError
 from bcastctl.targets.base import RegionEndpoints, Target
 
 
@@ -76,20 +84,24 @@ def _selected_regions(target: Target, regions: Sequence[str] | None) -> list[str
 
 
 def _failure(check: Check, scope: str, error: BaseException, timeout_s: float) -> CheckResult:
+    """A check that raised or ran out of time: a fail result for its scope, never an abort."""
+    kind: ScopeKind = "fleet" if scope == "fleet" else "region"
     if isinstance(error, TimeoutError):
         return fail(
             check.name,
             scope,
             f"no answer within {timeout_s:g} s ({check.title})",
             hint="raise --timeout if the fleet is slow, or look at this region's endpoints",
+            kind=kind,
         )
     if isinstance(error, BcastError):
-        return fail(check.name, scope, error.message, hint=error.hint)
+        return fail(check.name, scope, error.message, hint=error.hint, kind=kind)
     return fail(
         check.name,
         scope,
         f"check crashed: {type(error).__name__}: {error}",
         hint="this is a bug in bcastctl; please report it",
+        kind=kind,
     )
 
 
@@ -128,21 +140,16 @@ async def _run_check(check: Check, ctx: CheckContext) -> list[CheckResult]:
     return [result for results in per_region for result in results]
 
 
-async def _reachable(ctx: CheckContext) -> tuple[list[str], dict[str, str]]:
-    reachable: list[str] = []
+async def _unreachable(ctx: CheckContext) -> dict[str, str]:
+    """Selected regions the target cannot reach -> why (asked once, shared with the checks)."""
     unreachable: dict[str, str] = {}
-    for name, answer in zip(
-        ctx.selected,
-        await asyncio.gather(*(ctx.region(n) for n in ctx.selected), return_exceptions=True),
-        strict=True,
-    ):
-        if isinstance(answer, RegionEndpoints):
-            reachable.append(name)
-        elif isinstance(answer, BcastError):
+    answers = await asyncio.gather(*(ctx.region(n) for n in ctx.selected), return_exceptions=True)
+    for name, answer in zip(ctx.selected, answers, strict=True):
+        if isinstance(answer, BcastError):
             unreachable[name] = answer.message
         elif isinstance(answer, BaseException):
             raise answer
-    return reachable, unreachable
+    return unreachable
 
 
 async def _attempt(
@@ -155,7 +162,7 @@ async def _attempt(
         media=options.media,
         media_relay=options.media_relay,
     )
-    _, unreachable = await _reachable(ctx)
+    unreachable = await _unreachable(ctx)
     per_check = await asyncio.gather(*(_run_check(check, ctx) for check in checks))
     results = [result for results in per_check for result in results]
     ctx.cancel_pending()
@@ -217,4 +224,4 @@ async def run_checks_on(target: Target, options: RunOptions) -> CheckReport:
         await target.close()
 
 
-__all__ = ["ExitCode", "RunOptions", "run_checks", "run_checks_on", "select_checks"]
+__all__ = ["RunOptions", "run_checks", "run_checks_on", "select_checks"]
