@@ -6,7 +6,7 @@ the broadcaster pods and NATS pods by label, the expected node set from the flee
 DNS names of every other region, and the TURN address from the STUNner Gateway's
 status. Node admin and NATS monitoring HTTP is reached through the API server's pod
 proxy, so nothing but the Kubernetes API has to be reachable from where bcastctl runs.
-Kube-only checks use `client(region)` for the objects themselves.
+Kube-only checks use `await kube_client(region)` for the objects themselves.
 """
 
 from __future__ import annotations
