@@ -228,3 +228,28 @@ async def test_junit_is_junit(fleet: Fleet) -> None:
     assert "mixed [r1->z]" in names and "crashes [r3]" in names
     failure = next(c for c in cases if c.get("name") == "mixed [r1->z]").find("failure")
     assert failure is not None and "hint: fix it" in (failure.text or "")
+
+
+async def test_wait_polls_until_healthy_and_reports_each_retry(fleet: Fleet) -> None:
+    class HealsOnThirdTry(Check):
+        name, title, layer = "heals", "fails twice", "test"
+        tries = 0
+
+        async def run_region(self, ctx: CheckContext, region: RegionEndpoints) -> list[CheckResult]:
+            if region.name == "r1":
+                HealsOnThirdTry.tries += 1
+            broken = HealsOnThirdTry.tries < 3
+            return [(fail if broken else ok)(self.name, region.name, "state")]
+
+    retries: list[tuple[int, int]] = []
+    report = await report_of(
+        fleet,
+        [HealsOnThirdTry()],
+        wait_s=30,
+        poll_interval_s=0.01,
+        on_retry=lambda attempt, failing, left: retries.append((attempt, failing)),
+    )
+    assert report.exit_code == ExitCode.OK and report.attempts == 3
+    assert retries == [(1, 3), (2, 3)]
+    gives_up = await report_of(fleet, [Mixed()], wait_s=0.05, poll_interval_s=0.01)
+    assert gives_up.exit_code == ExitCode.CHECKS_FAILED and gives_up.attempts >= 2

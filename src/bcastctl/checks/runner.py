@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bcastctl.checks.base import (
@@ -41,6 +41,7 @@ class RunOptions:
     strict: bool = False  # warnings fail too
     media: bool = False  # opt-in end-to-end media check
     media_relay: bool = False  # media through TURN only (relay ICE), even on the lab
+    on_retry: Callable[[int, int, float], None] | None = None  # (attempt, failing, seconds left)
 
 
 def select_checks(checks: Sequence[Check], patterns: Sequence[str]) -> list[Check]:
@@ -195,6 +196,9 @@ async def run_checks(
         results, unreachable = await _attempt(target, chosen, regions, options)
         if not _still_failing(results, options.strict) or time.monotonic() >= deadline:
             break
+        if options.on_retry is not None:
+            failing = sum(1 for r in results if r.status == Status.fail)
+            options.on_retry(attempts, failing, deadline - time.monotonic())
         await asyncio.sleep(min(options.poll_interval_s, max(0.0, deadline - time.monotonic())))
     if not chosen:
         results = [skip("verify", "fleet", "no check applies to this target", kind="fleet")]

@@ -124,6 +124,9 @@ def mesh(
         strict=strict,
         media=media or media_relay,
         media_relay=media_relay,
+        on_retry=lambda attempt, failing, left: cli.err.print(
+            f"verify: attempt {attempt}: {failing} failing; again until healthy ({left:.0f} s left)"
+        ),
     )
     with junit_on_setup_error(junit_file):  # CI gets its JUnit file even when setup fails
         opened = open_target(cli, target, state_dir)
