@@ -86,3 +86,16 @@ def test_deploy_without_yes_refuses_when_not_interactive(clusters, fleet_file, c
     code, _, err = cli("-f", str(fleet_file()), "deploy", json_output=False)
     assert code == 2 and "without --yes" in err
     assert_nothing_written(clusters)
+
+
+def test_a_too_old_cluster_fails_preflight(tmp_path: Path, cli):
+    with cluster_set(REGIONS, versions={REGIONS[0]: "v1.24.17"}) as clusters:
+        for region in REGIONS:
+            seed_secrets(clusters, region)
+        fleet = write_fleet(
+            tmp_path / "fleet.yaml", fleet_document(clusters.write_kubeconfig(tmp_path / "kc"))
+        )
+        code, _, err = cli("-f", str(fleet), "deploy", "--yes", json_output=False)
+        assert code == 3
+        assert f"{REGIONS[0]}: Kubernetes v1.24.17 is too old (need 1.26+)" in err
+        assert_nothing_written(clusters)

@@ -36,8 +36,10 @@ class ClusterSet:
         crds: dict[str, set[str]] | None = None,
         no_imports: set[str] | None = None,
         backdate_s: float = 0.0,
+        versions: dict[str, str] | None = None,
     ) -> None:
         self.backdate_s = backdate_s
+        self.versions = versions or {}
         self.names = names
         self._crds = crds or {}
         self.no_imports = set(no_imports or ())  # clusters whose MCS controller is broken
@@ -60,6 +62,7 @@ class ClusterSet:
                 cluster_name=name,
                 crds=set(self._crds.get(name, set(CRDS))),
                 backdate_s=self.backdate_s,
+                git_version=self.versions.get(name, "v1.31.2"),
             )
             await cluster.__aenter__()
             self._stack.append(cluster)
