@@ -185,6 +185,10 @@ async def capacity_step(
         for worker in workers:  # each says "ready" once its viewers all receive frames
             assert worker.stdout is not None
             await asyncio.wait_for(worker.stdout.readline(), 120)
+        forwarded, received = (
+            node.metric("frames_forwarded_total"),
+            node.metric("frames_received_total"),
+        )
         node_cpu, started = cpu_seconds(node.process.pid), time.monotonic()
         client_cpu = sum(cpu_seconds(w.pid) for w in workers)
         for worker in workers:
@@ -195,6 +199,8 @@ async def capacity_step(
         elapsed = time.monotonic() - started
         node_share = (cpu_seconds(node.process.pid) - node_cpu) / elapsed
         client_share = (sum(cpu_seconds(w.pid) for w in workers) - client_cpu) / elapsed
+        sent_fps = (node.metric("frames_forwarded_total") - forwarded) / viewers / elapsed
+        in_fps = (node.metric("frames_received_total") - received) / elapsed
     finally:
         for worker in workers:
             if worker.returncode is None:
@@ -207,6 +213,8 @@ async def capacity_step(
         "client_cpu": client_share,
         "min_fps": min(fps),
         "median_fps": statistics.median(fps),
+        "node_in_fps": in_fps,
+        "node_out_fps": sent_fps,
     }
 
 
@@ -258,7 +266,8 @@ async def capacity(
             print(
                 f"    {viewers:4d} viewers: node {step['node_cpu'] * 100:5.1f} % CPU, "
                 f"clients {step['client_cpu'] * 100:5.1f} %, fps min {step['min_fps']:.1f} "
-                f"median {step['median_fps']:.1f}",
+                f"median {step['median_fps']:.1f} (node: in {step['node_in_fps']:.1f} fps, "
+                f"out {step['node_out_fps']:.1f} fps per viewer)",
                 flush=True,
             )
             if step["min_fps"] < 29:

@@ -151,15 +151,17 @@ async function publish(url, token) {
   return answer;
 }
 async function framesDecoded(pc) {
-  let decoded = 0, width = 0, codec = '';
+  let decoded = 0, width = 0, codec = '', packets = 0, keyframes = 0, plis = 0;
   const stats = await pc.getStats();
   stats.forEach(s => {
     if (s.type === 'inbound-rtp' && s.kind === 'video') {
       decoded = s.framesDecoded || 0; width = s.frameWidth || 0;
+      packets = s.packetsReceived || 0; keyframes = s.keyFramesDecoded || 0;
+      plis = s.pliCount || 0;
       const c = stats.get(s.codecId); codec = c ? c.mimeType : '';
     }
   });
-  return {decoded, width, codec};
+  return {decoded, width, codec, packets, keyframes, plis};
 }
 async function view(url, name) {
   const pc = new RTCPeerConnection({iceServers: []});
@@ -174,6 +176,8 @@ async function view(url, name) {
       {firstFrameMs: performance.now() - answer.started});
     await new Promise(r => setTimeout(r, 5));
   }
-  return Object.assign(answer, {firstFrameMs: null});
+  const s = await framesDecoded(pc);
+  return Object.assign(answer, s, {firstFrameMs: null, state: pc.connectionState,
+                                   ice: pc.iceConnectionState});
 }
 </script></body></html>"""

@@ -68,10 +68,13 @@ async def test_browser_publishes_and_late_browser_viewers_start_on_a_keyframe(
     other_region = await browser.evaluate(
         f"view({json.dumps(b.signalling + '/api/whep?stream=chrome')}, 'v2')"
     )
-    print(
-        f"\nbrowser late joiner: first frame {same_node['firstFrameMs']:.0f} ms after POST "
-        f"(same node), {other_region['firstFrameMs']:.0f} ms (other region)"
-    )
+    for name, joined in (("same node", same_node), ("other region", other_region)):
+        assert joined["status"] == 201, joined
+        assert joined["firstFrameMs"] is not None, f"{name}: no frame in 10 s: {joined}"
+        print(
+            f"\nbrowser late joiner, {name}: first frame {joined['firstFrameMs']:.0f} ms "
+            "after its POST"
+        )
     for joined in (same_node, other_region):
         assert joined["status"] == 201 and joined["codec"] == "video/VP8"
         # a late joiner that waited for the publisher's next natural keyframe would take

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -171,17 +170,4 @@ def serve(
     logging.getLogger("bcastctl").setLevel(settings.log_level)
     for noisy in ("aioice", "aiortc", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    with asyncio.Runner(loop_factory=_loop_factory(os.environ.get("BCAST_EVENT_LOOP"))) as runner:
-        runner.run(serve_node(settings))
-
-
-def _loop_factory(choice: str | None) -> Callable[[], Any] | None:
-    """uvloop when installed (its C datagram path makes per-viewer sending cheaper), unless
-    BCAST_EVENT_LOOP=asyncio asks for the standard loop."""
-    if (choice or "").lower() == "asyncio":
-        return None
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
+    asyncio.run(serve_node(settings))

@@ -22,6 +22,9 @@ from bcastctl.node.metrics import Metrics
 
 QUEUE_LIMIT = 60  # frames (2 s at 30 fps): beyond that the viewer skips to a keyframe
 KEYFRAME_MIN_INTERVAL_S = 0.3
+# While a viewer waits for its first keyframe the request is repeated: a publisher may
+# drop a PLI (Chrome ignores those within 300 ms of its last keyframe), or it may be lost.
+KEYFRAME_RETRY_S = 0.5
 
 
 class KeyframeLimiter:
@@ -85,10 +88,16 @@ class ForwardTrack(MediaStreamTrack):
             self._frames.clear()
             self._synced = self.kind != "video"
             self._fanout.request_keyframe()
+            self._fanout.schedule_keyframe_retry()
             if not self._synced:
                 return
         self._frames.append(frame)
         self._wakeup.set()
+
+    @property
+    def waiting(self) -> bool:
+        """Still waiting for a keyframe to start (or restart) on."""
+        return not self._synced
 
     def end(self) -> None:
         self._ended = True
@@ -128,13 +137,27 @@ class Fanout:
         self._limiter = KeyframeLimiter(send_keyframe_request, metrics)
         self.viewers: set[ForwardTrack] = set()
         self.on_empty: Callable[[], None] = lambda: None
+        self._retry: asyncio.TimerHandle | None = None
 
     def add_viewer(self) -> ForwardTrack:
         track = ForwardTrack(self.kind, self)
         self.viewers.add(track)
         if self.kind == "video":
             self.request_keyframe()
+            self.schedule_keyframe_retry()
         return track
+
+    def schedule_keyframe_retry(self) -> None:
+        if self._retry is None:
+            with contextlib.suppress(RuntimeError):
+                loop = asyncio.get_running_loop()
+                self._retry = loop.call_later(KEYFRAME_RETRY_S, self._retry_if_waiting)
+
+    def _retry_if_waiting(self) -> None:
+        self._retry = None
+        if any(viewer.waiting for viewer in self.viewers):
+            self.request_keyframe()
+            self.schedule_keyframe_retry()
 
     def remove(self, track: ForwardTrack) -> None:
         self.viewers.discard(track)
@@ -159,6 +182,9 @@ class Fanout:
 
     def close(self) -> None:
         self._limiter.cancel()
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
         for viewer in list(self.viewers):
             viewer.end()
         self.viewers.clear()
