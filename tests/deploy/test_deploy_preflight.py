@@ -99,3 +99,14 @@ def test_a_too_old_cluster_fails_preflight(tmp_path: Path, cli):
         assert code == 3
         assert f"{REGIONS[0]}: Kubernetes v1.24.17 is too old (need 1.26+)" in err
         assert_nothing_written(clusters)
+
+
+def test_two_regions_in_one_cluster_are_refused(clusters, tmp_path: Path, cli):
+    kubeconfig = clusters.write_kubeconfig(tmp_path / "kc")
+    document = fleet_document(kubeconfig)
+    document["regions"][2]["cluster"]["context"] = f"kmock-{REGIONS[0]}"
+    fleet = write_fleet(tmp_path / "fleet.yaml", document)
+    code, _, err = cli("-f", str(fleet), "deploy", "--yes", json_output=False)
+    assert code == 3
+    assert f"regions {REGIONS[0]} and {REGIONS[2]} point at the same cluster" in err
+    assert_nothing_written(clusters)

@@ -30,7 +30,7 @@ from bcastctl.deploy.gate import health_gate
 from bcastctl.deploy.model import DeployResult, ObjectChange, RegionDeploy
 from bcastctl.deploy.plan import RegionPlan, desired, dry_run_diff, plan_region
 from bcastctl.deploy.preflight import preflight_all
-from bcastctl.errors import BcastError, ExitCode, OperationFailed, UnreachableError
+from bcastctl.errors import BcastError, ConfigError, ExitCode, OperationFailed, UnreachableError
 from bcastctl.fleet import Fleet
 from bcastctl.render.manifests import object_key
 
@@ -60,7 +60,21 @@ def batches(fleet: Fleet, regions: list[str], parallel: bool) -> list[list[str]]
     return [head] + [rest[i : i + size] for i in range(0, len(rest), size)] if head else []
 
 
+def _distinct_clusters(connected: Connected) -> None:
+    """Two regions in one cluster would share the namespace and the revision record."""
+    seen: dict[str, str] = {}
+    for region, client in connected.clients.items():
+        if client.host in seen:
+            raise ConfigError(
+                f"regions {seen[client.host]} and {region} point at the same cluster "
+                f"({client.host}); nothing was written",
+                hint="give each region its own cluster (regions[].cluster.context or gke)",
+            )
+        seen[client.host] = region
+
+
 async def _preflight(fleet: Fleet, connected: Connected, regions: list[str]) -> None:
+    _distinct_clusters(connected)
     manifests = {region: desired(fleet, region) for region in regions}
     answers = await preflight_all(connected.clients, connected.contexts, manifests)
     problems = [answer for answer in answers.values() if isinstance(answer, BcastError)]
