@@ -49,15 +49,15 @@ async def apply_all(
 async def check_conflicts(
     client: KubeClient, manifests: list[Manifest], live: list[Manifest | None]
 ) -> None:
-    """Server-side dry run of every object that would change: ApplyConflict before any write.
+    """Server-side dry run of every live object that would change: ApplyConflict first.
 
     A conflict found half-way through the real apply would leave the region half
     updated; found here, the region is left exactly as it was.
     """
-    changing = [
+    changing = [  # an object we create has no other field manager yet: nothing to conflict
         doc
         for doc, current in zip(manifests, live, strict=True)
-        if current is None or not is_subset(doc, current)
+        if current is not None and not is_subset(doc, current)
     ]
     await asyncio.gather(*(client.apply(doc, dry_run=True) for doc in changing))
 
