@@ -44,6 +44,7 @@ class NodeEnv:
     MEDIA_PATH: Final = "BCAST_MEDIA_PATH"  # "passthrough" (default) | "relay" (decode/re-encode)
     TURN_USER: Final = "BCAST_TURN_USER"  # the <user> part of TURN REST usernames, default "bcast"
     TURN_TTL: Final = "BCAST_TURN_TTL"  # seconds TURN REST credentials stay valid, default 3600
+    EVENT_LOOP: Final = "BCAST_EVENT_LOOP"  # "uvloop" (default when installed) | "asyncio"
 
 
 def subject_prefix(fleet: str) -> str:

@@ -149,7 +149,12 @@ class NodeProcess:
     admin: str = ""
 
     def environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BCAST_")}
+        # BCAST_EVENT_LOOP passes through: the suite runs on either event loop
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("BCAST_") or k == "BCAST_EVENT_LOOP"
+        }
         env.update(
             {
                 "BCAST_NODE_NAME": self.name,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -13,7 +14,8 @@ app = typer.Typer(
 SECRETS_HELP = (
     "Secrets are read only from the environment, never from flags: BCAST_CLUSTER_SECRET "
     "(required: signs heartbeats), BCAST_WHIP_TOKEN (publishers' Bearer token; unset = "
-    "publishing refused), BCAST_TURN_SECRET (TURN REST credentials for /api/pc-config)."
+    "publishing refused), BCAST_TURN_SECRET (TURN REST credentials for /api/pc-config). "
+    "BCAST_EVENT_LOOP=asyncio runs on the standard event loop instead of uvloop."
 )
 
 
@@ -143,6 +145,7 @@ def serve(
 
     from bcastctl.node.service import serve as serve_node
     from bcastctl.node.settings import load_settings
+    from bcastctl.protocol import NodeEnv
 
     overrides = {
         "name": name,
@@ -170,4 +173,17 @@ def serve(
     logging.getLogger("bcastctl").setLevel(settings.log_level)
     for noisy in ("aioice", "aiortc", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    asyncio.run(serve_node(settings))
+    with asyncio.Runner(loop_factory=_loop_factory(os.environ.get(NodeEnv.EVENT_LOOP))) as runner:
+        runner.run(serve_node(settings))
+
+
+def _loop_factory(choice: str | None) -> Callable[[], Any] | None:
+    """uvloop when installed (its C datagram path makes per-viewer sending cheaper), unless
+    BCAST_EVENT_LOOP=asyncio asks for the standard loop."""
+    if (choice or "").lower() == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop

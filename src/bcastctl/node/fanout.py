@@ -21,7 +21,7 @@ from bcastctl.node.frames import EncodedFrame
 from bcastctl.node.metrics import Metrics
 
 QUEUE_LIMIT = 60  # frames (2 s at 30 fps): beyond that the viewer skips to a keyframe
-KEYFRAME_MIN_INTERVAL_S = 0.3
+KEYFRAME_MIN_INTERVAL_S = 0.4  # above Chrome's 300 ms, so a deferred request is honoured
 # While a viewer waits for its first keyframe the request is repeated: a publisher may
 # drop a PLI (Chrome ignores those within 300 ms of its last keyframe), or it may be lost.
 KEYFRAME_RETRY_S = 0.5
