@@ -146,6 +146,8 @@ async def test_registry_agrees_on_a_published_stream_until_a_link_is_cut(lab: Pa
         if publisher is not None:
             await media_client.close(target, publisher, token)
         await target.close()
+    code, healed = verify(lab, "--wait", "30s", "--check", "nats|membership")  # for the next test
+    assert code == 0, [r for r in healed["results"] if r["status"] != "ok"]
     assert f"regtest (unknown here; {B}-0 holds it)" in results[f"{A}-0"].message
     assert results[f"{C}-0"].status == Status.ok
     link = " <-> ".join(sorted((A, B)))
@@ -153,7 +155,7 @@ async def test_registry_agrees_on_a_published_stream_until_a_link_is_cut(lab: Pa
 
 
 def test_table_marks_and_summary(lab: Path) -> None:
-    done = cli("verify", "mesh", "--state-dir", str(lab), "--check", "nats")
+    done = cli("verify", "mesh", "--state-dir", str(lab), "--check", "nats", "--wait", "20s")
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("✔") == 6 and "✖" not in done.stdout
     assert "all 6 passed" in done.stdout
