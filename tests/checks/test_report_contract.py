@@ -253,3 +253,26 @@ async def test_wait_polls_until_healthy_and_reports_each_retry(fleet: Fleet) -> 
     assert retries == [(1, 3), (2, 3)]
     gives_up = await report_of(fleet, [Mixed()], wait_s=0.05, poll_interval_s=0.01)
     assert gives_up.exit_code == ExitCode.CHECKS_FAILED and gives_up.attempts >= 2
+
+
+async def test_checks_that_change_the_fleet_run_after_the_others(fleet: Fleet) -> None:
+    finished: list[str] = []
+
+    class Reader(Check):
+        name, title, layer = "reader", "reads the fleet", "test"
+
+        async def run_region(self, ctx: CheckContext, region: RegionEndpoints) -> list[CheckResult]:
+            await asyncio.sleep(0.05)
+            finished.append(region.name)
+            return [ok(self.name, region.name, "read")]
+
+    class Changer(Check):
+        name, title, layer = "changer", "publishes", "test"
+        runs_after_others = True
+
+        async def run_region(self, ctx: CheckContext, region: RegionEndpoints) -> list[CheckResult]:
+            return [ok(self.name, region.name, f"saw {len(finished)} reads done")]
+
+    report = await report_of(fleet, [Changer(), Reader()])
+    assert [r.check for r in report.results][:3] == ["changer"] * 3  # report order kept
+    assert {r.message for r in report.results if r.check == "changer"} == {"saw 3 reads done"}

@@ -216,6 +216,9 @@ class Check:
     layer: ClassVar[str]  # for root-cause analysis: cluster, dns, nats, membership, ...
     needs: ClassVar[frozenset[Need]] = frozenset()
     per_region: ClassVar[bool] = True
+    # checks that change the fleet (media publishes streams) run after the others,
+    # so that those see the fleet as it was
+    runs_after_others: ClassVar[bool] = False
 
     async def run_region(self, ctx: CheckContext, region: RegionEndpoints) -> list[CheckResult]:
         raise NotImplementedError(f"{type(self).__name__} must override run_region or run_fleet")

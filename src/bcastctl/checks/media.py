@@ -87,6 +87,7 @@ class Media(Check):
     layer = "media"
     needs = frozenset({"media"})
     per_region = False
+    runs_after_others = True  # its streams must not race the registry check
 
     async def run_fleet(
         self, ctx: CheckContext, regions: Sequence[RegionEndpoints]

@@ -164,8 +164,15 @@ async def _attempt(
         media_relay=options.media_relay,
     )
     unreachable = await _unreachable(ctx)
-    per_check = await asyncio.gather(*(_run_check(check, ctx) for check in checks))
-    results = [result for results in per_check for result in results]
+    first = [check for check in checks if not check.runs_after_others]
+    per_check = await asyncio.gather(*(_run_check(check, ctx) for check in first))
+    for check in checks:
+        if check.runs_after_others:
+            per_check.append(await _run_check(check, ctx))
+    by_check = dict(
+        zip([*first, *(c for c in checks if c.runs_after_others)], per_check, strict=True)
+    )
+    results = [result for check in checks for result in by_check[check]]
     ctx.cancel_pending()
     return results, unreachable
 
