@@ -266,8 +266,13 @@ async def capacity(
             print(
                 f"    {viewers:4d} viewers: node {step['node_cpu'] * 100:5.1f} % CPU, "
                 f"clients {step['client_cpu'] * 100:5.1f} %, fps min {step['min_fps']:.1f} "
-                f"median {step['median_fps']:.1f} (node: in {step['node_in_fps']:.1f} fps, "
-                f"out {step['node_out_fps']:.1f} fps per viewer)",
+                f"median {step['median_fps']:.1f}"
+                + (
+                    f" (node: in {step['node_in_fps']:.1f} fps, out {step['node_out_fps']:.1f} "
+                    "fps per viewer)"
+                    if step["node_out_fps"]
+                    else ""
+                ),
                 flush=True,
             )
             if step["min_fps"] < 29:
@@ -297,11 +302,20 @@ def per_core(results: list[dict[str, float]]) -> str:
     if not held:
         return "n/a (no step held 29 fps)"
     best = held[-1]
-    return (
+    line = (
         f"{best['viewers'] / best['node_cpu']:.0f} viewers/core "
         f"(largest step holding >= 29 fps: {best['viewers']:.0f} viewers at "
         f"{best['node_cpu'] * 100:.1f} % of a core)"
     )
+    # the same from CPU per forwarded frame at the largest step, whatever fps it reached
+    last = results[-1]
+    if last["node_out_fps"] > 0 and last["node_cpu"] > 0:
+        per_viewer_at_30 = last["node_cpu"] / (last["viewers"] * last["node_out_fps"] / 30)
+        line += (
+            f"; from CPU per forwarded frame at {last['viewers']:.0f} viewers: "
+            f"{1 / per_viewer_at_30:.0f} viewers/core at 30 fps"
+        )
+    return line
 
 
 def summary(name: str, values: list[float]) -> str:
