@@ -241,6 +241,8 @@ class MediaHub:
         local = self.local.get(stream)
         if local is not None:
             mimes = {k: t.fanout.mime for k, t in local.tracks.items() if t.fanout is not None}
+            if not mimes:
+                raise HttpProblem(503, f"stream {stream!r} is still being set up; retry")
             return mimes, local
         holder = self.cluster.holders().get(stream)
         if holder is None:
