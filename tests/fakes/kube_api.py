@@ -6,10 +6,12 @@ keeps the request log (`list(cluster)`) and the object store with history
 to add what kmock 0.8 lacks: `/api/v1/namespaces` paths, PUT, resourceVersion / uid /
 creationTimestamp / generation, server-side apply that creates objects, removes fields
 a manager stopped applying and reports conflicts with other managers, dry runs, label
-selectors, list kind/apiVersion, namespace existence and cascade delete, and the pod
-proxy (to real loopback HTTP servers). A small "controller" sets StatefulSet, Gateway and
-ServiceExport status and creates a StatefulSet's pods, following `workloads`, the policy
-a test flips to make workloads ready or not.
+selectors, list kind/apiVersion, namespace existence and cascade delete, watch (from a
+resourceVersion, ending at timeoutSeconds), and the pod proxy (to real loopback HTTP
+servers). A small "controller" sets StatefulSet, Gateway and ServiceExport status and
+creates a StatefulSet's pods, following `workloads`, the policy a test flips to make
+workloads ready or not. Tests can also inject failures (`faults`), slow answers
+(`delays`) and make new objects look old (`backdate_s`).
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
     _rv: Iterator[int] = attrs.field(factory=lambda: itertools.count(1000))
     _last_rv: int = 1000
     _owners: dict[Key, dict[Path, str]] = attrs.field(factory=dict)
+    _events: list[tuple[int, Key, str, Obj]] = attrs.field(factory=list)  # for watches
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -174,7 +177,9 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
                 del self.faults[index]
                 return await self._render_error(_error(status, "Injected", f"injected {status}"))
         try:
-            if plural is not None and raw.query.get("watch") != "true":
+            if plural is not None and raw.query.get("watch", "").lower() in ("true", "1"):
+                return await self._watch(request, raw)
+            if plural is not None:
                 return await self._serve_object(request, raw)
             return await super()._handle(request)  # discovery: kmock's own
         except Exception as e:  # a Status body, as the API server sends, never a dropped socket
@@ -334,12 +339,21 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
         return self._current(key) or new
 
     def _save(self, key: Key, new: Obj) -> None:
+        event = "MODIFIED" if self._current(key) is not None else "ADDED"
         self._last_rv = next(self._rv)
         new["metadata"]["resourceVersion"] = str(self._last_rv)
         if key in self.objects:
             self.objects[key].create(new)
         else:
             self.objects[key] = new
+        self._events.append((self._last_rv, key, event, copy.deepcopy(new)))
+
+    def _delete_one(self, key: Key) -> None:
+        last = dict(copy.deepcopy(self.objects[key].raw))
+        self.objects[key].delete()
+        self._last_rv = next(self._rv)
+        last["metadata"]["resourceVersion"] = str(self._last_rv)
+        self._events.append((self._last_rv, key, "DELETED", last))
 
     def _current(self, key: Key) -> Obj | None:
         if key in self.objects and not self.objects[key].deleted:
@@ -347,12 +361,12 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
         return None
 
     def _delete(self, key: Key) -> None:
-        self.objects[key].delete()
+        self._delete_one(key)
         self._owners.pop(key, None)
         if key[0].plural == "namespaces":
             for other in [k for k in self.objects if k[1] == key[2]]:
                 if not self.objects[other].deleted:
-                    self.objects[other].delete()
+                    self._delete_one(other)
         for observer in self.observers:
             observer(self, key[0].plural, None)
 
@@ -426,6 +440,50 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
         for key, obj in list(self.objects.items()):
             if not obj.deleted and obj.raw.get("kind") in ("StatefulSet", "Gateway"):
                 self._react(key, dict(copy.deepcopy(obj.raw)))
+
+    # --- watch -------------------------------------------------------------------------
+
+    def _watched(self, request: rendering.Request, key: Key, obj: Obj) -> bool:
+        info = self._info(request)  # a known resource (checked before the watch started)
+        namespace_ok = not (info.namespaced and request.namespace) or key[1] == request.namespace
+        field = request.params.get("fieldSelector", "")
+        name_ok = not field.startswith("metadata.name=") or key[2] == field.split("=", 1)[1]
+        labels = obj.get("metadata", {}).get("labels", {})
+        return (
+            key[0] == request.resource
+            and namespace_ok
+            and name_ok
+            and selector_matches(request.params.get("labelSelector", ""), labels)
+        )
+
+    async def _watch(
+        self, request: rendering.Request, raw: aiohttp.web.BaseRequest
+    ) -> aiohttp.web.StreamResponse:
+        """Watch events after `resourceVersion` (or ADDED for what exists), until timeoutSeconds."""
+        self._info(request)
+        since = int(request.params.get("resourceVersion") or 0)
+        deadline = time.monotonic() + float(request.params.get("timeoutSeconds") or 30)
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(raw)
+        lines: list[Obj] = []
+        if since == 0:
+            for key, obj in list(self.objects.items()):
+                if not obj.deleted and self._watched(request, key, obj.raw):
+                    lines.append({"type": "ADDED", "object": copy.deepcopy(obj.raw)})
+            since = self._last_rv
+        while True:
+            for rv, key, event, obj in [e for e in self._events if e[0] > since]:
+                since = rv
+                if self._watched(request, key, obj):
+                    lines.append({"type": event, "object": obj})
+            for line in lines:
+                await response.write(json.dumps(line).encode() + b"\n")
+            lines = []
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.05)
+        await response.write_eof()
+        return response
 
     # --- pod proxy --------------------------------------------------------------------
 
