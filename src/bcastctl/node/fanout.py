@@ -25,6 +25,10 @@ KEYFRAME_MIN_INTERVAL_S = 0.4  # above Chrome's 300 ms, so a deferred request is
 # While a viewer waits for its first keyframe the request is repeated: a publisher may
 # drop a PLI (Chrome ignores those within 300 ms of its last keyframe), or it may be lost.
 KEYFRAME_RETRY_S = 0.5
+# A joining viewer starts from the cached frames since the last keyframe when that
+# keyframe is recent: it starts at once, and a burst of joiners costs the publisher one
+# keyframe instead of a keyframe each.
+JOIN_FROM_CACHE_MAX_FRAMES = 15
 
 
 class KeyframeLimiter:
@@ -138,11 +142,18 @@ class Fanout:
         self.viewers: set[ForwardTrack] = set()
         self.on_empty: Callable[[], None] = lambda: None
         self._retry: asyncio.TimerHandle | None = None
+        self._since_keyframe: list[EncodedFrame] = []  # the current GOP while it is short
 
     def add_viewer(self) -> ForwardTrack:
         track = ForwardTrack(self.kind, self)
         self.viewers.add(track)
-        if self.kind == "video":
+        if self.kind != "video":
+            return track
+        if self._since_keyframe:
+            self._metrics.inc("viewers_started_from_cache_total")
+            for frame in self._since_keyframe:
+                track.push(frame)
+        else:
             self.request_keyframe()
             self.schedule_keyframe_retry()
         return track
@@ -165,6 +176,12 @@ class Fanout:
             self.on_empty()
 
     def push(self, frame: EncodedFrame) -> None:
+        if frame.keyframe:
+            self._since_keyframe = [frame]
+        elif 0 < len(self._since_keyframe) < JOIN_FROM_CACHE_MAX_FRAMES:
+            self._since_keyframe.append(frame)
+        else:
+            self._since_keyframe = []  # too old to start a viewer on: ask for a new one
         for viewer in self.viewers:
             viewer.push(frame)
 

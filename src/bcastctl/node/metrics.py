@@ -40,6 +40,7 @@ HELP: dict[str, str] = {
     "keyframe_requests_total": "Keyframe requests (PLI) sent to publishers.",
     "keyframe_requests_limited_total": "Keyframe requests held back by the rate limit.",
     "viewer_keyframe_requests_total": "PLI/FIR received from viewers.",
+    "viewers_started_from_cache_total": "Viewers started on a cached recent keyframe.",
     "viewer_queue_overflows_total": "Viewers that fell 2 s behind and skipped to a keyframe.",
     "heartbeats_sent_total": "Heartbeats published.",
     "heartbeats_received_total": "Valid heartbeats received from other nodes.",
