@@ -12,6 +12,7 @@ import asyncio
 import fractions
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -280,15 +281,18 @@ async def view(
         await pc.close()
         raise
 
-    async def read() -> None:
-        track = await track_ready
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            record(frame)
-
     if decode:
-        session._reader = asyncio.create_task(read())
+        session._reader = asyncio.create_task(_read_decoded(track_ready, record))
     return session
+
+
+async def _read_decoded(
+    track_ready: asyncio.Future[MediaStreamTrack], record: Callable[[Any], None]
+) -> None:
+    track = await track_ready
+    while True:
+        try:
+            frame = await track.recv()
+        except MediaStreamError:
+            return
+        record(frame)
