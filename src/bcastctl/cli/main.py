@@ -14,7 +14,12 @@ import typer
 from typer.exceptions import TyperException
 
 from bcastctl import __version__
+from bcastctl.cli import deploy as deploy_cmd
+from bcastctl.cli import lab as lab_cmd
+from bcastctl.cli import node as node_cmd
+from bcastctl.cli import probe as probe_cmd
 from bcastctl.cli import render as render_cmd
+from bcastctl.cli import verify as verify_cmd
 from bcastctl.cli.context import CliContext, OutputFormat
 from bcastctl.errors import BcastError, ExitCode
 
@@ -78,31 +83,11 @@ def _configure_logging(verbosity: int) -> None:
 
 
 app.command("render", help=render_cmd.HELP)(render_cmd.render)
-
-
-def _register_groups() -> None:
-    """Command groups live in their own modules; each module is light to import."""
-    import importlib
-
-    for module_name, group in (
-        ("bcastctl.cli.node", "node"),
-        ("bcastctl.cli.lab", "lab"),
-        ("bcastctl.cli.verify", "verify"),
-        ("bcastctl.cli.probe", "probe"),
-        ("bcastctl.cli.deploy", "deploy"),
-    ):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name != module_name:
-                raise
-            continue
-        module.register(app) if hasattr(module, "register") else app.add_typer(
-            module.app, name=group
-        )
-
-
-_register_groups()
+app.add_typer(lab_cmd.app, name="lab")
+app.add_typer(verify_cmd.app, name="verify")
+app.add_typer(probe_cmd.app, name="probe")
+deploy_cmd.register(app)  # deploy, rollback, status, clusters, dns
+app.add_typer(node_cmd.app, name="node")
 
 
 def _fail(message: str, hint: str | None, code: int) -> int:
