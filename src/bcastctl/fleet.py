@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from bcastctl.errors import ConfigError
 
 API_VERSION: Final = "bcastctl.io/v1alpha1"
+CLUSTERSET_DOMAIN: Final = "svc.clusterset.local"  # multi-cluster services (MCS) DNS zone
 
 # RFC 1123 label, as Kubernetes names and our region names must be.
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -196,6 +197,14 @@ class Fleet(_Model):
             if set(link.between) == {a, b}:
                 return link.one_way_ms
         return self.lab.default_one_way_ms
+
+    def clusterset_names(self, region: str) -> dict[str, str]:
+        """The MCS names of a region's exported services: role -> fqdn."""
+        domain = f"{self.namespace}.{CLUSTERSET_DOMAIN}"
+        return {
+            "nats-gateway": f"{region}-nats-gateway.{domain}",
+            "broadcaster": f"{region}-broadcaster-headless.{domain}",
+        }
 
     def region_pairs(self) -> list[tuple[str, str]]:
         """Unordered region pairs in fleet order."""

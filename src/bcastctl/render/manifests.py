@@ -105,10 +105,7 @@ def region_values(fleet: Fleet, region: Region) -> dict[str, object]:
 
 def gateway_url(fleet: Fleet, region: str) -> str:
     """A region's NATS gateway at its MCS clusterset name."""
-    return (
-        f"nats://{region}-nats-gateway.{fleet.namespace}.svc.clusterset.local:"
-        f"{fleet.nats.gateway_port}"
-    )
+    return f"nats://{fleet.clusterset_names(region)['nats-gateway']}:{fleet.nats.gateway_port}"
 
 
 def nats_config(fleet: Fleet, region: Region) -> str:

@@ -28,14 +28,6 @@ from bcastctl.targets.base import (
 )
 
 
-def clusterset_names(fleet: Fleet, of_region: str) -> dict[str, str]:
-    domain = f"{fleet.namespace}.svc.clusterset.local"
-    return {
-        "nats-gateway": f"{of_region}-nats-gateway.{domain}",
-        "broadcaster": f"{of_region}-broadcaster-headless.{domain}",
-    }
-
-
 def selector(app: str, region: str) -> str:
     return f"app.kubernetes.io/name={app},bcastctl.io/region={region}"
 
@@ -161,7 +153,7 @@ class KubeTarget:
             DnsExpectation(fqdn, other)
             for other in self._fleet.region_names
             if other != region
-            for fqdn in clusterset_names(self._fleet, other).values()
+            for fqdn in self._fleet.clusterset_names(other).values()
         )
 
     def _turn(self, region: str, gateway: Manifest | None) -> TurnEndpoint:

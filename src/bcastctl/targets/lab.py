@@ -25,21 +25,12 @@ from bcastctl.targets.base import (
 from bcastctl.targets.lab_state import LabState, RegionState, load_lab_state
 
 
-def clusterset_names(fleet: Fleet, of_region: str) -> dict[str, str]:
-    """The MCS names of a region's exported services: role -> fqdn."""
-    domain = f"{fleet.namespace}.svc.clusterset.local"
-    return {
-        "nats-gateway": f"{of_region}-nats-gateway.{domain}",
-        "broadcaster": f"{of_region}-broadcaster-headless.{domain}",
-    }
-
-
 def _dns_expectations(state: LabState, fleet: Fleet, region: str) -> tuple[DnsExpectation, ...]:
     expectations: list[DnsExpectation] = []
     for other in state.regions:
         if other.name == region:
             continue
-        names = clusterset_names(fleet, other.name)
+        names = fleet.clusterset_names(other.name)
         nodes = tuple(sorted(node.advertise_address for node in other.nodes))
         gateway_host = other.nats_gateway_listen.rpartition(":")[0]
         expectations.append(DnsExpectation(names["nats-gateway"], other.name, (gateway_host,)))
