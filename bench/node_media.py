@@ -261,7 +261,11 @@ async def capacity(
         await asyncio.wait_for(publisher.stdout.readline(), 20)
         await asyncio.sleep(1)
         for viewers in steps:
-            step = await capacity_step(http, node, stream, viewers, window_s)
+            try:
+                step = await capacity_step(http, node, stream, viewers, window_s)
+            except (TimeoutError, OSError) as e:  # the machine ran out: this step did not hold
+                print(f"    {viewers:4d} viewers: did not hold ({type(e).__name__}: {e})")
+                break
             results.append(step)
             print(
                 f"    {viewers:4d} viewers: node {step['node_cpu'] * 100:5.1f} % CPU, "
