@@ -36,6 +36,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "node"))
+sys.path.insert(0, str(REPO / "tests"))  # nats_testkit, shared by the test kits
 
 import aiohttp  # noqa: E402
 from node_testkit import (  # noqa: E402

@@ -12,10 +12,8 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import sysconfig
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -33,33 +31,12 @@ from bcastctl.targets.lab_state import (
     RegionState,
     TurnState,
 )
-
-NATS_SERVER = Path(sysconfig.get_path("scripts")) / "nats-server"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from nats_testkit import NATS_SERVER, free_port, gateway_config, gateways_connected, wait_for
 
 
 def http_json(url: str, timeout: float = 2.0) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.loads(response.read())
-
-
-def wait_for(what: str, predicate: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-        except (OSError, ValueError) as e:
-            last = e
-        if last is True or (last and not isinstance(last, Exception)):
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (last: {last!r})")
 
 
 @dataclass
@@ -75,15 +52,15 @@ class NatsRegion:
         return f"http://127.0.0.1:{self.monitor_port}"
 
     def start(self, directory: Path, everyone: list[NatsRegion]) -> None:
-        gateways = ", ".join(
-            f'{{name: "{r.name}", url: "nats://127.0.0.1:{r.gateway_port}"}}' for r in everyone
-        )
         conf = directory / f"nats-{self.name}.conf"
         conf.write_text(
-            f'server_name: "{self.name}"\nlisten: "127.0.0.1:{self.client_port}"\n'
-            f'http: "127.0.0.1:{self.monitor_port}"\n'
-            f'gateway {{ name: "{self.name}", listen: "127.0.0.1:{self.gateway_port}", '
-            f"gateways: [{gateways}] }}\n"
+            gateway_config(
+                self.name,
+                self.client_port,
+                self.monitor_port,
+                self.gateway_port,
+                {r.name: r.gateway_port for r in everyone},
+            )
         )
         with open(directory / f"nats-{self.name}.log", "wb") as log:
             self.process = subprocess.Popen(
@@ -91,10 +68,7 @@ class NatsRegion:
             )
 
     def connected_to(self, others: list[str]) -> bool:
-        data = http_json(self.monitor + "/gatewayz")
-        outbound = data.get("outbound_gateways") or {}
-        inbound = data.get("inbound_gateways") or {}
-        return all(name in outbound and name in inbound for name in others)
+        return gateways_connected(http_json(self.monitor + "/gatewayz"), others)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -5,11 +5,11 @@ Every process is started on loopback, and stopped by pid in a finally block.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from node_testkit import NatsServer, NodeProcess, start_super_cluster, stop_process
+from node_testkit import NatsServer, NodeFactory, NodeProcess, start_super_cluster, stop_process
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +24,6 @@ def super_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Nat
         for server in servers:
             if server.process is not None:
                 stop_process(server.process)
-
-
-NodeFactory = Callable[..., NodeProcess]
 
 
 @pytest.fixture

@@ -10,27 +10,20 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import sysconfig
-import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-NATS_SERVER = Path(sysconfig.get_path("scripts")) / "nats-server"
+from nats_testkit import NATS_SERVER, free_port, gateway_config, gateways_connected, wait_for
+
 SECRET = "test-cluster-secret-7f3a"
 WHIP_TOKEN = "test-whip-token-91c2"
 TURN_SECRET = "test-turn-secret-5d0e"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def http_json(url: str, timeout: float = 5.0) -> tuple[int, Any]:
@@ -48,20 +41,6 @@ def http_json(url: str, timeout: float = 5.0) -> tuple[int, Any]:
 def http_text(url: str, timeout: float = 5.0) -> str:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return str(response.read().decode())
-
-
-def wait_for(what: str, predicate: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-        except (OSError, ValueError) as e:
-            last = e
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (last: {last!r})")
 
 
 def stop_process(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
@@ -92,14 +71,12 @@ class NatsServer:
         return f"http://127.0.0.1:{self.monitor_port}"
 
     def config(self, peers: list[NatsServer]) -> str:
-        gateways = ", ".join(
-            f'{{name: "{p.region}", url: "nats://127.0.0.1:{p.gateway_port}"}}' for p in peers
-        )
-        return (
-            f'server_name: "{self.region}"\nlisten: "127.0.0.1:{self.client_port}"\n'
-            f'http: "127.0.0.1:{self.monitor_port}"\n'
-            f'gateway {{\n  name: "{self.region}"\n  listen: "127.0.0.1:{self.gateway_port}"\n'
-            f"  gateways: [{gateways}]\n}}\n"
+        return gateway_config(
+            self.region,
+            self.client_port,
+            self.monitor_port,
+            self.gateway_port,
+            {p.region: p.gateway_port for p in peers},
         )
 
     def start(self, directory: Path, peers: list[NatsServer]) -> None:
@@ -112,11 +89,7 @@ class NatsServer:
 
     def gateways_connected(self, others: list[str]) -> bool:
         status, data = http_json(self.monitor + "/gatewayz", timeout=2)
-        if status != 200:
-            return False
-        outbound = data.get("outbound_gateways") or {}
-        inbound = data.get("inbound_gateways") or {}
-        return all(name in outbound and name in inbound for name in others)
+        return status == 200 and gateways_connected(data, others)
 
 
 def start_super_cluster(directory: Path, regions: list[str]) -> list[NatsServer]:
@@ -219,3 +192,7 @@ class NodeProcess:
     def stop(self) -> None:
         if self.process is not None:
             stop_process(self.process)
+
+
+# What the `start_node` fixture (conftest.py) yields: start a node process, get it back.
+NodeFactory = Callable[..., NodeProcess]

@@ -8,11 +8,10 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
-from node_testkit import SECRET, WHIP_TOKEN, NatsServer, NodeProcess
+from node_testkit import SECRET, WHIP_TOKEN, NatsServer, NodeFactory, NodeProcess
 
 from bcastctl.adapters import ice
 from bcastctl.node.client import SyntheticVideo, publish
-from conftest import NodeFactory
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from browser_kit import CHROMIUM, PAGE, Browser
-from node_testkit import WHIP_TOKEN, NatsServer, wait_for
-
-from conftest import NodeFactory
+from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory, wait_for
 
 pytestmark = [
     pytest.mark.slow,

@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 from dnslib import QTYPE, RCODE, RR, A
 from dnslib.server import BaseResolver, DNSServer
-from node_testkit import NatsServer, free_port, http_json, http_text
-
-from conftest import NodeFactory
+from node_testkit import NatsServer, NodeFactory, free_port, http_json, http_text
 
 ZONE = {"us-east5-nats-gateway.broadcaster.svc.clusterset.local.": ["10.1.0.7", "10.1.0.8"]}
 

@@ -8,12 +8,11 @@ from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import pytest
-from node_testkit import WHIP_TOKEN, NatsServer, wait_for
+from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory, wait_for
 
 from bcastctl.adapters import ice
 from bcastctl.node.client import SyntheticVideo, WhipError, publish, read_number, view
 from bcastctl.node.sdp import answer_codecs
-from conftest import NodeFactory
 
 pytestmark = pytest.mark.slow
 

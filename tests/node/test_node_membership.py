@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from node_testkit import SECRET, NatsServer, http_json, wait_for
-
-from conftest import NodeFactory
+from node_testkit import SECRET, NatsServer, NodeFactory, http_json, wait_for
 
 
 def test_nodes_in_two_regions_see_each_other_and_become_ready(

@@ -7,10 +7,9 @@ import hashlib
 import hmac
 import time
 
-from node_testkit import TURN_SECRET, NatsServer, http_json
+from node_testkit import TURN_SECRET, NatsServer, NodeFactory, http_json
 
 from bcastctl.adapters.turn import allocate
-from conftest import NodeFactory
 
 
 def turn_env(host: str, port: int, secret: str) -> dict[str, str]:
