@@ -219,26 +219,81 @@ async def capacity_step(
     }
 
 
+class RawFrameCounter:
+    """The cheapest honest viewer: once ICE and DTLS are up, SRTP packets are taken off
+    the viewer's socket before aiortc sees them, authenticated and decrypted (libsrtp,
+    the viewer's own keys), and a frame is counted at each video packet with the RTP
+    marker bit. STUN, DTLS and RTCP still go to aiortc, so ICE consent holds.
+
+    A load generator must cost less than what it loads: aiortc's own receive path
+    (jitter buffer, NACK, per-packet tasks) costs more per viewer than the node's send
+    path, so on one machine the viewers, not the node, would run out of CPU first.
+    """
+
+    def __init__(self, pc: Any) -> None:
+        self.frames = 0
+        self.rejected: dict[str, int] = {}  # libsrtp's reason -> packets
+        self._pc = pc
+
+    def install(self) -> bool:
+        dtls = self._pc.getTransceivers()[0].receiver.transport
+        pair = dtls.transport._connection._nominated.get(1)
+        srtp = getattr(dtls, "_rx_srtp", None)
+        if pair is None or srtp is None:
+            return False
+        protocol = pair.protocol
+        stock = protocol.datagram_received
+
+        def datagram_received(data: bytes, addr: Any) -> None:
+            if len(data) > 12 and 127 < data[0] < 192 and not 192 <= data[1] <= 223:
+                try:
+                    srtp.unprotect(data)
+                except Exception as e:  # pylibsrtp.Error: not ours, replayed or tampered
+                    self.rejected[str(e)] = self.rejected.get(str(e), 0) + 1
+                    return
+                if data[1] & 0x80:
+                    self.frames += 1
+                return
+            stock(data, addr)
+
+        protocol.datagram_received = datagram_received
+        return True
+
+
 async def viewers_only(url: str, stream: str, count: int, window_s: float) -> None:
-    """A worker: `count` tap viewers; "ready" when all receive, fps list after "go"."""
+    """A worker: `count` raw-counting viewers; "ready" when all receive, fps after "go"."""
     ice.offer_only("127.0.0.1")
+    joining = asyncio.Semaphore(8)
+
+    async def join(http: Any) -> tuple[Any, RawFrameCounter]:
+        async with joining:
+            session = await view(http, url, stream, decode=False)
+            deadline = time.monotonic() + 60
+            while not session.frames and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        counter = RawFrameCounter(session.pc)
+        if not counter.install():  # from here on aiortc's receive path idles
+            raise SystemExit("a viewer got no frame in 60 s (no ICE pair or SRTP session)")
+        return session, counter
+
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
-        sessions = [await view(http, url, stream, decode=False) for _ in range(count)]
-        deadline = time.monotonic() + 60
-        while not all(s.frames for s in sessions) and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.1)
+        joined = await asyncio.gather(*(join(http) for _ in range(count)))
+        sessions = [session for session, _ in joined]
+        counters = [counter for _, counter in joined]
         await asyncio.sleep(1.0)
         print("ready", flush=True)
         await asyncio.to_thread(sys.stdin.readline)
-        counts, started = [len(s.frames) for s in sessions], time.monotonic()
+        counts, started = [c.frames for c in counters], time.monotonic()
         await asyncio.sleep(window_s)
         elapsed = time.monotonic() - started
-        print(
-            json.dumps(
-                [(len(s.frames) - c) / elapsed for s, c in zip(sessions, counts, strict=True)]
-            ),
-            flush=True,
-        )
+        fps = [(c.frames - n) / elapsed for c, n in zip(counters, counts, strict=True)]
+        rejected: dict[str, int] = {}
+        for counter in counters:
+            for reason, n in counter.rejected.items():
+                rejected[reason] = rejected.get(reason, 0) + n
+        if rejected:
+            print(f"warning: SRTP packets not accepted: {rejected}", file=sys.stderr)
+        print(json.dumps(fps), flush=True)
         await asyncio.gather(*(s.close(http) for s in sessions))
 
 
@@ -333,35 +388,12 @@ def summary(name: str, values: list[float]) -> str:
 
 
 async def run(args: argparse.Namespace, nodes: dict[str, NodeProcess]) -> None:
-    seconds = 3 if args.quick else 8
     ice.offer_only("127.0.0.1")
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
-        print("latency (publisher encoder input -> viewer decoded frame):", flush=True)
-        direct = await direct_latency(seconds)
-        one = await node_latency(http, nodes["a"], nodes["a"], "lat1", seconds)
-        two = await node_latency(http, nodes["a"], nodes["b"], "lat2", seconds)
-        for name, values in (
-            ("direct (no node)", direct),
-            ("one node", one),
-            ("two nodes, two regions", two),
-        ):
-            print("  " + summary(name, values))
-        for name, values in (("one node", one), ("two nodes", two)):
-            if values and direct:
-                print(
-                    f"  added by {name}: p50 "
-                    f"{percentile(values, 50) - percentile(direct, 50):+.1f} ms, p99 "
-                    f"{percentile(values, 99) - percentile(direct, 99):+.1f} ms"
-                )
-        print("time to first frame (WHEP POST -> first decoded frame, late joiners):")
-        print(
-            "  "
-            + summary(
-                "one node", await first_frame_times(http, nodes["a"], 5 if args.quick else 15)
-            )
-        )
+        if not args.capacity_only:
+            await latency_figures(http, args, nodes)
         print("viewers per core, passthrough:", flush=True)
-        steps = [30, 90] if args.quick else [50, 100, 200, 300, 400]
+        steps = args.steps or ([30, 90] if args.quick else [100, 200, 300, 400, 500, 600])
         passthrough = await capacity(
             http, nodes["a"], "load-passthrough", steps, 3 if args.quick else 5
         )
@@ -378,6 +410,34 @@ async def run(args: argparse.Namespace, nodes: dict[str, NodeProcess]) -> None:
     ice.restore()
 
 
+async def latency_figures(
+    http: Any, args: argparse.Namespace, nodes: dict[str, NodeProcess]
+) -> None:
+    seconds = 3 if args.quick else 8
+    print("latency (publisher encoder input -> viewer decoded frame):", flush=True)
+    direct = await direct_latency(seconds)
+    one = await node_latency(http, nodes["a"], nodes["a"], "lat1", seconds)
+    two = await node_latency(http, nodes["a"], nodes["b"], "lat2", seconds)
+    for name, values in (
+        ("direct (no node)", direct),
+        ("one node", one),
+        ("two nodes, two regions", two),
+    ):
+        print("  " + summary(name, values))
+    for name, values in (("one node", one), ("two nodes", two)):
+        if values and direct:
+            print(
+                f"  added by {name}: p50 "
+                f"{percentile(values, 50) - percentile(direct, 50):+.1f} ms, p99 "
+                f"{percentile(values, 99) - percentile(direct, 99):+.1f} ms"
+            )
+    print("time to first frame (WHEP POST -> first decoded frame, late joiners):")
+    print(
+        "  "
+        + summary("one node", await first_frame_times(http, nodes["a"], 5 if args.quick else 15))
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short windows, few steps")
@@ -387,6 +447,19 @@ def main() -> None:
     parser.add_argument(
         "--viewers-only", nargs=4, metavar=("URL", "STREAM", "N", "WINDOW"), help=argparse.SUPPRESS
     )  # a capacity run's viewer process
+    parser.add_argument(
+        "--capacity-only", action="store_true", help="only the viewers-per-core steps"
+    )
+    parser.add_argument(
+        "--steps",
+        type=lambda text: [int(n) for n in text.split(",")],
+        help="passthrough viewer counts, e.g. 100,200,300",
+    )
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="do not pin the measured node to CPU 0 and everything else to the other CPUs",
+    )
     args = parser.parse_args()
     if args.publish_only:
         asyncio.run(publish_only(*args.publish_only))
@@ -395,6 +468,10 @@ def main() -> None:
         url, stream, count, window = args.viewers_only
         asyncio.run(viewers_only(url, stream, int(count), float(window)))
         return
+    cpus = sorted(os.sched_getaffinity(0))
+    pin = not args.no_pin and len(cpus) >= 2
+    if pin:  # the nodes get the first CPU; NATS, publisher and viewers (children) the rest
+        os.sched_setaffinity(0, set(cpus[1:]))
     directory = Path(tempfile.mkdtemp(prefix="bench-node-"))
     servers: list[NatsServer] = []
     nodes: dict[str, NodeProcess] = {}
@@ -411,14 +488,22 @@ def main() -> None:
                 server,
                 address,
                 directory / f"{key}.log",
-                {"BCAST_LOG_LEVEL": "WARNING", "BCAST_MAX_SESSIONS": "1000", **extra},
+                {"BCAST_LOG_LEVEL": "WARNING", "BCAST_MAX_SESSIONS": "2000", **extra},
+                cpus={cpus[0]} if pin else None,
             )
             nodes[key] = node
             node.start()
         for node in nodes.values():
             node.wait_listening()
         wait_for("b sees a", lambda: "bench-a" in nodes["b"].member_names())
-        print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+        print(
+            f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; "
+            + (
+                f"nodes pinned to CPU {cpus[0]}, NATS/publisher/viewers to {cpus[1:]}"
+                if pin
+                else "no CPU pinning"
+            )
+        )
         asyncio.run(run(args, nodes))
     finally:
         for node in nodes.values():

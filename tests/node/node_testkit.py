@@ -117,6 +117,7 @@ class NodeProcess:
     address: str
     log_path: Path
     env_extra: dict[str, str] = field(default_factory=dict)
+    cpus: set[int] | None = None  # pin the node (all its threads) to these CPUs (bench)
     process: subprocess.Popen[bytes] | None = None
     signalling: str = ""
     admin: str = ""
@@ -153,7 +154,12 @@ class NodeProcess:
             env=self.environment(),
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=None if self.cpus is None else self._pin,
         )
+
+    def _pin(self) -> None:
+        assert self.cpus is not None
+        os.sched_setaffinity(0, self.cpus)
 
     def wait_listening(self, timeout: float = 20.0) -> None:
         def listening() -> bool:

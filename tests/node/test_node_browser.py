@@ -84,3 +84,6 @@ async def test_browser_publishes_and_late_browser_viewers_start_on_a_keyframe(
     assert a.metric("passthrough_tracks_total") == 2  # audio and video, both encoded passthrough
     assert a.metric("fallback_tracks_total") == 0
     assert b.metric("frames_relayed_in_total") > 0
+    # Chromium decoded RTP that the node's direct path wrote (headers, extensions, SRTP)
+    assert a.metric("viewer_tracks_direct_total") == 2  # v1: audio and video
+    assert b.metric("viewer_tracks_direct_total") == 2

@@ -17,7 +17,7 @@ from aiortc.rtp import RtpPacket
 
 from bcastctl.adapters import ice
 from bcastctl.node import aiortc_hook
-from bcastctl.node.client import SyntheticVideo
+from bcastctl.node.client import EncodedLoop, SyntheticVideo, read_number
 from bcastctl.node.frames import is_keyframe
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
@@ -106,3 +106,105 @@ def test_a_started_receiver_is_refused_with_a_reason() -> None:
 
     assert aiortc_hook.tap_receiver(Started(), "video", lambda *f: None, lambda: None) is None
     assert aiortc_hook.unavailable_reason(object()) is not None
+
+
+# --- send side: DirectSender ------------------------------------------------
+
+
+async def test_direct_sender_frames_decode_and_a_lost_packet_comes_back_over_rtx() -> None:
+    """A viewer of a directly written track decodes every frame in order, even when one
+    RTP packet is lost on the way: its NACK is answered from the history over RTX."""
+    ice.offer_only("127.0.0.1")
+    sender_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    receiver_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    source = EncodedLoop(320, 180, seconds=2, gop=120)
+    feeding: list[asyncio.Task[None]] = []
+    decoded: list[int | None] = []
+    lost: list[int] = []
+    rtx_seen: list[int] = []
+    sixty = asyncio.Event()
+    try:
+        transceiver = sender_pc.addTransceiver(source, direction="sendonly")
+        sender = transceiver.sender
+
+        def attach(writer: aiortc_hook.DirectSender, codec: Any) -> None:
+            packer = aiortc_hook.rtp_packer(codec)
+
+            async def feed() -> None:
+                while not writer.closed:
+                    writer.write(*packer.pack(await source.recv()))
+
+            feeding.append(asyncio.create_task(feed()))
+
+        assert aiortc_hook.send_directly(sender, attach, lambda: None)
+
+        @receiver_pc.on("track")
+        def on_track(track: aiortc.MediaStreamTrack) -> None:
+            async def read() -> None:
+                while True:
+                    decoded.append(read_number(await track.recv()))
+                    if len(decoded) >= 60:
+                        sixty.set()
+
+            feeding.append(asyncio.create_task(read()))
+
+        await sender_pc.setLocalDescription(await sender_pc.createOffer())
+        await receiver_pc.setRemoteDescription(sender_pc.localDescription)
+        await receiver_pc.setLocalDescription(await receiver_pc.createAnswer())
+        await sender_pc.setRemoteDescription(receiver_pc.localDescription)
+        connected = asyncio.Event()
+        receiver_pc.on("connectionstatechange", lambda: connected.set())
+        async with asyncio.timeout(10):
+            while receiver_pc.connectionState != "connected":
+                connected.clear()
+                await connected.wait()
+        drop_lost_packet(receiver_pc, sender._ssrc, sender._rtx_ssrc, lost, rtx_seen)
+        async with asyncio.timeout(15):
+            await sixty.wait()
+        assert lost, "no packet was dropped"
+        assert rtx_seen, "the lost packet was never retransmitted over RTX"
+        numbers = [n for n in decoded if n is not None]
+        assert len(numbers) >= 55 and numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+        stats = await sender.getStats()
+        outbound = next(s for s in stats.values() if s.type == "outbound-rtp")
+        assert outbound.packetsSent >= 60 and outbound.bytesSent > 0  # what SRs report
+    finally:
+        for task in feeding:
+            task.cancel()
+        await sender_pc.close()
+        await receiver_pc.close()
+        ice.restore()
+
+
+def drop_lost_packet(
+    pc: RTCPeerConnection, ssrc: int, rtx_ssrc: int, lost: list[int], rtx_seen: list[int]
+) -> None:
+    """Drop the 40th media packet to arrive at `pc`; note RTX packets after it."""
+    ice_connection = pc.getTransceivers()[0].receiver.transport.transport._connection
+    protocol = ice_connection._nominated[1].protocol
+    stock = protocol.datagram_received
+    media = [0]
+
+    def datagram_received(data: bytes, addr: Any) -> None:
+        if len(data) > 12 and 127 < data[0] < 192 and not 192 <= data[1] <= 223:
+            packet_ssrc = int.from_bytes(data[8:12], "big")
+            if packet_ssrc == ssrc:
+                media[0] += 1
+                if media[0] == 40:
+                    lost.append(int.from_bytes(data[2:4], "big"))
+                    return
+            elif packet_ssrc == rtx_ssrc and lost:
+                rtx_seen.append(int.from_bytes(data[2:4], "big"))
+        stock(data, addr)
+
+    protocol.datagram_received = datagram_received
+
+
+def test_a_sender_without_the_internals_keeps_aiortcs_own_task() -> None:
+    class Bare:
+        _run_rtp = None
+
+    bare = Bare()
+    assert aiortc_hook.sender_unavailable_reason(bare) is not None
+    assert not aiortc_hook.send_directly(bare, lambda writer, codec: None, lambda: None)
+    assert bare._run_rtp is None  # untouched

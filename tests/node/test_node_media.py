@@ -70,6 +70,10 @@ async def test_viewer_in_other_region_decodes_the_published_frames_without_reenc
     assert a.metric("passthrough_tracks_total") == 1 and a.metric("fallback_tracks_total") == 0
     assert a.metric("frames_relayed_out_total") > 0 and b.metric("frames_relayed_in_total") > 0
     assert b.metric("frames_forwarded_total") > 0 and b.metric("fallback_tracks_total") == 0
+    # both viewers were written by the direct RTP path, none by aiortc's per-viewer task
+    for node in (a, b):
+        assert node.metric("viewer_tracks_direct_total") == 1
+        assert node.metric("viewer_tracks_stock_sender_total") == 0
     await asyncio.to_thread(
         wait_for, "stream leaves b's registry", lambda: "cam1" not in b.cluster()["registry"]
     )

@@ -1,6 +1,7 @@
-"""The one hook on aiortc internals: encoded frames out of an RTCRtpReceiver.
+"""The one module that hooks aiortc internals: encoded frames out of an RTCRtpReceiver,
+and straight into a viewer's SRTP session.
 
-aiortc has no public API for a receiver's encoded frames. Its receiver reassembles
+Receive side. aiortc has no public API for a receiver's encoded frames. Its receiver reassembles
 frames in a JitterBuffer and puts `(codec, JitterFrame)` on a private queue read by
 a decoder thread (`RTCRtpReceiver.__decoder_queue`). Replaced after
 setRemoteDescription and before the receiver starts, that queue hands us encoded
@@ -11,20 +12,43 @@ marker bit (the stock one waits for the next frame's first packet: one frame
 interval per hop) and remembers the media SSRC (RTX already unwrapped), so that
 keyframe requests go to the media SSRC, never the RTX one.
 
+Send side. aiortc's RTCRtpSender runs one task per viewer that awaits the track,
+packetizes the frame, builds RtpPacket objects and awaits three coroutine layers
+per packet (SRTP, ICE, socket). With hundreds of viewers of one stream that is
+almost all of a node's CPU. `send_directly` replaces the sender's RTP task: the
+fan-out packetizes a frame once for all viewers, and each viewer's `DirectSender`
+writes its header (its SSRC, sequence, timestamp offset, payload type and header
+extensions, laid out by aiortc's own serializer once per viewer), protects it
+with the viewer's SRTP session and hands it to the viewer's nominated ICE socket,
+synchronously. RTCP (sender reports, NACK retransmission over RTX, PLI/FIR)
+stays aiortc's: the counters its sender reports use are kept, and NACKed packets
+are resent from a per-viewer history.
+
 Pinned to aiortc 1.16 (pyproject: aiortc>=1.16,<1.17); tests/node/test_node_hook.py
 is the contract test. When the internals are not there, `tap_receiver` returns
-None and the caller falls back to MediaRelay (decode + re-encode).
+None and the caller falls back to MediaRelay (decode + re-encode); a sender whose
+internals are missing keeps aiortc's own RTP task (the track is read as usual).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import struct
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import aiortc
+from aiortc import clock
+from aiortc.codecs import get_encoder
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.mediastreams import MediaStreamError
+from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtcrtpsender import RTCRtpSender, random_sequence_number
+from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket, wrap_rtx
+from aiortc.utils import random32
 
 from bcastctl.node.tasks import spawn
 
@@ -34,6 +58,19 @@ PINNED_SERIES = "1.16."
 _QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
 _JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
 _STARTED_ATTR = "_RTCRtpReceiver__started"
+_SENDER = "_RTCRtpSender__"  # name-mangled private attributes of RTCRtpSender
+_SENDER_ATTRS = (
+    "rtp_started",
+    "rtp_exited",
+    "mid",
+    "rtp_header_extensions_map",
+    "rtx_payload_type",
+    "rtx_sequence_number",
+    "ntp_timestamp",
+    "rtp_timestamp",
+    "octet_count",
+    "packet_count",
+)
 
 # (mimeType, clockRate, data, timestamp)
 FrameSink = Callable[[str, int, bytes, int], None]
@@ -163,3 +200,176 @@ def on_keyframe_request(sender: Any, callback: Callable[[], None]) -> None:
     The stock method only flags aiortc's own encoder, which passthrough never uses.
     """
     sender._send_keyframe = callback
+
+
+# --- send side ---------------------------------------------------------------
+
+_RTP_FIXED = struct.Struct("!BBHII")
+_ABS_SEND_TIME_MARK = 0xABCDEF  # found in the serialized template, then replaced
+_NOT_CONNECTED = "not connected"
+
+
+def sender_unavailable_reason(sender: Any) -> str | None:
+    """Why `send_directly` cannot drive this sender (None when it can)."""
+    version = getattr(aiortc, "__version__", "?")
+    if not str(version).startswith(PINNED_SERIES):
+        return f"aiortc {version} is not the pinned {PINNED_SERIES}x"
+    for name in _SENDER_ATTRS:
+        if not hasattr(sender, _SENDER + name):
+            return f"aiortc RTCRtpSender has no {_SENDER}{name}"
+    if not callable(getattr(RTCRtpSender, "_run_rtp", None)):
+        return "aiortc RTCRtpSender has no _run_rtp"
+    return None
+
+
+def rtp_packer(codec: Any) -> Any:
+    """aiortc's packetizer for a negotiated codec: `.pack(av.Packet) -> (payloads, ts)`."""
+    return get_encoder(codec)
+
+
+class DirectSender:
+    """One viewer's RTP, written synchronously to its SRTP session and ICE socket."""
+
+    def __init__(self, sender: Any, codec: Any, done: asyncio.Future[None]) -> None:
+        self._sender = sender
+        self._done = done
+        self._dtls = sender.transport
+        self._payload_type: int = codec.payloadType
+        self._ssrc: int = sender._ssrc
+        self._sequence = random_sequence_number()
+        self._timestamp_origin = random32()
+        self._extensions_map = getattr(sender, _SENDER + "rtp_header_extensions_map")
+        self._history: dict[int, bytes] = {}
+        self._rtx_sequence: int = getattr(sender, _SENDER + "rtx_sequence_number")
+        self._pre, self._post, self._has_abs = self._extension_template(
+            getattr(sender, _SENDER + "mid")
+        )
+        self._flags = 0x90 if (self._pre or self._post or self._has_abs) else 0x80
+        self._packets = 0
+        self._octets = 0
+
+    @property
+    def closed(self) -> bool:
+        return self._done.done()
+
+    def close(self) -> None:
+        """End this viewer's RTP task (its transport is gone, or its track ended)."""
+        if not self._done.done():
+            self._done.set_result(None)
+
+    def _extension_template(self, mid: str | None) -> tuple[bytes, bytes, bool]:
+        """The header extension block as aiortc lays it out, split around abs-send-time."""
+        reference = RtpPacket(payload_type=self._payload_type, ssrc=self._ssrc)
+        reference.extensions.abs_send_time = _ABS_SEND_TIME_MARK
+        reference.extensions.mid = mid
+        block = reference.serialize(self._extensions_map)[12:]
+        mark = _ABS_SEND_TIME_MARK.to_bytes(3, "big")
+        at = block.find(mark)
+        if at < 0:
+            return block, b"", False
+        return block[:at], block[at + 3 :], True
+
+    def write(self, payloads: list[bytes], timestamp: int) -> None:
+        """Send one frame's payloads; raises ConnectionError once the transport is gone."""
+        if self.closed:
+            raise ConnectionError(_NOT_CONNECTED)
+        if not self._sender._enabled:
+            return
+        dtls = self._dtls
+        pair = dtls.transport._connection._nominated.get(1)
+        if pair is None or dtls._state != DtlsState.CONNECTED:
+            self.close()
+            raise ConnectionError(_NOT_CONNECTED)
+        protect = dtls._tx_srtp.protect
+        sendto, address = pair.protocol.transport.sendto, pair.remote_addr
+        if self._has_abs:
+            now = clock.current_ntp_time()
+            extension = self._pre + ((now >> 14) & 0xFFFFFF).to_bytes(3, "big") + self._post
+        else:
+            now, extension = 0, self._pre
+        timestamp = (self._timestamp_origin + timestamp) & 0xFFFFFFFF
+        flags, pt, ssrc, history = self._flags, self._payload_type, self._ssrc, self._history
+        sequence, last = self._sequence, len(payloads) - 1
+        sent = 0
+        for index, payload in enumerate(payloads):
+            marker = 0x80 if index == last else 0
+            plain = _RTP_FIXED.pack(flags, marker | pt, sequence, timestamp, ssrc) + extension
+            plain += payload
+            history[sequence % RTP_HISTORY_SIZE] = plain
+            data = protect(plain)
+            sendto(data, address)
+            sent += len(data)
+            self._octets += len(payload)
+            sequence = (sequence + 1) & 0xFFFF
+        self._sequence = sequence
+        self._packets += len(payloads)
+        # what aiortc's RTCP task reports (sender reports) and getStats() show
+        sender = self._sender
+        setattr(sender, _SENDER + "ntp_timestamp", now or clock.current_ntp_time())
+        setattr(sender, _SENDER + "rtp_timestamp", timestamp)
+        setattr(sender, _SENDER + "octet_count", self._octets)
+        setattr(sender, _SENDER + "packet_count", self._packets)
+        dtls._RTCDtlsTransport__tx_bytes += sent
+        dtls._RTCDtlsTransport__tx_packets += len(payloads)
+
+    async def retransmit(self, sequence_number: int) -> None:
+        """A NACKed packet again, over RTX when negotiated (what aiortc's sender does)."""
+        plain = self._history.get(sequence_number % RTP_HISTORY_SIZE)
+        if plain is None or self.closed or self._dtls._state != DtlsState.CONNECTED:
+            return
+        packet = RtpPacket.parse(plain, self._extensions_map)
+        if packet.sequence_number != sequence_number:
+            return
+        rtx_payload_type = getattr(self._sender, _SENDER + "rtx_payload_type")
+        if rtx_payload_type is not None:
+            packet = wrap_rtx(
+                packet,
+                payload_type=rtx_payload_type,
+                sequence_number=self._rtx_sequence,
+                ssrc=self._sender._rtx_ssrc,
+            )
+            self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
+        with contextlib.suppress(ConnectionError):
+            await self._dtls._send_rtp(packet.serialize(self._extensions_map))
+
+
+def send_directly(
+    sender: Any,
+    attach: Callable[[DirectSender, Any], None],
+    detach: Callable[[], None],
+) -> bool:
+    """Replace a not-yet-started sender's RTP task by direct writes (False: unavailable).
+
+    When the sender starts, `attach(writer, codec)` is called; from then on the caller
+    feeds frames with `writer.write(payloads, timestamp)` and the track is never read.
+    The task ends (and `detach()` is called) when the sender stops, the writer finds
+    its transport gone, or the caller calls `writer.close()`.
+    """
+    reason = sender_unavailable_reason(sender)
+    if reason is not None:
+        log.warning("direct RTP send unavailable (%s): aiortc's sender reads the track", reason)
+        return False
+
+    async def run_rtp(codec: Any) -> None:
+        started: asyncio.Event = getattr(sender, _SENDER + "rtp_started")
+        exited: asyncio.Event = getattr(sender, _SENDER + "rtp_exited")
+        started.set()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        writer = DirectSender(sender, codec, done)
+        sender._retransmit = writer.retransmit
+        try:
+            attach(writer, codec)
+            await done
+        except (asyncio.CancelledError, ConnectionError, MediaStreamError):
+            pass
+        finally:
+            writer.close()
+            detach()
+            track = sender.track
+            if track is not None:
+                track.stop()
+                sender.replaceTrack(None)
+            exited.set()
+
+    sender._run_rtp = run_rtp
+    return True

@@ -1,9 +1,12 @@
 """Fan-out of one encoded track to local viewers, with rate-limited keyframe requests.
 
 A Fanout is fed by a local publisher (through the aiortc hook) or by NATS (a
-stream held on another node). Each viewer gets a ForwardTrack: a MediaStreamTrack
-whose recv() returns av.Packet, so aiortc's sender packetizes without encoding.
-A viewer starts on a keyframe and, when it falls behind, skips to the next one.
+stream held on another node). Each viewer gets a ForwardTrack. Normally its
+sender is driven directly (aiortc_hook.send_directly): the fanout packetizes each
+frame once and every viewer's DirectSender writes it out at once, with no task
+per viewer. Without that hook the track works as a plain MediaStreamTrack whose
+recv() returns av.Packet, so aiortc's own sender packetizes without encoding; such
+a viewer starts on a keyframe and, when it falls behind, skips to the next one.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from bcastctl.node import aiortc_hook
 from bcastctl.node.frames import EncodedFrame
 from bcastctl.node.metrics import Metrics
 
@@ -81,12 +85,37 @@ class ForwardTrack(MediaStreamTrack):
         self._wakeup = asyncio.Event()
         self._synced = kind != "video"  # video waits for a keyframe
         self._ended = False
+        self._writer: aiortc_hook.DirectSender | None = None
+
+    def attach(self, writer: aiortc_hook.DirectSender, codec: Any) -> None:
+        """The sender started on the direct path: frames go to `writer` from now on."""
+        self._fanout.use_codec(codec)
+        self._writer = writer
+        for frame in self._frames:  # what came while ICE and DTLS were being set up
+            self._write(frame)
+        self._frames.clear()
+
+    def detach(self) -> None:
+        self._writer = None
+
+    def _write(self, frame: EncodedFrame) -> None:
+        assert self._writer is not None
+        payloads, timestamp = self._fanout.packetized(frame)
+        try:
+            self._writer.write(payloads, timestamp)
+        except ConnectionError:
+            self._writer = None
+            return
+        self._fanout.count_forwarded(frame)
 
     def push(self, frame: EncodedFrame) -> None:
         if not self._synced:
             if not frame.keyframe:
                 return
             self._synced = True
+        if self._writer is not None:
+            self._write(frame)
+            return
         if len(self._frames) >= QUEUE_LIMIT:
             self._fanout.count_overflow()
             self._frames.clear()
@@ -106,6 +135,8 @@ class ForwardTrack(MediaStreamTrack):
     def end(self) -> None:
         self._ended = True
         self._wakeup.set()
+        if self._writer is not None:
+            self._writer.close()
 
     async def recv(self) -> Any:
         while not self._frames:
@@ -143,6 +174,18 @@ class Fanout:
         self.on_empty: Callable[[], None] = lambda: None
         self._retry: asyncio.TimerHandle | None = None
         self._since_keyframe: list[EncodedFrame] = []  # the current GOP while it is short
+        self._packer: Any = None  # aiortc's packetizer, shared by the direct senders
+
+    def use_codec(self, codec: Any) -> None:
+        if self._packer is None:
+            self._packer = aiortc_hook.rtp_packer(codec)
+
+    def packetized(self, frame: EncodedFrame) -> tuple[list[bytes], int]:
+        """The frame's RTP payloads, made once for every viewer (VP8 picture ids run
+        on per stream, so a viewer that skipped frames sees the gap)."""
+        if frame.rtp is None:
+            frame.rtp = self._packer.pack(frame.packet())
+        return frame.rtp
 
     def add_viewer(self) -> ForwardTrack:
         track = ForwardTrack(self.kind, self)

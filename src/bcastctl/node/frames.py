@@ -55,6 +55,7 @@ class EncodedFrame:
     keyframe: bool
     sent_at_us: int = 0
     _packet: Any = field(default=None, repr=False)
+    rtp: tuple[list[bytes], int] | None = field(default=None, repr=False)  # see Fanout
 
     @classmethod
     def create(cls, mime: str, clock_rate: int, data: bytes, timestamp: int) -> EncodedFrame:

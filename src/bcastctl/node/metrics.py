@@ -40,6 +40,8 @@ HELP: dict[str, str] = {
     "keyframe_requests_total": "Keyframe requests (PLI) sent to publishers.",
     "keyframe_requests_limited_total": "Keyframe requests held back by the rate limit.",
     "viewer_keyframe_requests_total": "PLI/FIR received from viewers.",
+    "viewer_tracks_direct_total": "Viewer tracks written by the direct RTP path (packetized once).",
+    "viewer_tracks_stock_sender_total": "Viewer tracks left to aiortc's sender (hook unavailable).",
     "viewers_started_from_cache_total": "Viewers started on a cached recent keyframe.",
     "viewer_queue_overflows_total": "Viewers that fell 2 s behind and skipped to a keyframe.",
     "heartbeats_sent_total": "Heartbeats published.",
