@@ -1,6 +1,7 @@
 """Media node figures in one run: latency, time to first frame, viewers per core.
 
-    .venv/bin/python bench/node_media.py [--quick]
+    .venv/bin/python bench/node_media.py [--quick] [--capacity-only] [--steps 100,200]
+                                         [--window SECONDS] [--no-pin]
 
 Real parts: nats-server processes joined by a gateway (two regions), node processes
 (`python -m bcastctl node serve`), aiortc publisher and viewers in this process. The
@@ -12,11 +13,15 @@ publisher sends 640x360 VP8 at 30 fps (moving noise, so the encoder spends its
   through the gateway). Added latency = node path minus direct.
 - time to first frame: WHEP POST -> first decoded frame, late joiners of a live stream.
 - viewers per core: a publisher process sending a pre-encoded 640x360 VP8 loop
-  (~500 kbps, keyframe every second) and N cheap viewers (encoded frames counted
-  through the aiortc hook, no decode) in 3 worker processes, on one node; node CPU
-  share from /proc over a window; every viewer must keep >= 29 fps. Viewers per
-  core = N / node CPU share at the largest N that held.
-  Passthrough vs MediaRelay (decode once, re-encode per viewer).
+  (~500 kbps, keyframe every second) and N viewers in 3 worker processes, on one node.
+  Each viewer is a full aiortc peer (ICE, DTLS, SRTP keys) whose media packets are
+  then taken off its socket, authenticated and decrypted with libsrtp, and counted
+  as frames at the RTP marker bit (RawFrameCounter: aiortc's own receive path would
+  cost more than the node's send path). The nodes run pinned to the first CPU; the
+  publisher and viewer processes to the others, so the load does not take the
+  measured node's CPU. Node CPU share (user + kernel) from /proc over a window;
+  every viewer must keep >= 29 fps. Viewers per core = N / node CPU share at the
+  largest N that held. Passthrough vs MediaRelay (decode once, re-encode per viewer).
 """
 
 from __future__ import annotations
@@ -61,8 +66,14 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
+    user, system = cpu_split(pid)
+    return user + system
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process, all its threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    return int(fields[11]) / TICKS, int(fields[12]) / TICKS
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -158,6 +169,12 @@ async def first_frame_times(http: Any, node: NodeProcess, joins: int) -> list[fl
 
 
 WORKERS = 3  # viewer processes: one process cannot receive for hundreds of viewers
+LOAD_CPUS: set[int] = set()  # where the capacity load runs (off the measured node's CPU)
+
+
+def pin_to_load_cpus() -> None:
+    if LOAD_CPUS:
+        os.sched_setaffinity(0, LOAD_CPUS)
 
 
 async def capacity_step(
@@ -178,6 +195,7 @@ async def capacity_step(
             str(window_s),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            preexec_fn=pin_to_load_cpus,
         )
         for count in shares
         if count
@@ -190,7 +208,7 @@ async def capacity_step(
             node.metric("frames_forwarded_total"),
             node.metric("frames_received_total"),
         )
-        node_cpu, started = cpu_seconds(node.process.pid), time.monotonic()
+        node_cpu, started = cpu_split(node.process.pid), time.monotonic()
         client_cpu = sum(cpu_seconds(w.pid) for w in workers)
         for worker in workers:
             assert worker.stdin is not None
@@ -198,10 +216,20 @@ async def capacity_step(
             await worker.stdin.drain()
         reports = [json.loads(await w.stdout.readline()) for w in workers]  # type: ignore[union-attr]
         elapsed = time.monotonic() - started
-        node_share = (cpu_seconds(node.process.pid) - node_cpu) / elapsed
+        node_user, node_system = (
+            (now - before) / elapsed
+            for now, before in zip(cpu_split(node.process.pid), node_cpu, strict=True)
+        )
+        node_share = node_user + node_system
         client_share = (sum(cpu_seconds(w.pid) for w in workers) - client_cpu) / elapsed
         sent_fps = (node.metric("frames_forwarded_total") - forwarded) / viewers / elapsed
         in_fps = (node.metric("frames_received_total") - received) / elapsed
+        # the workers DELETE their sessions and exit; a viewer that vanished without its
+        # DELETE would be served until ICE consent expires (30 s) and load the next step
+        await asyncio.wait_for(asyncio.gather(*(w.wait() for w in workers)), 120)
+        deadline = time.monotonic() + 30
+        while node.metric("viewers") > 0 and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
     finally:
         for worker in workers:
             if worker.returncode is None:
@@ -211,6 +239,7 @@ async def capacity_step(
     return {
         "viewers": viewers,
         "node_cpu": node_share,
+        "node_system": node_system,
         "client_cpu": client_share,
         "min_fps": min(fps),
         "median_fps": statistics.median(fps),
@@ -310,6 +339,7 @@ async def capacity(
         stream,
         env={**os.environ, "BCAST_WHIP_TOKEN": WHIP_TOKEN},
         stdout=asyncio.subprocess.PIPE,
+        preexec_fn=pin_to_load_cpus,
     )
     results = []
     try:
@@ -324,7 +354,8 @@ async def capacity(
                 break
             results.append(step)
             print(
-                f"    {viewers:4d} viewers: node {step['node_cpu'] * 100:5.1f} % CPU, "
+                f"    {viewers:4d} viewers: node {step['node_cpu'] * 100:5.1f} % CPU "
+                f"({step['node_system'] * 100:.1f} % in the kernel), "
                 f"clients {step['client_cpu'] * 100:5.1f} %, fps min {step['min_fps']:.1f} "
                 f"median {step['median_fps']:.1f}"
                 + (
@@ -394,9 +425,8 @@ async def run(args: argparse.Namespace, nodes: dict[str, NodeProcess]) -> None:
             await latency_figures(http, args, nodes)
         print("viewers per core, passthrough:", flush=True)
         steps = args.steps or ([30, 90] if args.quick else [100, 200, 300, 400, 500, 600])
-        passthrough = await capacity(
-            http, nodes["a"], "load-passthrough", steps, 3 if args.quick else 5
-        )
+        window = args.window or (3 if args.quick else 10)
+        passthrough = await capacity(http, nodes["a"], "load-passthrough", steps, window)
         print("  => " + per_core(passthrough))
         print("viewers per core, MediaRelay (decode + re-encode):", flush=True)
         relay = await capacity(
@@ -455,6 +485,7 @@ def main() -> None:
         type=lambda text: [int(n) for n in text.split(",")],
         help="passthrough viewer counts, e.g. 100,200,300",
     )
+    parser.add_argument("--window", type=float, help="seconds each capacity step is measured")
     parser.add_argument(
         "--no-pin",
         action="store_true",
@@ -470,8 +501,8 @@ def main() -> None:
         return
     cpus = sorted(os.sched_getaffinity(0))
     pin = not args.no_pin and len(cpus) >= 2
-    if pin:  # the nodes get the first CPU; NATS, publisher and viewers (children) the rest
-        os.sched_setaffinity(0, set(cpus[1:]))
+    if pin:  # the nodes get the first CPU; the capacity run's publisher and viewers the rest
+        LOAD_CPUS.update(cpus[1:])
     directory = Path(tempfile.mkdtemp(prefix="bench-node-"))
     servers: list[NatsServer] = []
     nodes: dict[str, NodeProcess] = {}
@@ -499,7 +530,7 @@ def main() -> None:
         print(
             f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; "
             + (
-                f"nodes pinned to CPU {cpus[0]}, NATS/publisher/viewers to {cpus[1:]}"
+                f"nodes pinned to CPU {cpus[0]}, capacity load (publisher, viewers) to {cpus[1:]}"
                 if pin
                 else "no CPU pinning"
             )

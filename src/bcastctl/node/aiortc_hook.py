@@ -222,6 +222,11 @@ def sender_unavailable_reason(sender: Any) -> str | None:
     return None
 
 
+def ntp_now() -> int:
+    """The clock DirectSender.write takes as `ntp_time`."""
+    return clock.current_ntp_time()
+
+
 def rtp_packer(codec: Any) -> Any:
     """aiortc's packetizer for a negotiated codec: `.pack(av.Packet) -> (payloads, ts)`."""
     return get_encoder(codec)
@@ -269,8 +274,12 @@ class DirectSender:
             return block, b"", False
         return block[:at], block[at + 3 :], True
 
-    def write(self, payloads: list[bytes], timestamp: int) -> None:
-        """Send one frame's payloads; raises ConnectionError once the transport is gone."""
+    def write(self, payloads: list[bytes], timestamp: int, ntp_time: int | None = None) -> None:
+        """Send one frame's payloads; raises ConnectionError once the transport is gone.
+
+        `ntp_time` (aiortc's clock.current_ntp_time()) may be read once per frame by the
+        caller for all viewers: it is the send time in abs-send-time and sender reports.
+        """
         if self.closed:
             raise ConnectionError(_NOT_CONNECTED)
         if not self._sender._enabled:
@@ -282,11 +291,11 @@ class DirectSender:
             raise ConnectionError(_NOT_CONNECTED)
         protect = dtls._tx_srtp.protect
         sendto, address = pair.protocol.transport.sendto, pair.remote_addr
+        now = clock.current_ntp_time() if ntp_time is None else ntp_time
         if self._has_abs:
-            now = clock.current_ntp_time()
             extension = self._pre + ((now >> 14) & 0xFFFFFF).to_bytes(3, "big") + self._post
         else:
-            now, extension = 0, self._pre
+            extension = self._pre
         timestamp = (self._timestamp_origin + timestamp) & 0xFFFFFFFF
         flags, pt, ssrc, history = self._flags, self._payload_type, self._ssrc, self._history
         sequence, last = self._sequence, len(payloads) - 1
@@ -305,7 +314,7 @@ class DirectSender:
         self._packets += len(payloads)
         # what aiortc's RTCP task reports (sender reports) and getStats() show
         sender = self._sender
-        setattr(sender, _SENDER + "ntp_timestamp", now or clock.current_ntp_time())
+        setattr(sender, _SENDER + "ntp_timestamp", now)
         setattr(sender, _SENDER + "rtp_timestamp", timestamp)
         setattr(sender, _SENDER + "octet_count", self._octets)
         setattr(sender, _SENDER + "packet_count", self._packets)

@@ -102,7 +102,7 @@ class ForwardTrack(MediaStreamTrack):
         assert self._writer is not None
         payloads, timestamp = self._fanout.packetized(frame)
         try:
-            self._writer.write(payloads, timestamp)
+            self._writer.write(payloads, timestamp, self._fanout.send_time)
         except ConnectionError:
             self._writer = None
             return
@@ -175,6 +175,7 @@ class Fanout:
         self._retry: asyncio.TimerHandle | None = None
         self._since_keyframe: list[EncodedFrame] = []  # the current GOP while it is short
         self._packer: Any = None  # aiortc's packetizer, shared by the direct senders
+        self.send_time: int | None = None  # NTP time of the frame being pushed
 
     def use_codec(self, codec: Any) -> None:
         if self._packer is None:
@@ -219,6 +220,7 @@ class Fanout:
             self.on_empty()
 
     def push(self, frame: EncodedFrame) -> None:
+        self.send_time = aiortc_hook.ntp_now()  # one clock read per frame for all viewers
         if frame.keyframe:
             self._since_keyframe = [frame]
         elif 0 < len(self._since_keyframe) < JOIN_FROM_CACHE_MAX_FRAMES:
