@@ -139,6 +139,9 @@ async def node_latency(
     source = SyntheticVideo()
     latency = Latency(source)
     publisher = await publish(http, publish_on.signalling, stream, WHIP_TOKEN, source)
+    await asyncio.to_thread(  # the registry reaches other nodes with the next heartbeat
+        wait_for, f"{stream} registered", lambda: stream in view_on.cluster()["registry"]
+    )
     viewer = await view(
         http, view_on.signalling, stream, on_frame=latency.on_frame, release_on_marker=True
     )
