@@ -103,12 +103,15 @@ class ForwardTrack(MediaStreamTrack):
         payloads, timestamp = self._fanout.packetized(frame)
         try:
             self._writer.write(payloads, timestamp, self._fanout.send_time)
-        except ConnectionError:
+        except ConnectionError:  # the viewer is gone: its sender task ends and removes us
             self._writer = None
+            self._ended = True
             return
         self._fanout.count_forwarded(frame)
 
     def push(self, frame: EncodedFrame) -> None:
+        if self._ended:
+            return
         if not self._synced:
             if not frame.keyframe:
                 return
