@@ -86,6 +86,10 @@ async def test_bad_requests_get_a_reason_and_the_node_keeps_serving(
     assert session.resource.startswith("/api/resource/")
     async with http.delete(node.signalling + session.resource) as response:
         assert response.status == 401  # ending a publisher needs the token too
+    trickle = {"Content-Type": "application/trickle-ice-sdpfrag"}
+    async with http.patch(node.signalling + session.resource, data=b"", headers=trickle) as r:
+        # no trickle ICE (RFC 9725 allows 405): the answer already carries every candidate
+        assert r.status == 405 and "trickle ICE is not supported" in await r.text()
     assert await session.close(http, WHIP_TOKEN) == 200
     assert node.metric("http_rejected_total") >= len(cases)
     log = node.log()
