@@ -145,7 +145,7 @@ class StreamClaim(TypedDict):
 
     tracks: dict[str, str]  # kind -> mimeType, e.g. {"video": "video/VP8"}
     since: float  # unix time of the claim; the earliest claim wins a conflict
-    passthrough: bool  # False: the holder decodes (MediaRelay); no cross-node relay
+    passthrough: bool  # False: the holder decodes (MediaRelay) and relays a re-encode
 
 
 class HeartbeatBody(TypedDict):

@@ -97,7 +97,7 @@ async def test_second_publisher_conflicts_and_unknown_stream_is_404(
     await first.close(http, WHIP_TOKEN)
 
 
-async def test_relay_path_decodes_and_reencodes_and_is_counted(
+async def test_relay_path_decodes_and_reencodes_is_counted_and_reaches_other_nodes(
     super_cluster: list[NatsServer], start_node: NodeFactory, http: aiohttp.ClientSession
 ) -> None:
     r1, r2 = super_cluster
@@ -110,9 +110,16 @@ async def test_relay_path_decodes_and_reencodes_and_is_counted(
     assert a.metric("fallback_tracks_total") == 1 and a.metric("passthrough_tracks_total") == 0
     assert "MediaRelay" in a.log()
     await asyncio.to_thread(wait_for, "registry on b", lambda: "relayed" in b.cluster()["registry"])
-    with pytest.raises(WhipError) as refused:
-        await view(http, b.signalling, "relayed")
-    assert refused.value.status == 503 and "MediaRelay" in refused.value.reason
+    assert a.metric("frames_reencoded_for_relay_total") == 0  # nobody else watches yet
+    # a viewer on another node still watches: a encodes the decoded track once for NATS
+    remote = await view(http, b.signalling, "relayed", keep_frames=True)
+    await until("10 frames on the other node", lambda: len(remote.frames) >= 10)
+    numbers = [n for n in (read_number(f) for _, f in remote.frames) if n is not None]
+    assert len(numbers) >= 5 and numbers == sorted(numbers)
+    assert all(n in source.sent_at for n in numbers)
+    assert a.metric("frames_reencoded_for_relay_total") > 0
+    assert b.metric("frames_relayed_in_total") > 0 and b.metric("viewer_tracks_direct_total") == 1
+    await remote.close(http)
     await viewer.close(http)
     await publisher.close(http, WHIP_TOKEN)
 

@@ -251,12 +251,6 @@ class MediaHub:
         holder = self.cluster.holders().get(stream)
         if holder is None:
             raise HttpProblem(404, f"unknown stream {stream!r}")
-        if not holder.passthrough:
-            raise HttpProblem(
-                503,
-                f"stream {stream!r} is held by {holder.node} on the "
-                "MediaRelay path, which is not relayed between nodes",
-            )
         remote = self.remote.get(stream)
         if remote is None or remote.holder != holder.node:
             bus = self.cluster.bus

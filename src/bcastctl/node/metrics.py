@@ -37,6 +37,7 @@ HELP: dict[str, str] = {
     "frames_relayed_in_total": "Encoded frames received from NATS for local viewers.",
     "passthrough_tracks_total": "Publisher tracks forwarded as encoded frames (no re-encode).",
     "fallback_tracks_total": "Publisher tracks forwarded through MediaRelay (decode + re-encode).",
+    "frames_reencoded_for_relay_total": "Fallback-path frames encoded once for other nodes.",
     "keyframe_requests_total": "Keyframe requests (PLI) sent to publishers.",
     "keyframe_requests_limited_total": "Keyframe requests held back by the rate limit.",
     "viewer_keyframe_requests_total": "PLI/FIR received from viewers.",

@@ -4,7 +4,8 @@ Passthrough: the aiortc hook hands encoded frames to the local Fanout and, throu
 a pump task, to NATS (media_subject) for viewers on other nodes and regions, only
 while some node holds an interest lease (interest_subject), so an unwatched
 stream costs no NATS traffic.
-Fallback: MediaRelay (decode once, re-encode per viewer), local viewers only.
+Fallback: MediaRelay (decode once, re-encode per viewer) for local viewers; for other
+nodes, while one holds an interest lease, the decoded track encoded once (reencode.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bcastctl.node import aiortc_hook
 from bcastctl.node.fanout import Fanout
 from bcastctl.node.frames import EncodedFrame
 from bcastctl.node.metrics import Metrics
+from bcastctl.node.reencode import RelayEncoder, relay_mime
 from bcastctl.protocol import interest_subject, keyframe_subject, media_subject
 
 log = logging.getLogger("bcastctl.node.publish")
@@ -40,6 +42,7 @@ class PublishedTrack:
     source: MediaStreamTrack | None = None  # the remote track (fallback path)
     fanout: Fanout | None = None
     relay: MediaRelay | None = None
+    encoder: RelayEncoder | None = None  # fallback path: what other nodes get
 
 
 @dataclass
@@ -77,7 +80,10 @@ class LocalStream:
         self.metrics.inc(counter)
 
     def negotiated(self, codecs: dict[str, Any]) -> dict[str, str]:
-        """Build fan-outs once the answer fixed each track's codec; kind -> mimeType."""
+        """Build fan-outs once the answer fixed each track's codec; kind -> mimeType.
+
+        The mimes are what other nodes receive: the publisher's codec on the passthrough
+        path, the relay codec (VP8 / Opus) on the fallback path."""
         mimes: dict[str, str] = {}
         for kind, published in self.tracks.items():
             codec = codecs.get(kind)
@@ -87,15 +93,18 @@ class LocalStream:
             published.fanout = Fanout(
                 self.stream, kind, codec.mimeType, self.metrics, self._keyframe_sender(published)
             )
-            if published.tap is None and published.source is not None:
+            relayed_as = relay_mime(kind)
+            if published.tap is None and published.source is not None and relayed_as:
                 published.relay = MediaRelay()
+                published.encoder = RelayEncoder(kind)
+                mimes[kind] = relayed_as
                 self._tasks.append(asyncio.create_task(self._drain(published)))
         return mimes
 
     async def start_relay(self, bus: NatsBus | None) -> None:
         """Serve keyframe requests from other nodes and publish frames to NATS."""
         self.bus = bus
-        if bus is None or not self.passthrough:
+        if bus is None:
             return
         for subject, handler in (
             (keyframe_subject(self.fleet, self.stream), self._on_keyframe_request),
@@ -108,6 +117,8 @@ class LocalStream:
         def send() -> None:
             if published.tap is not None:
                 published.tap.request_keyframe()
+            elif published.encoder is not None:
+                published.encoder.keyframe_wanted = True
 
         return send
 
@@ -118,8 +129,15 @@ class LocalStream:
         frame = EncodedFrame.create(mime, clock_rate, data, timestamp)
         self.metrics.inc("frames_received_total")
         published.fanout.push(frame)
-        relayed = self.bus is not None and time.monotonic() < self._interest_until
-        if relayed and self._outbox.qsize() < RELAY_QUEUE_LIMIT:
+        self._relay(kind, frame)
+
+    @property
+    def _relayed(self) -> bool:
+        """Some node holds an interest lease: frames go to NATS."""
+        return self.bus is not None and time.monotonic() < self._interest_until
+
+    def _relay(self, kind: str, frame: EncodedFrame) -> None:
+        if self._relayed and self._outbox.qsize() < RELAY_QUEUE_LIMIT:
             self._outbox.put_nowait((media_subject(self.fleet, self.stream, kind), frame.pack()))
 
     async def _pump(self, bus: NatsBus) -> None:
@@ -138,12 +156,23 @@ class LocalStream:
             published.fanout.request_keyframe()
 
     async def _drain(self, published: PublishedTrack) -> None:
-        """Fallback path: MediaRelay reads only while subscribed; keep the source drained."""
+        """Fallback path: MediaRelay reads only while subscribed, so keep the source drained;
+        while another node relays the stream, encode what is read once for NATS."""
         assert published.relay is not None and published.source is not None
+        encoder = published.encoder
         sink = published.relay.subscribe(published.source)
+        loop = asyncio.get_running_loop()
         with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
             while True:
-                await sink.recv()
+                frame = await sink.recv()
+                if encoder is None:
+                    continue
+                if not self._relayed:
+                    encoder.keyframe_wanted = True  # the next relay starts on a keyframe
+                    continue
+                for encoded in await loop.run_in_executor(None, encoder.encode, frame):
+                    self.metrics.inc("frames_reencoded_for_relay_total")
+                    self._relay(published.kind, encoded)
 
     def subscribe_fallback(self, kind: str) -> MediaStreamTrack | None:
         published = self.tracks.get(kind)
