@@ -137,6 +137,7 @@ async def test_direct_sender_frames_decode_and_a_lost_packet_comes_back_over_rtx
             feeding.append(asyncio.create_task(feed()))
 
         assert aiortc_hook.send_directly(sender, attach, lambda: None)
+        assert aiortc_hook.sender_unavailable_reason(sender) is None
 
         @receiver_pc.on("track")
         def on_track(track: aiortc.MediaStreamTrack) -> None:
@@ -161,6 +162,8 @@ async def test_direct_sender_frames_decode_and_a_lost_packet_comes_back_over_rtx
         drop_lost_packet(receiver_pc, sender._ssrc, sender._rtx_ssrc, lost, rtx_seen)
         async with asyncio.timeout(15):
             await sixty.wait()
+        assert aiortc_hook.transport_unavailable_reason(sender.transport) is None
+        assert feeding, "the direct path never started (it fell back to aiortc's task)"
         assert lost, "no packet was dropped"
         assert rtx_seen, "the lost packet was never retransmitted over RTX"
         numbers = [n for n in decoded if n is not None]
@@ -208,3 +211,15 @@ def test_a_sender_without_the_internals_keeps_aiortcs_own_task() -> None:
     assert aiortc_hook.sender_unavailable_reason(bare) is not None
     assert not aiortc_hook.send_directly(bare, lambda writer, codec: None, lambda: None)
     assert bare._run_rtp is None  # untouched
+
+
+def test_a_transport_without_the_internals_is_refused_with_a_reason() -> None:
+    class Dtls:
+        _state = None
+        _tx_srtp = None
+        _RTCDtlsTransport__tx_bytes = 0
+        transport = object()  # an ICE transport without aioice's _connection
+
+    reason = aiortc_hook.transport_unavailable_reason(Dtls())
+    assert reason is not None and "_nominated" in reason
+    assert aiortc_hook.transport_unavailable_reason(object()) is not None

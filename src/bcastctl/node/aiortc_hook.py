@@ -222,6 +222,26 @@ def sender_unavailable_reason(sender: Any) -> str | None:
     return None
 
 
+def transport_unavailable_reason(dtls: Any) -> str | None:
+    """Why DirectSender cannot write to this connected transport (None when it can)."""
+    for owner, path in (
+        (dtls, "_state"),
+        (dtls, "_tx_srtp"),
+        (dtls, "_RTCDtlsTransport__tx_bytes"),
+        (dtls, "transport"),
+    ):
+        if not hasattr(owner, path):
+            return f"aiortc RTCDtlsTransport has no {path}"
+    connection = getattr(dtls.transport, "_connection", None)
+    nominated = getattr(connection, "_nominated", None)
+    if not isinstance(nominated, dict):
+        return "aioice Connection has no _nominated pairs"
+    pair = nominated.get(1)
+    if pair is not None and not hasattr(getattr(pair, "protocol", None), "transport"):
+        return "aioice CandidatePair has no protocol.transport"
+    return None
+
+
 def ntp_now() -> int:
     """The clock DirectSender.write takes as `ntp_time`."""
     return clock.current_ntp_time()
@@ -360,6 +380,11 @@ def send_directly(
         return False
 
     async def run_rtp(codec: Any) -> None:
+        reason = transport_unavailable_reason(sender.transport)
+        if reason is not None:
+            log.warning("direct RTP send unavailable (%s): aiortc's sender reads the track", reason)
+            await RTCRtpSender._run_rtp(sender, codec)
+            return
         started: asyncio.Event = getattr(sender, _SENDER + "rtp_started")
         exited: asyncio.Event = getattr(sender, _SENDER + "rtp_exited")
         started.set()
