@@ -48,6 +48,7 @@ from node_testkit import (  # noqa: E402
     WHIP_TOKEN,
     NatsServer,
     NodeProcess,
+    intercept_rtp,
     start_super_cluster,
     stop_process,
     wait_for,
@@ -268,27 +269,17 @@ class RawFrameCounter:
         self._pc = pc
 
     def install(self) -> bool:
-        dtls = self._pc.getTransceivers()[0].receiver.transport
-        pair = dtls.transport._connection._nominated.get(1)
-        srtp = getattr(dtls, "_rx_srtp", None)
-        if pair is None or srtp is None:
-            return False
-        protocol = pair.protocol
-        stock = protocol.datagram_received
+        srtp = getattr(self._pc.getTransceivers()[0].receiver.transport, "_rx_srtp", None)
+        return srtp is not None and intercept_rtp(self._pc, lambda data: self._count(srtp, data))
 
-        def datagram_received(data: bytes, addr: Any) -> None:
-            if len(data) > 12 and 127 < data[0] < 192 and not 192 <= data[1] <= 223:
-                try:
-                    srtp.unprotect(data)
-                except Exception as e:  # pylibsrtp.Error: not ours, replayed or tampered
-                    self.rejected[str(e)] = self.rejected.get(str(e), 0) + 1
-                    return
-                if data[1] & 0x80:
-                    self.frames += 1
-                return
-            stock(data, addr)
-
-        protocol.datagram_received = datagram_received
+    def _count(self, srtp: Any, data: bytes) -> bool:
+        try:
+            srtp.unprotect(data)
+        except Exception as e:  # pylibsrtp.Error: not ours, replayed or tampered
+            self.rejected[str(e)] = self.rejected.get(str(e), 0) + 1
+            return True
+        if data[1] & 0x80:
+            self.frames += 1
         return True
 
 

@@ -54,6 +54,27 @@ def stop_process(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
         process.wait(timeout=5)
 
 
+def intercept_rtp(pc: Any, on_rtp: Callable[[bytes], bool]) -> bool:
+    """Show every RTP datagram arriving on `pc`'s nominated ICE socket to `on_rtp` first;
+    when it returns True the datagram is consumed and aiortc never sees it. STUN, DTLS and
+    RTCP (RFC 5761 demultiplexing) always go to aiortc, so ICE consent holds. False until
+    ICE has nominated a pair."""
+    connection = pc.getTransceivers()[0].receiver.transport.transport._connection
+    pair = connection._nominated.get(1)
+    if pair is None:
+        return False
+    protocol = pair.protocol
+    stock = protocol.datagram_received
+
+    def datagram_received(data: bytes, addr: Any) -> None:
+        is_rtp = len(data) > 12 and 127 < data[0] < 192 and not 192 <= data[1] <= 223
+        if not (is_rtp and on_rtp(data)):
+            stock(data, addr)
+
+    protocol.datagram_received = datagram_received
+    return True
+
+
 @dataclass
 class NatsServer:
     region: str

@@ -14,6 +14,7 @@ from typing import Any
 import aiortc
 from aiortc import RTCConfiguration, RTCPeerConnection
 from aiortc.rtp import RtpPacket
+from node_testkit import intercept_rtp
 
 from bcastctl.adapters import ice
 from bcastctl.node import aiortc_hook
@@ -183,24 +184,20 @@ def drop_lost_packet(
     pc: RTCPeerConnection, ssrc: int, rtx_ssrc: int, lost: list[int], rtx_seen: list[int]
 ) -> None:
     """Drop the 40th media packet to arrive at `pc`; note RTX packets after it."""
-    ice_connection = pc.getTransceivers()[0].receiver.transport.transport._connection
-    protocol = ice_connection._nominated[1].protocol
-    stock = protocol.datagram_received
     media = [0]
 
-    def datagram_received(data: bytes, addr: Any) -> None:
-        if len(data) > 12 and 127 < data[0] < 192 and not 192 <= data[1] <= 223:
-            packet_ssrc = int.from_bytes(data[8:12], "big")
-            if packet_ssrc == ssrc:
-                media[0] += 1
-                if media[0] == 40:
-                    lost.append(int.from_bytes(data[2:4], "big"))
-                    return
-            elif packet_ssrc == rtx_ssrc and lost:
-                rtx_seen.append(int.from_bytes(data[2:4], "big"))
-        stock(data, addr)
+    def on_rtp(data: bytes) -> bool:
+        packet_ssrc = int.from_bytes(data[8:12], "big")
+        if packet_ssrc == ssrc:
+            media[0] += 1
+            if media[0] == 40:
+                lost.append(int.from_bytes(data[2:4], "big"))
+                return True  # dropped
+        elif packet_ssrc == rtx_ssrc and lost:
+            rtx_seen.append(int.from_bytes(data[2:4], "big"))
+        return False
 
-    protocol.datagram_received = datagram_received
+    assert intercept_rtp(pc, on_rtp)
 
 
 def test_a_sender_without_the_internals_keeps_aiortcs_own_task() -> None:

@@ -376,13 +376,13 @@ def send_directly(
     """
     reason = sender_unavailable_reason(sender)
     if reason is not None:
-        log.warning("direct RTP send unavailable (%s): aiortc's sender reads the track", reason)
+        _warn_stock_sender(reason)
         return False
 
     async def run_rtp(codec: Any) -> None:
         reason = transport_unavailable_reason(sender.transport)
         if reason is not None:
-            log.warning("direct RTP send unavailable (%s): aiortc's sender reads the track", reason)
+            _warn_stock_sender(reason)
             await RTCRtpSender._run_rtp(sender, codec)
             return
         started: asyncio.Event = getattr(sender, _SENDER + "rtp_started")
@@ -407,3 +407,7 @@ def send_directly(
 
     sender._run_rtp = run_rtp
     return True
+
+
+def _warn_stock_sender(reason: str) -> None:
+    log.warning("direct RTP send unavailable (%s): aiortc's sender reads the track", reason)

@@ -86,9 +86,11 @@ class ForwardTrack(MediaStreamTrack):
         self._synced = kind != "video"  # video waits for a keyframe
         self._ended = False
         self._writer: aiortc_hook.DirectSender | None = None
+        self._read = False
 
     def attach(self, writer: aiortc_hook.DirectSender, codec: Any) -> None:
         """The sender started on the direct path: frames go to `writer` from now on."""
+        self._fanout.count_sender("viewer_tracks_direct_total")
         self._fanout.use_codec(codec)
         self._writer = writer
         for frame in self._frames:  # what came while ICE and DTLS were being set up
@@ -142,6 +144,9 @@ class ForwardTrack(MediaStreamTrack):
             self._writer.close()
 
     async def recv(self) -> Any:
+        if not self._read:  # only aiortc's own sender reads the track (no direct path)
+            self._read = True
+            self._fanout.count_sender("viewer_tracks_stock_sender_total")
         while not self._frames:
             if self._ended or self.readyState != "live":
                 raise MediaStreamError
@@ -232,6 +237,9 @@ class Fanout:
             self._since_keyframe = []  # too old to start a viewer on: ask for a new one
         for viewer in self.viewers:
             viewer.push(frame)
+
+    def count_sender(self, counter: str) -> None:
+        self._metrics.inc(counter)
 
     def count_overflow(self) -> None:
         self._metrics.inc("viewer_queue_overflows_total")

@@ -225,10 +225,7 @@ class MediaHub:
         forward = fanout.add_viewer()
         transceiver = session.pc.addTransceiver(forward, direction="sendonly")
         transceiver.setCodecPreferences(sdp.preferences_for(kind, mime))
-        direct = aiortc_hook.send_directly(transceiver.sender, forward.attach, forward.detach)
-        self.metrics.inc(
-            "viewer_tracks_direct_total" if direct else "viewer_tracks_stock_sender_total"
-        )
+        aiortc_hook.send_directly(transceiver.sender, forward.attach, forward.detach)
 
         def viewer_asks_keyframe() -> None:
             self.metrics.inc("viewer_keyframe_requests_total")
