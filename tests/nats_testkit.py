@@ -6,6 +6,7 @@ The binary is the one `bcastctl lab` runs (`bcastctl.lab.natsconf.nats_server_bi
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -16,10 +17,29 @@ from bcastctl.lab.natsconf import nats_server_binary
 NATS_SERVER = nats_server_binary()
 
 
+# Ports come from below the kernel's ephemeral range (net.ipv4.ip_local_port_range,
+# 32768-60999 by default). A port the kernel picked for bind(0) is an ephemeral one, and
+# some outgoing connection could take it before the server we start binds it (seen in CI:
+# nats-server "bind: address already in use" on its gateway port).
+_PORTS = range(20_000, 32_768)
+_handed_out: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    """A port free for TCP and UDP on `host` now, never handed out before in this process."""
+    for _ in range(500):
+        port = random.choice(_PORTS)
+        if port in _handed_out:
+            continue
+        try:
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                with socket.socket(socket.AF_INET, kind) as probe:
+                    probe.bind((host, port))
+        except OSError:
+            continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port on {host} in {_PORTS.start}-{_PORTS.stop - 1}")
 
 
 def wait_for(

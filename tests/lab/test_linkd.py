@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bcastctl.lab.linkctl import link_request
+from nats_testkit import free_port
 
 ONE_WAY_MS = 15.0
 
@@ -49,12 +50,6 @@ class EchoServer:
         self.sock.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def echo() -> Iterator[EchoServer]:
     server = EchoServer()
@@ -71,7 +66,7 @@ def linkd(tmp_path: Path, echo: EchoServer) -> Iterator[dict[str, object]]:
         name: {
             "name": name,
             "listen_host": "127.0.0.1",
-            "listen_port": _free_port(),
+            "listen_port": free_port(),
             "target_host": "127.0.0.1",
             "target_port": echo.port,
             "one_way_ms": ONE_WAY_MS,
