@@ -17,6 +17,7 @@ import yaml
 
 from bcastctl.fleet import Fleet, Region
 from bcastctl.protocol import NodeEnv
+from bcastctl.render.nats_config import nats_config
 
 Manifest = dict[str, Any]
 
@@ -101,28 +102,6 @@ def region_values(fleet: Fleet, region: Region) -> dict[str, object]:
         "gateway_port": fleet.nats.gateway_port,
         "monitor_port": fleet.nats.monitor_port,
     }
-
-
-def gateway_url(fleet: Fleet, region: str) -> str:
-    """A region's NATS gateway at its MCS clusterset name."""
-    return f"nats://{fleet.clusterset_names(region)['nats-gateway']}:{fleet.nats.gateway_port}"
-
-
-def nats_config(fleet: Fleet, region: Region) -> str:
-    values = region_values(fleet, region)
-    routes = [
-        f"    nats://{region.name}-nats-{i}.{region.name}-nats.{fleet.namespace}"
-        f".svc.cluster.local:{fleet.nats.cluster_port}"
-        for i in range(fleet.nats.cluster_size)
-    ]
-    gateways = [
-        f'    {{ name: {other}, url: "{gateway_url(fleet, other)}" }}'
-        for other in fleet.region_names
-        if other != region.name
-    ]
-    values["routes"] = "\n".join(routes)
-    values["gateways"] = "\n".join(gateways)
-    return _template("nats/nats.conf").substitute(values)
 
 
 def node_env(fleet: Fleet, region: Region) -> list[Manifest]:
