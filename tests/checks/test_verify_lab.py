@@ -7,7 +7,9 @@ or its extra process stopped in a finally block. The killed-node test runs last.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -208,6 +210,16 @@ def test_cut_link_names_pair_partition_and_root_cause(lab: Path) -> None:
             A in causes[0]["cause"] and B in causes[0]["cause"] and "gateway" in causes[0]["cause"]
         )
         assert "membership/fleet" in causes[0]["explains"]
+        page = lab.parent / "mesh.html"  # the page people look at: the link drawn down
+        assert cli("verify", "mesh", "--state-dir", str(lab), "--report", str(page)).returncode == 1
+        links = re.findall(r'class="link" data-a="([^"]+)" data-b="([^"]+)" data-state="(\w+)"',
+                           page.read_text())  # fmt: skip
+        assert {frozenset((a, b)): state for a, b, state in links} == {
+            frozenset((A, B)): "down",
+            frozenset((A, C)): "up",
+            frozenset((B, C)): "up",
+        }
+        assert causes[0]["cause"] in html.unescape(page.read_text())
         code, report = verify(lab, "--media", "--check", "nats|media")
         assert code == 1
         media = by_scope(report, "media")

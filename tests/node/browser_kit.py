@@ -8,6 +8,7 @@ the port is read from the profile's DevToolsActivePort file. Stopped by pid.
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import subprocess
@@ -48,7 +49,12 @@ class Browser:
         self._http: aiohttp.ClientSession | None = None
         self._ids = itertools.count(1)
 
-    async def start(self, page_url: str) -> None:
+    async def start(
+        self,
+        page_url: str,
+        ready: str = "document.readyState === 'complete' && typeof ready !== 'undefined'",
+    ) -> None:
+        """Open `page_url` and wait until the JS expression `ready` is true in it."""
         self.process = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once
             [str(CHROMIUM), *self.flags, f"--user-data-dir={self.profile}", page_url],
             stdout=subprocess.DEVNULL,
@@ -74,9 +80,32 @@ class Browser:
                     raise AssertionError(f"no page for {page_url}: {targets}")
                 await asyncio.sleep(0.05)
         self._ws = await self._http.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0)
-        await self.evaluate(
-            "document.readyState === 'complete' && typeof ready !== 'undefined'", until_true=True
+        await self.evaluate(ready, until_true=True)
+
+    async def call(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        """One DevTools protocol command on the page; its result."""
+        assert self._ws is not None
+        call_id = next(self._ids)
+        await self._ws.send_json({"id": call_id, "method": method, "params": params or {}})
+        while True:
+            message = json.loads((await self._ws.receive(timeout=30)).data)
+            if message.get("id") == call_id:
+                if "error" in message:
+                    raise AssertionError(f"{method}: {message['error']}")
+                return message.get("result", {})
+
+    async def screenshot(self, path: Path, width: int = 1280, height: int = 900) -> bytes:
+        """A PNG of the whole page at this viewport size, also written to `path`."""
+        await self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
         )
+        shot = await self.call(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+        )
+        png = base64.b64decode(shot["data"])
+        await asyncio.to_thread(path.write_bytes, png)
+        return png
 
     async def evaluate(
         self, expression: str, until_true: bool = False, limit_s: float = 30.0

@@ -35,7 +35,11 @@ def rtt(
     ] = True,
     watch: Annotated[bool, typer.Option("--watch", help="Refresh until Ctrl-C.")] = False,
     export: Annotated[
-        Path | None, typer.Option("--export", help="Also write the view to FILE.svg or FILE.html.")
+        Path | None,
+        typer.Option(
+            "--export",
+            help="Also write the heatmap and the region map to FILE.svg, or a page to FILE.html.",
+        ),
     ] = None,
 ) -> int:
     """Node-to-node RTT for every region pair over NATS, and the region a client would elect."""
@@ -55,8 +59,9 @@ def rtt(
         check_export_path(export)
     if watch:
         return asyncio.run(watch_rtt(lambda: open_target(cli, target, state_dir), options, cli.out))
-    report = asyncio.run(probe_rtt_on(open_target(cli, target, state_dir), options))
+    opened = open_target(cli, target, state_dir)
+    report = asyncio.run(probe_rtt_on(opened, options))
     if export is not None:
-        export_report(report, export)
+        export_report(report, export, {r.name: r.geo for r in opened.fleet.regions})
     emit(cli.out, cli.output, REPORT_KIND, report, rtt_view)
     return report.exit_code

@@ -105,6 +105,12 @@ def mesh(
     junit_file: Annotated[
         Path | None, typer.Option("--junit-file", help="Also write JUnit XML here.")
     ] = None,
+    report_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--report", help="Also write a page (FILE.html): checks, root causes, RTT, map."
+        ),
+    ] = None,
 ) -> int:
     """Check every region: NATS gateways, membership, registry, DNS, TURN (and media)."""
     import asyncio
@@ -116,6 +122,8 @@ def mesh(
     from bcastctl.report.envelope import emit
 
     cli = context.get(ctx)
+    if report_file is not None and report_file.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--report {report_file}: the file must end in .html")
     options = RunOptions(
         regions=region or None,
         select=check or (),
@@ -133,5 +141,9 @@ def mesh(
     report = asyncio.run(run_checks_on(opened, options))
     if junit_file is not None:
         write_junit(report, junit_file)
+    if report_file is not None:
+        from bcastctl.report.checks_html import write_checks_page
+
+        write_checks_page(report, report_file, {r.name: r.geo for r in opened.fleet.regions})
     emit(cli.out, cli.output, REPORT_KIND, report, checks_table)
     return report.exit_code

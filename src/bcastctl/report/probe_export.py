@@ -1,19 +1,21 @@
-"""`probe rtt --export FILE.svg|FILE.html`: the heatmap and tables as a file for a ticket.
+"""`probe rtt --export FILE.svg|FILE.html`: the RTT heatmap and the fleet map as a file.
 
-Rendered by a recording rich Console (colours kept), then exported as SVG or
-self-contained HTML, chosen by the file's suffix.
+The heatmap's cells are coloured by p50 RTT and carry the value; the map places every
+region at its fleet coordinates (`regions[].geo`) and draws each region pair's link
+coloured by its RTT, or red and dashed when every sample was lost. The SVG holds the two
+pictures; the HTML page adds the pair statistics and the client's view. Both open offline.
 """
 
 from __future__ import annotations
 
-import io
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from rich.console import Console
-
 from bcastctl.errors import UsageError
-from bcastctl.probes.model import RttReport
-from bcastctl.report.probe_matrix import rtt_view
+from bcastctl.fleet import Geo
+from bcastctl.probes.model import PairRtt, RttReport
+from bcastctl.report.html_page import Page, write_file
+from bcastctl.report.svg import Cell, Link, Place, fleet_map, heatmap, stack, to_text
 
 SUFFIXES = (".svg", ".html", ".htm")
 
@@ -24,15 +26,117 @@ def check_export_path(path: Path) -> None:
         raise UsageError(f"--export {path}: the file must end in .svg or .html")
 
 
-def export_report(report: RttReport, path: Path) -> None:
+def places(regions: Sequence[str], geo: Mapping[str, Geo]) -> list[Place]:
+    """The regions with known coordinates, in the order given."""
+    return [Place(name, geo[name].lat, geo[name].lon) for name in regions if name in geo]
+
+
+def _cells(report: RttReport) -> list[Cell]:
+    return [
+        Cell(
+            p.from_region, p.to_region, p.stats.p50_ms, p.stats.loss_pct, p.name in report.over_max
+        )
+        for p in report.pairs
+    ]
+
+
+def _links(report: RttReport) -> list[Link]:
+    """One link per region pair: down when a direction lost everything, else its worse p50."""
+    by_pair: dict[frozenset[str], list[PairRtt]] = {}
+    for p in report.pairs:
+        by_pair.setdefault(frozenset((p.from_region, p.to_region)), []).append(p)
+    links: list[Link] = []
+    for directions in by_pair.values():
+        a, b = directions[0].from_region, directions[0].to_region
+        if any(d.stats.p50_ms is None and d.stats.sent for d in directions):
+            links.append(Link(a, b, "down", None))
+            continue
+        rtts = [d.stats.p50_ms for d in directions if d.stats.p50_ms is not None]
+        links.append(Link(a, b, "up" if rtts else "unknown", max(rtts) if rtts else None))
+    return links
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _page(report: RttReport, geo: Mapping[str, Geo], title: str) -> Page:
+    page = Page(title)
+    page.paragraph(
+        f"target {report.target}, {report.samples} samples per pair, "
+        f"{report.interval_ms:g} ms apart, {report.duration_s:.1f} s"
+    )
+    every = [*report.regions, *report.unreachable_regions]
+    page.pictures(
+        heatmap(report.regions, _cells(report), "RTT p50 ms, node to node over NATS"),
+        fleet_map(places(every, geo), _links(report), "Regions and links (p50 RTT)"),
+    )
+    page.heading("Pairs")
+    page.table(
+        ["pair", "min", "p50", "p95", "p99", "max", "jitter", "loss", "gateway RTT", "error"],
+        [
+            [
+                p.name,
+                *(
+                    (_fmt(v), "num")
+                    for v in (
+                        p.stats.min_ms,
+                        p.stats.p50_ms,
+                        p.stats.p95_ms,
+                        p.stats.p99_ms,
+                        p.stats.max_ms,
+                        p.stats.jitter_ms,
+                    )
+                ),
+                (f"{p.stats.loss_pct:g}%", "num"),
+                (_fmt(p.gateway_rtt_ms), "num"),
+                p.error or "",
+            ]
+            for p in report.pairs
+        ],
+    )
+    if report.client:
+        page.heading(f"From here (a client elects by mean {report.election.metric.upper()} RTT)")
+        page.table(
+            ["region", "HTTP mean ms", "STUN mean ms", "election"],
+            [
+                [
+                    c.region,
+                    (_fmt(c.http.mean_ms), "num"),
+                    (_fmt(c.stun.mean_ms if c.stun else None), "num"),
+                    ("elected", "ok")
+                    if c.region == report.election.winner
+                    else report.election.why_not.get(c.region, ""),
+                ]
+                for c in report.client
+            ],
+        )
+    if report.max_rtt_ms is not None:
+        over = ", ".join(report.over_max)
+        page.paragraph(
+            f"over --max-rtt {report.max_rtt_ms:g} ms: {over}"
+            if over
+            else f"every pair under --max-rtt {report.max_rtt_ms:g} ms",
+            "fail" if over else "ok",
+        )
+    for region, why in report.unreachable_regions.items():
+        page.paragraph(f"region {region} unreachable: {why}", "fail")
+    return page
+
+
+def export_report(report: RttReport, path: Path, geo: Mapping[str, Geo]) -> None:
+    """Write the pictures (.svg) or the whole page (.html) for `report`."""
     check_export_path(path)
-    console = Console(record=True, width=140, file=io.StringIO(), force_terminal=True)
-    console.print(rtt_view(report))
     title = f"bcastctl probe rtt: {report.fleet}"
-    try:
-        if path.suffix.lower() == ".svg":
-            console.save_svg(str(path), title=title)
-        else:
-            console.save_html(str(path))
-    except OSError as e:
-        raise UsageError(f"--export {path}: cannot write: {e.strerror or e}") from e
+    if path.suffix.lower() == ".svg":
+        every = [*report.regions, *report.unreachable_regions]
+        picture = stack(
+            [
+                heatmap(report.regions, _cells(report), "RTT p50 ms, node to node over NATS"),
+                fleet_map(places(every, geo), _links(report), "Regions and links (p50 RTT)"),
+            ],
+            title,
+        )
+        write_file(path, to_text(picture), "--export")
+    else:
+        _page(report, geo, title).write(path, "--export")
