@@ -55,13 +55,10 @@ from node_testkit import (  # noqa: E402
 )
 
 from bcastctl.adapters import ice  # noqa: E402
-from bcastctl.node.client import (  # noqa: E402
-    EncodedLoop,
-    SyntheticVideo,
-    publish,
-    read_number,
-    view,
-)
+from bcastctl.node import aiortc_hook  # noqa: E402
+from bcastctl.whip.client import publish, view  # noqa: E402
+from bcastctl.whip.signalling import HttpSignalling  # noqa: E402
+from bcastctl.whip.synthetic import EncodedLoop, SyntheticVideo, read_number  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -109,8 +106,6 @@ async def direct_latency(seconds: float) -> list[float]:
 
     @receiver.on("track")
     def on_track(track: Any) -> None:
-        from bcastctl.node import aiortc_hook
-
         transceiver = next(t for t in receiver.getTransceivers() if t.receiver.track is track)
         aiortc_hook.release_on_marker(transceiver.receiver, "video")
 
@@ -139,36 +134,45 @@ async def node_latency(
 ) -> list[float]:
     source = SyntheticVideo()
     latency = Latency(source)
-    publisher = await publish(http, publish_on.signalling, stream, WHIP_TOKEN, source)
+    publisher = await publish(
+        HttpSignalling(http, publish_on.signalling), stream, WHIP_TOKEN, source
+    )
     await asyncio.to_thread(  # the registry reaches other nodes with the next heartbeat
         wait_for, f"{stream} registered", lambda: stream in view_on.cluster()["registry"]
     )
     viewer = await view(
-        http, view_on.signalling, stream, on_frame=latency.on_frame, release_on_marker=True
+        HttpSignalling(http, view_on.signalling),
+        stream,
+        on_frame=latency.on_frame,
+        on_receiver=lambda receiver, _: aiortc_hook.release_on_marker(receiver, "video"),
     )
     await asyncio.sleep(1 + seconds)
-    await viewer.close(http)
-    await publisher.close(http, WHIP_TOKEN)
+    await viewer.close()
+    await publisher.close(WHIP_TOKEN)
     return latency.samples[30:]
 
 
 async def first_frame_times(http: Any, node: NodeProcess, joins: int) -> list[float]:
-    publisher = await publish(http, node.signalling, "ttff", WHIP_TOKEN, SyntheticVideo())
+    publisher = await publish(
+        HttpSignalling(http, node.signalling), "ttff", WHIP_TOKEN, SyntheticVideo()
+    )
     await asyncio.sleep(2)
     times = []
     for _ in range(joins):
         first = asyncio.Event()
         started = time.monotonic()
         viewer = await view(
-            http, node.signalling, "ttff", on_frame=lambda *_, event=first: event.set()
+            HttpSignalling(http, node.signalling),
+            "ttff",
+            on_frame=lambda *_, event=first: event.set(),
         )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(first.wait(), 10)
         if viewer.frames:
             times.append((viewer.frames[0][0] - started) * 1000)
-        await viewer.close(http)
+        await viewer.close()
         await asyncio.sleep(0.4)  # past the keyframe-request rate limit: each join is alone
-    await publisher.close(http, WHIP_TOKEN)
+    await publisher.close(WHIP_TOKEN)
     return times
 
 
@@ -283,6 +287,11 @@ class RawFrameCounter:
         return True
 
 
+def count_encoded(receiver: Any, record: Any) -> None:
+    """Count encoded frames through the node's receiver tap: no decoding in a load viewer."""
+    aiortc_hook.tap_receiver(receiver, "video", lambda *frame: record(None), lambda: None)
+
+
 async def viewers_only(url: str, stream: str, count: int, window_s: float) -> None:
     """A worker: `count` raw-counting viewers; "ready" when all receive, fps after "go"."""
     ice.offer_only("127.0.0.1")
@@ -290,7 +299,9 @@ async def viewers_only(url: str, stream: str, count: int, window_s: float) -> No
 
     async def join(http: Any) -> tuple[Any, RawFrameCounter]:
         async with joining:
-            session = await view(http, url, stream, decode=False)
+            session = await view(
+                HttpSignalling(http, url), stream, on_receiver=count_encoded, decode=False
+            )
             deadline = time.monotonic() + 60
             while not session.frames and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
@@ -317,7 +328,7 @@ async def viewers_only(url: str, stream: str, count: int, window_s: float) -> No
         if rejected:
             print(f"warning: SRTP packets not accepted: {rejected}", file=sys.stderr)
         print(json.dumps(fps), flush=True)
-        await asyncio.gather(*(s.close(http) for s in sessions))
+        await asyncio.gather(*(s.close() for s in sessions))
 
 
 async def capacity(
@@ -376,10 +387,10 @@ async def publish_only(url: str, stream: str) -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     token = os.environ["BCAST_WHIP_TOKEN"]
     async with aiohttp.ClientSession() as http:
-        session = await publish(http, url, stream, token, EncodedLoop())
+        session = await publish(HttpSignalling(http, url), stream, token, EncodedLoop())
         print("published", flush=True)
         await stop.wait()
-        await session.close(http, token)
+        await session.close(token)
 
 
 def per_core(results: list[dict[str, float]]) -> str:

@@ -27,7 +27,6 @@ from checks_testkit import (
     verify,
 )
 
-from bcastctl.checks import media_client
 from bcastctl.checks.base import CheckResult, Status
 from bcastctl.checks.mcs_dns import McsDns
 from bcastctl.checks.nats_gateways import NatsGateways
@@ -35,6 +34,7 @@ from bcastctl.checks.runner import RunOptions, run_checks
 from bcastctl.checks.stream_registry import StreamRegistry
 from bcastctl.checks.turn import Turn
 from bcastctl.fleet import load_fleet
+from bcastctl.targets.base import EndpointSignalling
 from bcastctl.targets.lab import LabTarget
 from bcastctl.targets.lab_state import (
     NodeState,
@@ -42,6 +42,8 @@ from bcastctl.targets.lab_state import (
     load_lab_secrets,
     load_lab_state,
 )
+from bcastctl.whip.client import publish, rtc_configuration
+from bcastctl.whip.synthetic import SyntheticVideo
 
 pytestmark = pytest.mark.slow
 A, B, C = "us-east5", "europe-west9", "asia-southeast1"
@@ -131,8 +133,13 @@ async def test_registry_agrees_on_a_published_stream_until_a_link_is_cut(lab: Pa
     try:
         endpoint = (await target.region(B, timeout_s=5)).nodes[0].signalling
         assert endpoint is not None
-        config = media_client.rtc_configuration(target, None)
-        publisher = await media_client.publish(target, endpoint, "regtest", token, config, 10)
+        publisher = await publish(
+            EndpointSignalling(target, endpoint),
+            "regtest",
+            token,
+            SyntheticVideo(320, 180),
+            config=rtc_configuration(None, loopback=True),
+        )
         results, _ = await registry_until(
             target, lambda rs: all(r.values.get("streams") == 1 for r in rs.values())
         )
@@ -146,7 +153,7 @@ async def test_registry_agrees_on_a_published_stream_until_a_link_is_cut(lab: Pa
             assert cli("lab", "fault", "heal-link", A, B, "--state-dir", str(lab)).returncode == 0
     finally:
         if publisher is not None:
-            await media_client.close(target, publisher, token)
+            await publisher.close(token)
         await target.close()
     code, healed = verify(lab, "--wait", "30s", "--check", "nats|membership")  # for the next test
     assert code == 0, [r for r in healed["results"] if r["status"] != "ok"]

@@ -14,8 +14,10 @@ import pytest
 from labkit import http_json
 
 from bcastctl.adapters import ice
-from bcastctl.node.client import SyntheticVideo, publish, read_number, view
 from bcastctl.targets.lab_state import lab_whip_token, load_lab_state
+from bcastctl.whip.client import publish, view
+from bcastctl.whip.signalling import HttpSignalling
+from bcastctl.whip.synthetic import SyntheticVideo, read_number
 
 pytestmark = pytest.mark.slow
 
@@ -56,16 +58,22 @@ async def test_viewer_in_another_region_gets_frames_after_the_wan_delay(
     viewer_node = regions["europe-west9"]["nodes"][0]
     token = lab_whip_token(load_lab_state(lab_dir))
     source = SyntheticVideo(320, 180)
-    publisher = await publish(http, publisher_node["signalling_url"], "lab-e2e", token, source)
+    publisher = await publish(
+        HttpSignalling(http, publisher_node["signalling_url"]), "lab-e2e", token, source
+    )
     sessions = [publisher]
     try:
         registry_url = f"{viewer_node['admin_url']}/api/cluster"
         await _until(
             "stream in europe's registry", lambda: "lab-e2e" in http_json(registry_url)["registry"]
         )
-        local = await view(http, publisher_node["signalling_url"], "lab-e2e", keep_frames=True)
+        local = await view(
+            HttpSignalling(http, publisher_node["signalling_url"]), "lab-e2e", keep_frames=True
+        )
         sessions.append(local)
-        remote = await view(http, viewer_node["signalling_url"], "lab-e2e", keep_frames=True)
+        remote = await view(
+            HttpSignalling(http, viewer_node["signalling_url"]), "lab-e2e", keep_frames=True
+        )
         sessions.append(remote)
         await _until("20 frames each", lambda: len(local.frames) >= 20 and len(remote.frames) >= 20)
         remote_ms = _latencies_ms(source, remote.frames)
@@ -80,4 +88,4 @@ async def test_viewer_in_another_region_gets_frames_after_the_wan_delay(
         assert statistics.median(remote_ms) - statistics.median(local_ms) >= ONE_WAY_US_EU_MS - 5
     finally:
         for session in reversed(sessions):
-            await session.close(http, token if session is publisher else None)
+            await session.close(token if session is publisher else None)

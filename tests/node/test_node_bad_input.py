@@ -11,7 +11,9 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from node_testkit import SECRET, WHIP_TOKEN, NatsServer, NodeFactory, NodeProcess
 
 from bcastctl.adapters import ice
-from bcastctl.node.client import SyntheticVideo, publish
+from bcastctl.whip.client import publish
+from bcastctl.whip.signalling import HttpSignalling
+from bcastctl.whip.synthetic import SyntheticVideo
 
 
 @pytest.fixture
@@ -82,7 +84,9 @@ async def test_bad_requests_get_a_reason_and_the_node_keeps_serving(
     async with http.get(node.admin + "/api/diag/resolve?name=example.com") as response:
         assert response.status == 400 and "only names under" in (await response.json())["error"]
     # still serving: a real publish succeeds right after
-    session = await publish(http, node.signalling, "s1", WHIP_TOKEN, SyntheticVideo(160, 96))
+    session = await publish(
+        HttpSignalling(http, node.signalling), "s1", WHIP_TOKEN, SyntheticVideo(160, 96)
+    )
     assert session.resource.startswith("/api/resource/")
     async with http.delete(node.signalling + session.resource) as response:
         assert response.status == 401  # ending a publisher needs the token too
@@ -90,7 +94,7 @@ async def test_bad_requests_get_a_reason_and_the_node_keeps_serving(
     async with http.patch(node.signalling + session.resource, data=b"", headers=trickle) as r:
         # no trickle ICE (RFC 9725 allows 405): the answer already carries every candidate
         assert r.status == 405 and "trickle ICE is not supported" in await r.text()
-    assert await session.close(http, WHIP_TOKEN) == 200
+    assert await session.close(WHIP_TOKEN) == 200
     assert node.metric("http_rejected_total") >= len(cases)
     log = node.log()
     assert "Traceback" not in log
@@ -110,7 +114,9 @@ async def test_cors_preflight_and_exposed_location(
         assert response.status == 204
         assert response.headers["Access-Control-Allow-Origin"] == "*"
         assert "authorization" in response.headers["Access-Control-Allow-Headers"].lower()
-    session = await publish(http, node.signalling, "corsy", WHIP_TOKEN, SyntheticVideo(160, 96))
+    session = await publish(
+        HttpSignalling(http, node.signalling), "corsy", WHIP_TOKEN, SyntheticVideo(160, 96)
+    )
     try:
         async with http.post(
             node.signalling + "/api/whep?stream=corsy",
@@ -121,4 +127,4 @@ async def test_cors_preflight_and_exposed_location(
             assert "Location" in response.headers["Access-Control-Expose-Headers"]
             assert response.headers["Location"].startswith("/api/resource/")
     finally:
-        await session.close(http, WHIP_TOKEN)
+        await session.close(WHIP_TOKEN)

@@ -18,8 +18,8 @@ from node_testkit import intercept_rtp
 
 from bcastctl.adapters import ice
 from bcastctl.node import aiortc_hook
-from bcastctl.node.client import EncodedLoop, SyntheticVideo, read_number
 from bcastctl.node.frames import is_keyframe
+from bcastctl.whip.synthetic import EncodedLoop, SyntheticVideo, read_number
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 

@@ -17,10 +17,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bcastctl.checks import media_client
 from bcastctl.checks.base import Check, CheckContext, CheckResult, fail, ok, pair, skip
-from bcastctl.errors import BcastError, OperationFailed
-from bcastctl.targets.base import Endpoint, RegionEndpoints, get_json
+from bcastctl.errors import BcastError
+from bcastctl.targets.base import Endpoint, EndpointSignalling, RegionEndpoints, get_json
+from bcastctl.whip.client import ClientSession, publish, rtc_configuration, view
+from bcastctl.whip.signalling import WhipError
 
 WHIP_TOKEN_ENV = "BCASTCTL_WHIP_TOKEN"
 WINDOW_S = 1.5  # frames are counted for this long after the first one
@@ -41,13 +42,14 @@ async def whip_token(ctx: CheckContext) -> str | None:
 
 async def _view_pair(
     ctx: CheckContext, viewer_at: Endpoint, stream: str, config: Any, deadline: float
-) -> media_client.MediaSession:
+) -> ClientSession:
     """WHEP until the stream is known in the viewer's region (404 until the registry spreads)."""
+    signalling = EndpointSignalling(ctx.target, viewer_at)
     while True:
         try:
-            return await media_client.view(ctx.target, viewer_at, stream, config, ctx.timeout_s)
-        except OperationFailed as e:
-            if "HTTP 404" not in e.message or time.monotonic() > deadline:
+            return await view(signalling, stream, config=config, timeout_s=ctx.timeout_s)
+        except WhipError as e:
+            if e.status != 404 or time.monotonic() > deadline:
                 raise
         await asyncio.sleep(0.2)
 
@@ -78,7 +80,7 @@ async def _measure(
         message = f"first frame after {first:g} ms, {frames} frames in {WINDOW_S:g} s"
         return ok(check, scope, message, first_frame_ms=first, frames=frames)
     finally:
-        await media_client.close(ctx.target, session)
+        await session.close()
 
 
 class Media(Check):
@@ -112,16 +114,24 @@ class Media(Check):
         everyone: dict[str, RegionEndpoints],
         token: str,
     ) -> list[CheckResult]:
+        from bcastctl.whip.synthetic import SyntheticVideo  # aiortc, only when media runs
+
         publish_at = _signalling(region)
         viewers = {n: _signalling(r) for n, r in everyone.items() if n != region.name}
         if publish_at is None:
             return [fail(self.name, region.name, "no running node to publish to")]
         pc_config = await get_json(ctx.target, publish_at, "/api/pc-config", None, ctx.timeout_s)
-        config = media_client.rtc_configuration(ctx.target, pc_config, ctx.media_relay)
+        loopback = ctx.target.kind == "lab" and not ctx.media_relay
+        config = rtc_configuration(pc_config, loopback=loopback)
         stream = f"verify-{region.name}-{secrets.token_hex(3)}"
         try:
-            publisher = await media_client.publish(
-                ctx.target, publish_at, stream, token, config, ctx.timeout_s
+            publisher = await publish(
+                EndpointSignalling(ctx.target, publish_at),
+                stream,
+                token,
+                SyntheticVideo(width=320, height=180, fps=30),
+                config=config,
+                timeout_s=ctx.timeout_s,
             )
         except BcastError as e:
             return [fail(self.name, region.name, f"publish refused: {e.message}")]
@@ -135,7 +145,7 @@ class Media(Check):
                 )
             )
         finally:
-            await media_client.close(ctx.target, publisher, token)
+            await publisher.close(token)
         return list(measured)
 
 

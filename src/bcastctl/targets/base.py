@@ -165,3 +165,28 @@ async def get_json(
     if not 200 <= response.status < 300:
         raise UnreachableError(f"{response.url}: HTTP {response.status}")
     return response.json()
+
+
+@dataclass(frozen=True)
+class EndpointSignalling:
+    """A node's signalling endpoint reached through a Target (a `whip.Signalling`)."""
+
+    target: Target
+    endpoint: Endpoint
+
+    @property
+    def url(self) -> str:
+        return self.endpoint.url
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout_s: float = 10.0,
+    ) -> HttpResponse:
+        return await self.target.request(
+            method, self.endpoint, path, body=body, headers=headers, timeout_s=timeout_s
+        )

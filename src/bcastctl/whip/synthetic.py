@@ -1,6 +1,6 @@
-"""A WHIP/WHEP client on aiortc, and a synthetic video source whose frames carry their number.
+"""Synthetic video sources whose frames carry their number, and the reader of that number.
 
-Used by tests, bench/ and smoke publishing. Each synthetic frame shows its frame
+Used by the media check, tests and bench/. Each synthetic frame shows its frame
 number as 16 black/white blocks across the top band, so a viewer that decodes a
 frame can tell which one it is (and how long it took to arrive). The rest of the
 picture is a scrolling texture of random blocks, so the encoder spends its bitrate (~500 kbps VP8).
@@ -12,11 +12,8 @@ import asyncio
 import fractions
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 BITS = 16
@@ -167,132 +164,3 @@ def read_number(frame: Any) -> int | None:
             return None
         number = number << 1 | (1 if value >= 128 else 0)
     return number
-
-
-@dataclass
-class ClientSession:
-    pc: RTCPeerConnection
-    resource: str
-    base_url: str
-    frames: list[tuple[float, Any]] = field(default_factory=list)  # (monotonic, frame)
-    _reader: asyncio.Task[None] | None = None
-
-    async def close(self, http: Any, token: str | None = None) -> int:
-        if self._reader is not None:
-            self._reader.cancel()
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with http.delete(self.base_url + self.resource, headers=headers) as response:
-            status = int(response.status)
-        await self.pc.close()
-        return status
-
-
-class WhipError(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(f"{status}: {reason}")
-        self.status = status
-        self.reason = reason
-
-
-async def _post_offer(http: Any, url: str, pc: RTCPeerConnection, headers: dict[str, str]) -> str:
-    await pc.setLocalDescription(await pc.createOffer())
-    headers = {"Content-Type": "application/sdp", **headers}
-    async with http.post(url, data=pc.localDescription.sdp, headers=headers) as response:
-        text = await response.text()
-        if response.status != 201:
-            raise WhipError(response.status, text)
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=text, type="answer"))
-        return str(response.headers["Location"])
-
-
-async def publish(
-    http: Any,
-    base_url: str,
-    stream: str,
-    token: str,
-    track: MediaStreamTrack,
-    codec: str | None = None,
-) -> ClientSession:
-    """WHIP-publish `track`; `codec` (e.g. "video/H264") restricts the offer to one codec."""
-    from aiortc import RTCRtpSender
-
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    transceiver = pc.addTransceiver(track, direction="sendonly")
-    if codec is not None:
-        transceiver.setCodecPreferences(
-            [
-                c
-                for c in RTCRtpSender.getCapabilities(track.kind).codecs
-                if c.mimeType.lower() in (codec.lower(), f"{track.kind}/rtx")
-            ]
-        )
-    try:
-        resource = await _post_offer(
-            http, f"{base_url}/api/whip?stream={stream}", pc, {"Authorization": f"Bearer {token}"}
-        )
-    except BaseException:
-        await pc.close()
-        raise
-    return ClientSession(pc, resource, base_url)
-
-
-async def view(
-    http: Any,
-    base_url: str,
-    stream: str,
-    keep_frames: bool = False,
-    on_frame: Any = None,
-    decode: bool = True,
-    release_on_marker: bool = False,
-) -> ClientSession:
-    """Start a WHEP viewer; frames' arrival times go to session.frames.
-
-    decode=False counts encoded frames through the aiortc hook instead of decoding
-    them (a cheap viewer, for load tests); frames are then None. release_on_marker
-    makes this viewer's jitter buffer release frames on the RTP marker bit too.
-    """
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    pc.addTransceiver("video", direction="recvonly")
-    session = ClientSession(pc, "", base_url)
-    track_ready: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
-
-    def record(frame: Any) -> None:
-        now = time.monotonic()
-        if on_frame is not None:
-            on_frame(now, frame)
-        session.frames.append((now, frame if keep_frames else None))
-
-    @pc.on("track")
-    def on_track(track: MediaStreamTrack) -> None:
-        if track.kind != "video" or track_ready.done():
-            return
-        track_ready.set_result(track)
-        from bcastctl.node import aiortc_hook
-
-        receiver = next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
-        if not decode:
-            aiortc_hook.tap_receiver(receiver, "video", lambda *frame: record(None), lambda: None)
-        elif release_on_marker:
-            aiortc_hook.release_on_marker(receiver, "video")
-
-    try:
-        session.resource = await _post_offer(http, f"{base_url}/api/whep?stream={stream}", pc, {})
-    except BaseException:
-        await pc.close()
-        raise
-
-    if decode:
-        session._reader = asyncio.create_task(_read_decoded(track_ready, record))
-    return session
-
-
-async def _read_decoded(
-    track_ready: asyncio.Future[MediaStreamTrack], record: Callable[[Any], None]
-) -> None:
-    track = await track_ready
-    while True:
-        try:
-            frame = await track.recv()
-        except MediaStreamError:
-            return
-        record(frame)
