@@ -1,7 +1,7 @@
 """Wire contracts shared by the node, the lab, render and the checks.
 
-- NODE_ENV: the environment variables the node reads (`bcastctl node serve`);
-  render writes them into the StatefulSet, the lab sets them per process.
+- (The environment variables the node reads are declared with its settings, in
+  node/settings.py: `NodeSettings.<setting>.env`.)
 - NATS subjects the node uses (membership, registry, media relay, RTT echo).
 - The JSON shapes of the node's admin API that checks and probes read.
 
@@ -13,38 +13,6 @@ from __future__ import annotations
 from typing import Final, TypedDict
 
 PROTOCOL_VERSION: Final = 1
-
-
-class NodeEnv:
-    """Environment variable names of the node's settings."""
-
-    NAME: Final = "BCAST_NODE_NAME"  # unique in the fleet, e.g. us-east5-0
-    REGION: Final = "BCAST_REGION"
-    FLEET: Final = "BCAST_FLEET"  # fleet name: prefixes every NATS subject
-    LAT: Final = "BCAST_LAT"
-    LON: Final = "BCAST_LON"
-    NATS_URL: Final = "BCAST_NATS_URL"  # comma-separated nats:// URLs of the region's NATS
-    BIND_ADDRESS: Final = "BCAST_BIND_ADDRESS"  # HTTP listen address (0.0.0.0 in pods)
-    ADVERTISE_ADDRESS: Final = "BCAST_ADVERTISE_ADDRESS"  # the IP peers and ICE use
-    SIGNALLING_PORT: Final = "BCAST_SIGNALLING_PORT"  # public: WHIP/WHEP/pc-config
-    ADMIN_PORT: Final = "BCAST_ADMIN_PORT"  # private: health, metrics, cluster, diag
-    MAX_SESSIONS: Final = "BCAST_MAX_SESSIONS"
-    CLUSTER_SECRET: Final = "BCAST_CLUSTER_SECRET"  # HMAC key of heartbeats (the "cookie")
-    WHIP_TOKEN: Final = "BCAST_WHIP_TOKEN"  # Bearer token publishers present
-    TURN_SECRET: Final = "BCAST_TURN_SECRET"  # TURN REST shared secret (coturn/STUNner)
-    TURN_URLS: Final = "BCAST_TURN_URLS"  # comma-separated turn: URIs for /api/pc-config
-    ICE_POLICY: Final = "BCAST_ICE_POLICY"  # "all" | "relay"
-    DNS_SERVER: Final = "BCAST_DNS_SERVER"  # host:port used by /api/diag/resolve (default: system)
-    CLUSTER_DOMAIN: Final = "BCAST_CLUSTER_DOMAIN"  # default svc.cluster.local
-    CLUSTERSET_DOMAIN: Final = "BCAST_CLUSTERSET_DOMAIN"  # default svc.clusterset.local
-    EXPECTED_NODES: Final = "BCAST_EXPECTED_NODES"  # optional count; /readyz waits for it
-    HEARTBEAT_INTERVAL: Final = "BCAST_HEARTBEAT_INTERVAL"  # seconds, default 0.5
-    PEER_TIMEOUT: Final = "BCAST_PEER_TIMEOUT"  # seconds without a beat -> down, default 2.0
-    LOG_LEVEL: Final = "BCAST_LOG_LEVEL"
-    MEDIA_PATH: Final = "BCAST_MEDIA_PATH"  # "passthrough" (default) | "relay" (decode/re-encode)
-    TURN_USER: Final = "BCAST_TURN_USER"  # the <user> part of TURN REST usernames, default "bcast"
-    TURN_TTL: Final = "BCAST_TURN_TTL"  # seconds TURN REST credentials stay valid, default 3600
-    EVENT_LOOP: Final = "BCAST_EVENT_LOOP"  # "uvloop" (default when installed) | "asyncio"
 
 
 def subject_prefix(fleet: str) -> str:

@@ -251,24 +251,24 @@ class ExtraNode:
 
 def extra_node_env(state: LabState, region: str, name: str, **overrides: str) -> dict[str, str]:
     """The env of a node in `region` of the lab (secrets from the lab), with overrides."""
-    from bcastctl.protocol import NodeEnv
+    from bcastctl.node.settings import NodeSettings
     from bcastctl.targets.lab_state import load_lab_secrets
 
     secrets = load_lab_secrets(state)
     env = {
-        NodeEnv.NAME: name,
-        NodeEnv.REGION: region,
-        NodeEnv.FLEET: state.fleet_name,
-        NodeEnv.NATS_URL: state.region(region).nats_client_url,
-        NodeEnv.BIND_ADDRESS: "127.0.0.1",
-        NodeEnv.ADVERTISE_ADDRESS: "127.0.0.1",
-        NodeEnv.SIGNALLING_PORT: "0",
-        NodeEnv.ADMIN_PORT: "0",
-        NodeEnv.CLUSTER_SECRET: secrets.cluster_secret.get_secret_value(),
-        NodeEnv.WHIP_TOKEN: secrets.whip_token.get_secret_value(),
-        NodeEnv.TURN_SECRET: secrets.turn_secret.get_secret_value(),
-        NodeEnv.TURN_URLS: ",".join(state.turn.urls),
-        NodeEnv.LOG_LEVEL: "INFO",
+        NodeSettings.name.env: name,
+        NodeSettings.region.env: region,
+        NodeSettings.fleet.env: state.fleet_name,
+        NodeSettings.nats_urls.env: state.region(region).nats_client_url,
+        NodeSettings.bind_address.env: "127.0.0.1",
+        NodeSettings.advertise_address.env: "127.0.0.1",
+        NodeSettings.signalling_port.env: "0",
+        NodeSettings.admin_port.env: "0",
+        NodeSettings.cluster_secret.env: secrets.cluster_secret.get_secret_value(),
+        NodeSettings.whip_token.env: secrets.whip_token.get_secret_value(),
+        NodeSettings.turn_secret.env: secrets.turn_secret.get_secret_value(),
+        NodeSettings.turn_urls.env: ",".join(state.turn.urls),
+        NodeSettings.log_level.env: "INFO",
     }
     env.update(overrides)
     return env

@@ -21,7 +21,7 @@ import pytest
 from checks_testkit import NatsRegions, free_port, http_json, wait_for
 
 from bcastctl.cli.main import run
-from bcastctl.protocol import NodeEnv
+from bcastctl.node.settings import NodeSettings
 from fakes.clusters import ClusterSet, cluster_set
 from fakes.fleets import envelope, fleet_document, seed_secrets, write_fleet
 
@@ -54,20 +54,20 @@ def start_node(region: str, nats_client_port: int, fleet_name: str, log: Path) -
     admin, signalling = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BCAST_")}
     env |= {
-        NodeEnv.NAME: name,
-        NodeEnv.REGION: region,
-        NodeEnv.FLEET: fleet_name,
-        NodeEnv.LAT: "0",
-        NodeEnv.LON: "0",
-        NodeEnv.NATS_URL: f"nats://127.0.0.1:{nats_client_port}",
-        NodeEnv.BIND_ADDRESS: "127.0.0.1",
-        NodeEnv.ADVERTISE_ADDRESS: "127.0.0.1",
-        NodeEnv.SIGNALLING_PORT: str(signalling),
-        NodeEnv.ADMIN_PORT: str(admin),
-        NodeEnv.CLUSTER_SECRET: SECRET,
-        NodeEnv.WHIP_TOKEN: "gate-test-whip",
-        NodeEnv.TURN_SECRET: "gate-test-turn",
-        NodeEnv.PEER_TIMEOUT: "1.0",
+        NodeSettings.name.env: name,
+        NodeSettings.region.env: region,
+        NodeSettings.fleet.env: fleet_name,
+        NodeSettings.lat.env: "0",
+        NodeSettings.lon.env: "0",
+        NodeSettings.nats_urls.env: f"nats://127.0.0.1:{nats_client_port}",
+        NodeSettings.bind_address.env: "127.0.0.1",
+        NodeSettings.advertise_address.env: "127.0.0.1",
+        NodeSettings.signalling_port.env: str(signalling),
+        NodeSettings.admin_port.env: str(admin),
+        NodeSettings.cluster_secret.env: SECRET,
+        NodeSettings.whip_token.env: "gate-test-whip",
+        NodeSettings.turn_secret.env: "gate-test-turn",
+        NodeSettings.peer_timeout_s.env: "1.0",
     }
     with open(log, "wb") as out:
         process = subprocess.Popen(

@@ -18,7 +18,7 @@ from bcastctl.fleet import Fleet
 from bcastctl.lab import procs, turn
 from bcastctl.lab.addresses import LabPlan, NodePlan, RegionPlan
 from bcastctl.lab.dnsd import CLUSTER_DOMAIN, CLUSTERSET_DOMAIN
-from bcastctl.protocol import NodeEnv
+from bcastctl.node.settings import NodeSettings
 from bcastctl.targets.lab_state import (
     LAB_ID_ENV,
     SECRETS_FILE,
@@ -64,9 +64,9 @@ def start_process(process: ProcessState, secrets: LabSecrets, lab_id: str, cwd: 
 
 # The node's secret environment variables and the LabSecrets fields that fill them.
 NODE_SECRET_ENV = {
-    NodeEnv.CLUSTER_SECRET: "cluster_secret",
-    NodeEnv.WHIP_TOKEN: "whip_token",
-    NodeEnv.TURN_SECRET: "turn_secret",
+    NodeSettings.cluster_secret.env: "cluster_secret",
+    NodeSettings.whip_token.env: "whip_token",
+    NodeSettings.turn_secret.env: "turn_secret",
 }
 
 
@@ -134,26 +134,26 @@ class Launch:
         """The node's environment, secrets aside (see NODE_SECRET_ENV)."""
         geo = self.fleet.region(region.name).geo
         env = {
-            NodeEnv.NAME: node.name,
-            NodeEnv.REGION: region.name,
-            NodeEnv.FLEET: self.fleet.name,
-            NodeEnv.LAT: str(geo.lat),
-            NodeEnv.LON: str(geo.lon),
-            NodeEnv.NATS_URL: f"nats://{region.host}:{region.client_port}",
-            NodeEnv.BIND_ADDRESS: node.address,
-            NodeEnv.ADVERTISE_ADDRESS: node.address,
-            NodeEnv.SIGNALLING_PORT: str(node.signalling_port),
-            NodeEnv.ADMIN_PORT: str(node.admin_port),
-            NodeEnv.MAX_SESSIONS: str(self.fleet.node.max_sessions),
-            NodeEnv.ICE_POLICY: "all",
-            NodeEnv.DNS_SERVER: f"{self.plan.dns_host}:{self.plan.dns_port}",
-            NodeEnv.CLUSTER_DOMAIN: CLUSTER_DOMAIN,
-            NodeEnv.CLUSTERSET_DOMAIN: CLUSTERSET_DOMAIN,
-            NodeEnv.EXPECTED_NODES: str(sum(len(r.nodes) for r in self.plan.regions)),
-            NodeEnv.LOG_LEVEL: "INFO",
+            NodeSettings.name.env: node.name,
+            NodeSettings.region.env: region.name,
+            NodeSettings.fleet.env: self.fleet.name,
+            NodeSettings.lat.env: str(geo.lat),
+            NodeSettings.lon.env: str(geo.lon),
+            NodeSettings.nats_urls.env: f"nats://{region.host}:{region.client_port}",
+            NodeSettings.bind_address.env: node.address,
+            NodeSettings.advertise_address.env: node.address,
+            NodeSettings.signalling_port.env: str(node.signalling_port),
+            NodeSettings.admin_port.env: str(node.admin_port),
+            NodeSettings.max_sessions.env: str(self.fleet.node.max_sessions),
+            NodeSettings.ice_policy.env: "all",
+            NodeSettings.dns_server.env: f"{self.plan.dns_host}:{self.plan.dns_port}",
+            NodeSettings.cluster_domain.env: CLUSTER_DOMAIN,
+            NodeSettings.clusterset_domain.env: CLUSTERSET_DOMAIN,
+            NodeSettings.expected_nodes.env: str(sum(len(r.nodes) for r in self.plan.regions)),
+            NodeSettings.log_level.env: "INFO",
         }
         if self.with_turn:
-            env[NodeEnv.TURN_URLS] = ",".join(turn.turn_urls(self.plan))
+            env[NodeSettings.turn_urls.env] = ",".join(turn.turn_urls(self.plan))
         return env
 
     def _region_state(self, region: RegionPlan) -> RegionState:

@@ -1,283 +1,323 @@
-"""The node's settings: environment (protocol.NodeEnv) first, CLI flags override.
+"""The node's settings, each declared once: environment first, `node serve` flags override.
 
-Validation happens once at start; every problem is one line naming the setting
-(its env var) and the value, raised as ConfigError (exit 3). Secrets come only
-from the environment and are kept out of repr() so they never reach logs.
+Every attribute of `NodeSettings` is a `Setting` (node/setting.py): its environment
+name, its flag, its parser and bounds, its default, its help, whether it is a secret.
+From these derive the flags and --help of `bcastctl node serve` (cli/node.py), the
+environment render writes (render/manifests.py) and the lab sets, validation, and
+the error messages: a bad value is one line naming where it came from (the flag when
+it came from a flag, the env var otherwise), raised as ConfigError (exit 3).
+Secrets come only from the environment and never reach repr() or public_dict().
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from typing import Any
 
 from bcastctl.errors import ConfigError
-from bcastctl.protocol import NodeEnv
+from bcastctl.node import setting as parse
+from bcastctl.node.setting import Setting
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
-T = TypeVar("T")
+Label = Callable[[Setting[Any]], str]
 
 
-@dataclass(frozen=True)
 class NodeSettings:
-    name: str
-    region: str
-    fleet: str = "bcast"
-    lat: float = 0.0
-    lon: float = 0.0
-    nats_urls: tuple[str, ...] = ("nats://127.0.0.1:4222",)
-    bind_address: str = "0.0.0.0"
-    advertise_address: str = "127.0.0.1"
-    signalling_port: int = 8080
-    admin_port: int = 9090
-    max_sessions: int = 200
-    turn_urls: tuple[str, ...] = ()
-    ice_policy: str = "all"
-    turn_user: str = "bcast"
-    turn_ttl_s: int = 3600
-    dns_server: tuple[str, int] | None = None
-    cluster_domain: str = "svc.cluster.local"
-    clusterset_domain: str = "svc.clusterset.local"
-    expected_nodes: int | None = None
-    heartbeat_interval_s: float = 0.5
-    peer_timeout_s: float = 2.0
-    media_path: str = "passthrough"
-    log_level: str = "INFO"
-    max_body_bytes: int = 64 * 1024
-    cluster_secret: str = field(default="", repr=False)
-    whip_token: str = field(default="", repr=False)
-    turn_secret: str = field(default="", repr=False)
+    """One node's settings (frozen); read on the class, an attribute is its declaration."""
+
+    name = Setting[str](
+        "BCAST_NODE_NAME", "", parse.name, "Node name, unique in the fleet (default: host name)."
+    )
+    region = Setting[str]("BCAST_REGION", "default", parse.name, "Region of this node.")
+    fleet = Setting[str]("BCAST_FLEET", "bcast", parse.name, "Fleet name; prefixes NATS subjects.")
+    lat = Setting[float]("BCAST_LAT", 0.0, parse.number(-90, 90), "Latitude.", metavar="FLOAT")
+    lon = Setting[float]("BCAST_LON", 0.0, parse.number(-180, 180), "Longitude.", metavar="FLOAT")
+    nats_urls = Setting[tuple[str, ...]](
+        "BCAST_NATS_URL",
+        ("nats://127.0.0.1:4222",),
+        parse.urls("nats://", "tls://"),
+        "Comma-separated nats:// URLs of the region's NATS.",
+        flag="--nats-url",
+        metavar="URLS",
+    )
+    nats_user = Setting[str](
+        "BCAST_NATS_USER", "", parse.name, "NATS user name (password: BCAST_NATS_PASSWORD)."
+    )
+    bind_address = Setting[str](
+        "BCAST_BIND_ADDRESS", "0.0.0.0", parse.address, "HTTP listen address.", flag="--bind"
+    )
+    advertise_address = Setting[str](
+        "BCAST_ADVERTISE_ADDRESS",
+        "127.0.0.1",
+        parse.address,
+        "IP that peers and ICE use; a loopback address makes ICE offer it (lab). "
+        "Unset: the bind address when that is a specific one.",
+        flag="--advertise",
+    )
+    signalling_port = Setting[int](
+        "BCAST_SIGNALLING_PORT",
+        8080,
+        parse.integer(0, 65535),
+        "Public port: WHIP/WHEP/pc-config (0 = any).",
+        metavar="PORT",
+    )
+    admin_port = Setting[int](
+        "BCAST_ADMIN_PORT",
+        9090,
+        parse.integer(0, 65535),
+        "Private port: health, metrics, cluster, diag (0 = any).",
+        metavar="PORT",
+    )
+    rtc_port_min = Setting[int](
+        "BCAST_RTC_PORT_MIN",
+        0,
+        parse.integer(0, 65535),
+        "Lowest UDP port for ICE (0 with --rtc-port-max 0 = any port).",
+        metavar="PORT",
+    )
+    rtc_port_max = Setting[int](
+        "BCAST_RTC_PORT_MAX",
+        0,
+        parse.integer(0, 65535),
+        "Highest UDP port for ICE.",
+        metavar="PORT",
+    )
+    max_sessions = Setting[int](
+        "BCAST_MAX_SESSIONS", 200, parse.integer(1, 100_000), "Session limit.", metavar="INTEGER"
+    )
+    max_connecting = Setting[int](
+        "BCAST_MAX_CONNECTING",
+        100,
+        parse.integer(1, 100_000),
+        "Sessions allowed to be connecting (ICE/DTLS) at once.",
+        metavar="INTEGER",
+    )
+    connect_deadline_s = Setting[float](
+        "BCAST_CONNECT_DEADLINE",
+        10.0,
+        parse.number(0.5, 600),
+        "Seconds a session may take to connect before it is closed.",
+        flag="--connect-deadline",
+        metavar="SECONDS",
+    )
+    drain_deadline_s = Setting[float](
+        "BCAST_DRAIN_DEADLINE",
+        30.0,
+        parse.number(0, 3600),
+        "Seconds a draining node waits for its sessions on SIGTERM.",
+        flag="--drain-deadline",
+        metavar="SECONDS",
+    )
+    max_body_bytes = Setting[int](
+        "BCAST_MAX_BODY_BYTES",
+        64 * 1024,
+        parse.integer(1024, 16 * 1024 * 1024),
+        "Largest HTTP request body (SDP offers).",
+        metavar="BYTES",
+    )
+    turn_urls = Setting[tuple[str, ...]](
+        "BCAST_TURN_URLS",
+        (),
+        parse.urls("turn:", "turns:", "stun:"),
+        "Comma-separated turn:/stun: URIs for /api/pc-config.",
+        metavar="URLS",
+    )
+    ice_policy = Setting[str](
+        "BCAST_ICE_POLICY", "all", parse.choice("all", "relay"), "all | relay."
+    )
+    turn_user = Setting[str](
+        "BCAST_TURN_USER", "bcast", parse.name, "The <user> part of TURN REST user names."
+    )
+    turn_ttl_s = Setting[int](
+        "BCAST_TURN_TTL",
+        3600,
+        parse.integer(60, 7 * 86400),
+        "Seconds TURN REST credentials stay valid.",
+        flag="--turn-ttl",
+        metavar="SECONDS",
+    )
+    dns_server = Setting[tuple[str, int] | None](
+        "BCAST_DNS_SERVER",
+        None,
+        parse.host_port,
+        "IP:PORT for /api/diag/resolve (default: system resolver).",
+        metavar="IP:PORT",
+    )
+    cluster_domain = Setting[str](
+        "BCAST_CLUSTER_DOMAIN", "svc.cluster.local", parse.domain, "Cluster DNS domain."
+    )
+    clusterset_domain = Setting[str](
+        "BCAST_CLUSTERSET_DOMAIN",
+        "svc.clusterset.local",
+        parse.domain,
+        "MCS clusterset DNS domain.",
+    )
+    expected_nodes = Setting[int | None](
+        "BCAST_EXPECTED_NODES",
+        None,
+        parse.integer(1, 10_000),
+        "Fleet size; /readyz waits until it sees them all.",
+        metavar="INTEGER",
+    )
+    heartbeat_interval_s = Setting[float](
+        "BCAST_HEARTBEAT_INTERVAL",
+        0.5,
+        parse.number(0.05, 60),
+        "Seconds between heartbeats.",
+        flag="--heartbeat-interval",
+        metavar="SECONDS",
+    )
+    peer_timeout_s = Setting[float](
+        "BCAST_PEER_TIMEOUT",
+        2.0,
+        parse.number(0.2, 600),
+        "Seconds without a heartbeat before a peer is down.",
+        flag="--peer-timeout",
+        metavar="SECONDS",
+    )
+    media_path = Setting[str](
+        "BCAST_MEDIA_PATH",
+        "passthrough",
+        parse.choice("passthrough", "relay"),
+        "passthrough (encoded) | relay (decode + re-encode, MediaRelay).",
+    )
+    log_level = Setting[str](
+        "BCAST_LOG_LEVEL",
+        "INFO",
+        parse.choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True),
+        "DEBUG | INFO | WARNING | ERROR.",
+    )
+    event_loop = Setting[str](
+        "BCAST_EVENT_LOOP",
+        "uvloop",
+        parse.choice("uvloop", "asyncio"),
+        "uvloop (when installed: cheaper per-viewer sending) | asyncio (the standard loop).",
+    )
+    cluster_secret = Setting[str](
+        "BCAST_CLUSTER_SECRET", "", parse.text, "Signs heartbeats (required).", secret=True
+    )
+    whip_token = Setting[str](
+        "BCAST_WHIP_TOKEN",
+        "",
+        parse.text,
+        "Publishers' Bearer token (unset: publishing refused).",
+        secret=True,
+    )
+    turn_secret = Setting[str](
+        "BCAST_TURN_SECRET",
+        "",
+        parse.text,
+        "TURN REST shared secret for /api/pc-config credentials.",
+        secret=True,
+    )
+    nats_password = Setting[str](
+        "BCAST_NATS_PASSWORD", "", parse.text, "Password of BCAST_NATS_USER on NATS.", secret=True
+    )
+
+    def __init__(self, **values: Any) -> None:
+        for setting in declared():
+            self.__dict__[setting.key] = values.pop(setting.key, setting.default)
+        if values:
+            raise TypeError(f"not node settings: {', '.join(sorted(values))}")
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{key}={value!r}" for key, value in self.public_dict().items())
+        return f"NodeSettings({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NodeSettings) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
 
     def public_dict(self) -> dict[str, Any]:
         """Settings safe to show: secrets reduced to whether they are set."""
-        shown: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            shown[f.name] = bool(value) if f.name.endswith(("secret", "token")) else value
-        return shown
+        return {
+            s.key: bool(self.__dict__[s.key]) if s.secret else self.__dict__[s.key]
+            for s in declared()
+        }
 
 
-FLAGS = {
-    "name": "--name",
-    "region": "--region",
-    "fleet": "--fleet",
-    "lat": "--lat",
-    "lon": "--lon",
-    "nats_urls": "--nats-url",
-    "bind_address": "--bind",
-    "advertise_address": "--advertise",
-    "signalling_port": "--signalling-port",
-    "admin_port": "--admin-port",
-    "max_sessions": "--max-sessions",
-    "turn_urls": "--turn-urls",
-    "ice_policy": "--ice-policy",
-    "dns_server": "--dns-server",
-    "expected_nodes": "--expected-nodes",
-    "heartbeat_interval_s": "--heartbeat-interval",
-    "peer_timeout_s": "--peer-timeout",
-    "media_path": "--media-path",
-    "log_level": "--log-level",
-}
-
-
-def _env_or(overrides: Mapping[str, Any], env: Mapping[str, str], key: str, var: str) -> Any:
-    value = overrides.get(key)
-    if value is not None:
-        return value
-    return env.get(var)
-
-
-def _parse(var: str, raw: str, convert: Callable[[str], T], what: str) -> T:
-    try:
-        return convert(raw)
-    except (ValueError, TypeError):
-        raise ConfigError(f"{var}={raw!r}: expected {what}") from None
-
-
-def _number(var: str, raw: Any, low: float, high: float, kind: type = float) -> Any:
-    value = _parse(var, str(raw), kind, "an integer" if kind is int else "a number")
-    if not low <= value <= high:
-        raise ConfigError(f"{var}={raw!r}: must be between {low:g} and {high:g}")
-    return value
-
-
-def _address(var: str, raw: str) -> str:
-    try:
-        return str(ipaddress.ip_address(raw))
-    except ValueError:
-        raise ConfigError(f"{var}={raw!r}: expected an IP address") from None
-
-
-def _urls(var: str, raw: str, schemes: tuple[str, ...]) -> tuple[str, ...]:
-    urls = tuple(part.strip() for part in raw.split(",") if part.strip())
-    for url in urls:
-        if not url.startswith(schemes):
-            raise ConfigError(f"{var}: {url!r} must start with {' or '.join(schemes)}")
-    return urls
-
-
-def _host_port(var: str, raw: str) -> tuple[str, int]:
-    host, _, port = raw.rpartition(":")
-    if not host:
-        host, port = raw, "53"
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise ConfigError(f"{var}={raw!r}: expected IP:PORT") from None
-    return host, int(_number(var, port, 1, 65535, int))
-
-
-def _name(var: str, raw: str) -> str:
-    if not NAME_PATTERN.match(raw):
-        raise ConfigError(
-            f"{var}={raw!r}: use letters, digits, '-' or '_' (max 63), "
-            "starting with a letter or digit"
-        )
-    return raw
+def declared() -> tuple[Setting[Any], ...]:
+    """Every node setting, in declaration order."""
+    return tuple(v for v in vars(NodeSettings).values() if isinstance(v, Setting))
 
 
 def load_settings(
     env: Mapping[str, str], overrides: Mapping[str, Any] | None = None
 ) -> NodeSettings:
-    """Build and validate settings; `overrides` (from CLI flags) beat the environment."""
-    given = {k: v for k, v in (overrides or {}).items() if v is not None}
-    try:
-        return _load(env, given)
-    except ConfigError as e:
-        # a bad value that came from a flag is named by its flag, not its env var
-        var, sep, rest = e.message.partition("=")
-        key = next((k for k, v in vars(NodeEnv).items() if v == var), "").lower()
-        flag = FLAGS.get(_KEYS.get(key, ""), "")
-        if sep and flag and _KEYS.get(key) in given:
-            raise ConfigError(f"{flag}={rest}", hint=e.hint) from None
-        raise
+    """Build and validate settings; `overrides` (flag values by key) beat the environment.
 
-
-_KEYS = {  # NodeEnv attribute (lower case) -> settings key, where they differ
-    "name": "name",
-    "region": "region",
-    "fleet": "fleet",
-    "lat": "lat",
-    "lon": "lon",
-    "nats_url": "nats_urls",
-    "bind_address": "bind_address",
-    "advertise_address": "advertise_address",
-    "signalling_port": "signalling_port",
-    "admin_port": "admin_port",
-    "max_sessions": "max_sessions",
-    "turn_urls": "turn_urls",
-    "ice_policy": "ice_policy",
-    "dns_server": "dns_server",
-    "expected_nodes": "expected_nodes",
-    "heartbeat_interval": "heartbeat_interval_s",
-    "peer_timeout": "peer_timeout_s",
-    "media_path": "media_path",
-    "log_level": "log_level",
-}
-
-
-def _load(env: Mapping[str, str], given: dict[str, Any]) -> NodeSettings:
-
-    def get(key: str, var: str) -> Any:
-        return _env_or(given, env, key, var)
-
-    name = get("name", NodeEnv.NAME) or socket.gethostname().split(".")[0]
-    values: dict[str, Any] = {
-        "name": _name(NodeEnv.NAME, str(name)),
-        "region": _name(NodeEnv.REGION, str(get("region", NodeEnv.REGION) or "default")),
-        "fleet": _name(NodeEnv.FLEET, str(get("fleet", NodeEnv.FLEET) or "bcast")),
-    }
-    _numbers(get, values)
-    _network(get, values)
-    _choices(get, values)
-    values["cluster_secret"] = env.get(NodeEnv.CLUSTER_SECRET, "")
-    values["whip_token"] = env.get(NodeEnv.WHIP_TOKEN, "")
-    values["turn_secret"] = env.get(NodeEnv.TURN_SECRET, "")
+    A blank value counts as unset. Secrets are read from `env` only.
+    """
+    given = {k: str(v) for k, v in (overrides or {}).items() if v is not None}
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}  # key -> how to name it in a message
+    for setting in declared():
+        from_flag = setting.key in given and setting.flag is not None
+        raw = given[setting.key] if from_flag else env.get(setting.env)
+        if raw is None or (not setting.secret and raw.strip() == ""):
+            continue
+        source = f"{setting.flag}={raw}" if from_flag else f"{setting.env}={raw!r}"
+        sources[setting.key] = str(setting.flag) if from_flag else setting.env
+        try:
+            values[setting.key] = setting.parse(raw if setting.secret else raw.strip())
+        except ValueError as e:
+            raise ConfigError(f"{source}: {e}") from None
+    _fill_defaults(values)
     settings = NodeSettings(**values)
-    _cross_check(settings)
+    _cross_check(settings, lambda s: sources.get(s.key, s.env))
     return settings
 
 
-def _numbers(get: Callable[[str, str], Any], values: dict[str, Any]) -> None:
-    numeric = (
-        ("lat", NodeEnv.LAT, -90, 90, float),
-        ("lon", NodeEnv.LON, -180, 180, float),
-        ("signalling_port", NodeEnv.SIGNALLING_PORT, 0, 65535, int),
-        ("admin_port", NodeEnv.ADMIN_PORT, 0, 65535, int),
-        ("max_sessions", NodeEnv.MAX_SESSIONS, 1, 100_000, int),
-        ("expected_nodes", NodeEnv.EXPECTED_NODES, 1, 10_000, int),
-        ("heartbeat_interval_s", NodeEnv.HEARTBEAT_INTERVAL, 0.05, 60, float),
-        ("peer_timeout_s", NodeEnv.PEER_TIMEOUT, 0.2, 600, float),
-        ("turn_ttl_s", NodeEnv.TURN_TTL, 60, 7 * 86400, int),
-    )
-    for key, var, low, high, kind in numeric:
-        raw = get(key, var)
-        if raw is not None and str(raw).strip() != "":
-            values[key] = _number(var, raw, low, high, kind)
+def _fill_defaults(values: dict[str, Any]) -> None:
+    """Defaults that depend on the machine or on another setting."""
+    values.setdefault("name", socket.gethostname().split(".")[0])
+    bind = values.get("bind_address")
+    if "advertise_address" not in values and bind not in (None, "0.0.0.0", "::"):
+        values["advertise_address"] = bind
 
 
-def _network(get: Callable[[str, str], Any], values: dict[str, Any]) -> None:
-    if raw := get("nats_urls", NodeEnv.NATS_URL):
-        values["nats_urls"] = _urls(NodeEnv.NATS_URL, str(raw), ("nats://", "tls://"))
-        if not values["nats_urls"]:
-            raise ConfigError(f"{NodeEnv.NATS_URL}: no URL given")
-    if raw := get("bind_address", NodeEnv.BIND_ADDRESS):
-        values["bind_address"] = _address(NodeEnv.BIND_ADDRESS, str(raw))
-    if raw := get("advertise_address", NodeEnv.ADVERTISE_ADDRESS):
-        values["advertise_address"] = _address(NodeEnv.ADVERTISE_ADDRESS, str(raw))
-    elif "bind_address" in values and values["bind_address"] not in ("0.0.0.0", "::"):
-        values["advertise_address"] = values["bind_address"]
-    if raw := get("turn_urls", NodeEnv.TURN_URLS):
-        values["turn_urls"] = _urls(NodeEnv.TURN_URLS, str(raw), ("turn:", "turns:", "stun:"))
-    if raw := get("dns_server", NodeEnv.DNS_SERVER):
-        values["dns_server"] = _host_port(NodeEnv.DNS_SERVER, str(raw))
-    for key, var in (
-        ("cluster_domain", NodeEnv.CLUSTER_DOMAIN),
-        ("clusterset_domain", NodeEnv.CLUSTERSET_DOMAIN),
-    ):
-        if raw := get(key, var):
-            values[key] = str(raw).strip(".").lower()
-    if raw := get("turn_user", NodeEnv.TURN_USER):
-        values["turn_user"] = _name(NodeEnv.TURN_USER, str(raw))
-
-
-def _choices(get: Callable[[str, str], Any], values: dict[str, Any]) -> None:
-    choices = (
-        ("ice_policy", NodeEnv.ICE_POLICY, ("all", "relay")),
-        ("media_path", NodeEnv.MEDIA_PATH, ("passthrough", "relay")),
-        ("log_level", NodeEnv.LOG_LEVEL, ("DEBUG", "INFO", "WARNING", "ERROR")),
-    )
-    for key, var, allowed in choices:
-        raw = get(key, var)
-        if raw is None or str(raw).strip() == "":
-            continue
-        value = str(raw).strip()
-        value = value.upper() if key == "log_level" else value.lower()
-        if value not in allowed:
-            raise ConfigError(f"{var}={raw!r}: expected one of {', '.join(allowed)}")
-        values[key] = value
-
-
-def _cross_check(settings: NodeSettings) -> None:
-    if not settings.cluster_secret:
+def _cross_check(settings: NodeSettings, label: Label) -> None:
+    """Rules between settings; `label(setting)` names a setting as the user gave it."""
+    s, n = settings, NodeSettings
+    if not s.cluster_secret:
         raise ConfigError(
-            f"{NodeEnv.CLUSTER_SECRET} is not set: heartbeats must be signed",
+            f"{n.cluster_secret.env} is not set: heartbeats must be signed",
             hint="set it in the environment (from the fleet's cluster Secret), "
             "never on the command line",
         )
-    if settings.peer_timeout_s <= settings.heartbeat_interval_s:
+    if s.peer_timeout_s <= s.heartbeat_interval_s:
         raise ConfigError(
-            f"{NodeEnv.PEER_TIMEOUT}={settings.peer_timeout_s:g}: must be longer than "
-            f"{NodeEnv.HEARTBEAT_INTERVAL}={settings.heartbeat_interval_s:g}"
+            f"{label(n.peer_timeout_s)}={s.peer_timeout_s:g}: must be longer than "
+            f"{label(n.heartbeat_interval_s)}={s.heartbeat_interval_s:g}"
         )
-    if settings.turn_urls and not settings.turn_secret:
-        raise ConfigError(f"{NodeEnv.TURN_URLS} is set but {NodeEnv.TURN_SECRET} is not")
-    if settings.ice_policy == "relay" and not settings.turn_urls:
-        raise ConfigError(f"{NodeEnv.ICE_POLICY}=relay needs {NodeEnv.TURN_URLS}")
-    if settings.signalling_port and settings.signalling_port == settings.admin_port:
+    if s.turn_urls and not s.turn_secret:
+        raise ConfigError(f"{label(n.turn_urls)} is set but {n.turn_secret.env} is not")
+    if s.ice_policy == "relay" and not s.turn_urls:
+        raise ConfigError(f"{label(n.ice_policy)}=relay needs {label(n.turn_urls)}")
+    if s.signalling_port and s.signalling_port == s.admin_port:
         raise ConfigError(
-            f"{NodeEnv.SIGNALLING_PORT} and {NodeEnv.ADMIN_PORT} are both {settings.admin_port}"
+            f"{label(n.signalling_port)} and {label(n.admin_port)} are both {s.admin_port}"
         )
+    _check_rtc_ports(s, label)
+
+
+def _check_rtc_ports(s: NodeSettings, label: Label) -> None:
+    n = NodeSettings
+    low, high = s.rtc_port_min, s.rtc_port_max
+    if low == high == 0:
+        return
+    if not 1024 <= low <= high <= 65535:
+        raise ConfigError(
+            f"{label(n.rtc_port_min)}={low}, {label(n.rtc_port_max)}={high}: "
+            "need 1024 <= min <= max <= 65535 (or both 0: any port)"
+        )
+    for declared_port, port in (
+        (n.signalling_port, s.signalling_port),
+        (n.admin_port, s.admin_port),
+    ):
+        if low <= port <= high:
+            raise ConfigError(
+                f"{label(declared_port)}={port} is inside the ICE port range "
+                f"{label(n.rtc_port_min)}..{label(n.rtc_port_max)} ({low}-{high})"
+            )

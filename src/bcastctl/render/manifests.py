@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from bcastctl.fleet import Fleet, Region
-from bcastctl.protocol import NodeEnv
+from bcastctl.node.settings import NodeSettings
 from bcastctl.render.nats_config import nats_config
 
 Manifest = dict[str, Any]
@@ -122,25 +122,25 @@ def node_env(fleet: Fleet, region: Region) -> list[Manifest]:
         if region.turn_address and listener.protocol in ("TURN-UDP", "TURN-TCP")
     )
     return [
-        {"name": NodeEnv.NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": NodeSettings.name.env, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {
-            "name": NodeEnv.ADVERTISE_ADDRESS,
+            "name": NodeSettings.advertise_address.env,
             "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}},
         },
-        value(NodeEnv.REGION, region.name),
-        value(NodeEnv.FLEET, fleet.name),
-        value(NodeEnv.LAT, region.geo.lat),
-        value(NodeEnv.LON, region.geo.lon),
-        value(NodeEnv.NATS_URL, nats_url),
-        value(NodeEnv.BIND_ADDRESS, "0.0.0.0"),
-        value(NodeEnv.SIGNALLING_PORT, fleet.node.signalling_port),
-        value(NodeEnv.ADMIN_PORT, fleet.node.admin_port),
-        value(NodeEnv.MAX_SESSIONS, fleet.node.max_sessions),
-        value(NodeEnv.TURN_URLS, turn_urls),
-        value(NodeEnv.ICE_POLICY, "relay" if turn_urls else "all"),
-        secret(NodeEnv.CLUSTER_SECRET, fleet.secrets.cluster),
-        secret(NodeEnv.WHIP_TOKEN, fleet.secrets.whip_token),
-        secret(NodeEnv.TURN_SECRET, fleet.secrets.turn),
+        value(NodeSettings.region.env, region.name),
+        value(NodeSettings.fleet.env, fleet.name),
+        value(NodeSettings.lat.env, region.geo.lat),
+        value(NodeSettings.lon.env, region.geo.lon),
+        value(NodeSettings.nats_urls.env, nats_url),
+        value(NodeSettings.bind_address.env, "0.0.0.0"),
+        value(NodeSettings.signalling_port.env, fleet.node.signalling_port),
+        value(NodeSettings.admin_port.env, fleet.node.admin_port),
+        value(NodeSettings.max_sessions.env, fleet.node.max_sessions),
+        value(NodeSettings.turn_urls.env, turn_urls),
+        value(NodeSettings.ice_policy.env, "relay" if turn_urls else "all"),
+        secret(NodeSettings.cluster_secret.env, fleet.secrets.cluster),
+        secret(NodeSettings.whip_token.env, fleet.secrets.whip_token),
+        secret(NodeSettings.turn_secret.env, fleet.secrets.turn),
     ]
 
 

@@ -1,0 +1,166 @@
+"""How one node setting is declared: `Setting`, and the parsers its declarations use.
+
+A `Setting` is a class attribute of `NodeSettings` (node/settings.py) and carries
+everything about the setting: its environment name, its `node serve` flag, how its
+text is parsed and bounded, its default, its help, and whether it is a secret
+(secrets have no flag: they come only from the environment). Read on the class it
+is the declaration (`NodeSettings.lat.env == "BCAST_LAT"`); read on an instance it
+is the value (`settings.lat == 48.86`), typed for mypy through `__get__`.
+
+A parser takes the text (from the environment or a flag) and returns the value or
+raises ValueError with the reason; the caller names the source (flag or env var).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from typing import Generic, TypeVar, overload
+
+T = TypeVar("T")
+N = TypeVar("N", int, float)
+Parser = Callable[[str], T]
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+
+
+class Setting(Generic[T]):
+    """One node setting, declared once."""
+
+    key: str  # the attribute name, set by __set_name__
+
+    def __init__(
+        self,
+        env: str,
+        default: T,
+        parse: Parser[T],
+        help: str,
+        *,
+        secret: bool = False,
+        flag: str | None = None,
+        metavar: str = "TEXT",
+    ) -> None:
+        self.env = env
+        self.default = default
+        self.parse = parse
+        self.help = help
+        self.secret = secret
+        self._flag = flag
+        self.metavar = metavar
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = name
+
+    @property
+    def flag(self) -> str | None:
+        """`node serve` flag: given, or `--<key>`; secrets have none (environment only)."""
+        if self.secret:
+            return None
+        return self._flag or "--" + self.key.replace("_", "-")
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Setting[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type) -> T: ...
+    def __get__(self, obj: object | None, owner: type) -> Setting[T] | T:
+        if obj is None:
+            return self
+        value: T = obj.__dict__[self.key]
+        return value
+
+    def __set__(self, obj: object, value: T) -> None:
+        raise AttributeError(f"settings are frozen: cannot set {self.key}")
+
+    def describe(self) -> str:
+        """Help text with the default and the environment name."""
+        shown = "" if self.secret or self.default in (None, "", ()) else f"default {self.default}"
+        if isinstance(self.default, tuple) and self.default:
+            shown = f"default {','.join(str(part) for part in self.default)}"
+        where = f"env {self.env}" if not shown else f"{shown}; env {self.env}"
+        return f"{self.help} ({where})"
+
+
+def integer(low: int, high: int) -> Parser[int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError("expected an integer") from None
+        return _within(value, low, high)
+
+    return parse
+
+
+def number(low: float, high: float) -> Parser[float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError("expected a number") from None
+        return _within(value, low, high)
+
+    return parse
+
+
+def _within(value: N, low: float, high: float) -> N:
+    if not low <= value <= high:
+        raise ValueError(f"must be between {low:g} and {high:g}")
+    return value
+
+
+def choice(*allowed: str, upper: bool = False) -> Parser[str]:
+    def parse(text: str) -> str:
+        value = text.upper() if upper else text.lower()
+        if value not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}")
+        return value
+
+    return parse
+
+
+def name(text: str) -> str:
+    if not NAME_PATTERN.match(text):
+        raise ValueError(
+            "use letters, digits, '-' or '_' (max 63), starting with a letter or digit"
+        )
+    return text
+
+
+def address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ValueError("expected an IP address") from None
+
+
+def host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host:
+        host, port = text, "53"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError("expected IP:PORT") from None
+    return host, integer(1, 65535)(port)
+
+
+def urls(*schemes: str) -> Parser[tuple[str, ...]]:
+    def parse(text: str) -> tuple[str, ...]:
+        found = tuple(part.strip() for part in text.split(",") if part.strip())
+        if not found:
+            raise ValueError("no URL given")
+        for url in found:
+            if not url.startswith(schemes):
+                raise ValueError(f"{url!r} must start with {' or '.join(schemes)}")
+        return found
+
+    return parse
+
+
+def domain(text: str) -> str:
+    return text.strip(".").lower()
+
+
+def text(value: str) -> str:
+    return value
