@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from typing import Final, TypedDict
 
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION: Final = 2  # 2: heartbeats carry seq; subjects name the node
 
 
 def subject_prefix(fleet: str) -> str:
     return f"bcast.{fleet}"
 
 
-def heartbeat_subject(fleet: str, region: str) -> str:
-    return f"{subject_prefix(fleet)}.hb.{region}"
+def heartbeat_subject(fleet: str, region: str, node: str) -> str:
+    """A node's own heartbeat subject: NATS permissions let only that node publish here, and
+    receivers refuse a beat whose signed region and name differ from its subject's."""
+    return f"{subject_prefix(fleet)}.hb.{region}.{node}"
 
 
 def rtt_subject(fleet: str, node: str) -> str:
@@ -90,22 +92,25 @@ class ResolveAnswer(TypedDict):
 
 def heartbeat_wildcard(fleet: str) -> str:
     """Every node subscribes here: membership is fleet-wide, across the gateways."""
-    return f"{subject_prefix(fleet)}.hb.*"
+    return f"{subject_prefix(fleet)}.hb.*.*"
 
 
-def media_subject(fleet: str, stream: str, kind: str) -> str:
-    """Encoded frames of one track of one stream (kind: "video" | "audio")."""
-    return f"{subject_prefix(fleet)}.media.{stream}.{kind}"
+def media_subject(fleet: str, holder: str, stream: str, kind: str) -> str:
+    """Encoded frames of one track (kind: "video" | "audio") of a stream `holder` publishes.
+
+    The holder's name is in the subject, so NATS permissions let a node publish media only
+    under its own name, and a relaying node listens only under the registry's holder."""
+    return f"{subject_prefix(fleet)}.media.{holder}.{stream}.{kind}"
 
 
-def interest_subject(fleet: str, stream: str) -> str:
+def interest_subject(fleet: str, holder: str, stream: str) -> str:
     """Relaying nodes renew their interest here; the holder publishes frames only meanwhile."""
-    return f"{subject_prefix(fleet)}.want.{stream}"
+    return f"{subject_prefix(fleet)}.want.{holder}.{stream}"
 
 
-def keyframe_subject(fleet: str, stream: str) -> str:
+def keyframe_subject(fleet: str, holder: str, stream: str) -> str:
     """Relaying nodes ask the stream's holder for a keyframe here."""
-    return f"{subject_prefix(fleet)}.kf.{stream}"
+    return f"{subject_prefix(fleet)}.kf.{holder}.{stream}"
 
 
 class StreamClaim(TypedDict):
@@ -129,8 +134,9 @@ class HeartbeatBody(TypedDict):
     max_sessions: int
     cpu: float
     version: str
-    boot: str  # random per process start: a restarted node is a new incarnation
-    sent: float  # unix time
+    boot: str  # per process start, ordered: "<start ns, 20 digits>-<random>"; newer sorts later
+    seq: int  # +1 per beat within a boot: receivers refuse a (boot, seq) not newer than the last
+    sent: float  # unix time; receivers refuse beats outside their freshness window
     streams: dict[str, StreamClaim]
 
 

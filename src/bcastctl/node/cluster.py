@@ -1,8 +1,10 @@
 """The node's place in the fleet: NATS connection, heartbeats, membership, registry, RTT echo.
 
-Heartbeats go to heartbeat_subject(fleet, region); every node listens on all
-regions (`bcast.<fleet>.hb.*`), so through the super-cluster's gateways each
+Heartbeats go to heartbeat_subject(fleet, region, node); every node listens on all
+of them (`bcast.<fleet>.hb.*.*`), so through the super-cluster's gateways each
 node sees every node of every region, and a cut gateway link partitions it.
+A beat counts only when its subject names the node and region it is signed for
+(NATS lets each node publish only on its own subject) and it is fresh (membership.py).
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from collections.abc import Callable
 from bcastctl import __version__
 from bcastctl.adapters.nats_bus import BusMessage, NatsBus, Subscription
 from bcastctl.errors import UnreachableError
-from bcastctl.node.membership import CpuMeter, Membership, VerifyError, sign, verify
+from bcastctl.node.membership import (
+    WRONG_SUBJECT,
+    CpuMeter,
+    Membership,
+    VerifyError,
+    sign,
+    verify,
+)
 from bcastctl.node.metrics import Metrics
 from bcastctl.node.registry import Holder, Registry
 from bcastctl.node.settings import NodeSettings
@@ -34,6 +43,11 @@ from bcastctl.protocol import (
 log = logging.getLogger("bcastctl.node.cluster")
 
 
+def new_boot_id() -> str:
+    """Ordered by start time (string order = time order), unique by its random part."""
+    return f"{time.time_ns():020d}-{secrets.token_hex(4)}"
+
+
 class Cluster:
     def __init__(
         self, settings: NodeSettings, metrics: Metrics, sessions: Callable[[], int]
@@ -45,7 +59,8 @@ class Cluster:
         self.registry = Registry(settings.name, settings.region, settings.advertise_address)
         self.bus: NatsBus | None = None
         self.on_registry_change: Callable[[], None] = lambda: None
-        self._boot = secrets.token_hex(6)
+        self._boot = new_boot_id()
+        self._seq = 0
         self._cpu = CpuMeter()
         self._cpu_share = 0.0
         self._beat_now = asyncio.Event()
@@ -102,6 +117,7 @@ class Cluster:
 
     def _body(self) -> HeartbeatBody:
         s = self.settings
+        self._seq += 1
         return HeartbeatBody(
             v=PROTOCOL_VERSION,
             name=s.name,
@@ -114,13 +130,14 @@ class Cluster:
             cpu=self._cpu_share,
             version=__version__,
             boot=self._boot,
+            seq=self._seq,
             sent=time.time(),
             streams=dict(self.registry.local),
         )
 
     async def _beat_loop(self) -> None:
         assert self.bus is not None
-        subject = heartbeat_subject(self.settings.fleet, self.settings.region)
+        subject = heartbeat_subject(self.settings.fleet, self.settings.region, self.settings.name)
         cpu_read_at = 0.0
         while True:
             now = time.monotonic()
@@ -136,6 +153,10 @@ class Cluster:
         now = time.monotonic()
         try:
             body = verify(message.data, self.settings.cluster_secret)
+            if message.subject != heartbeat_subject(
+                self.settings.fleet, body["region"], body["name"]
+            ):
+                raise VerifyError(WRONG_SUBJECT, body["name"], body["region"])
         except VerifyError as e:
             self.membership.reject(e, now)
             if e.name != self.settings.name:
@@ -146,14 +167,16 @@ class Cluster:
                 self._impostors.add(body["boot"])
                 log.error("another node uses the name %s (%s)", body["name"], body["address"])
             return
-        self.metrics.inc("heartbeats_received_total")
-        self.membership.accept(body, now)
+        if self.membership.accept(body, now, time.time()):
+            self.metrics.inc("heartbeats_received_total")
+        else:
+            self.metrics.counters["stale_heartbeats_total"] = self.membership.stale_beats
 
     async def _expire_loop(self) -> None:
         interval = min(0.1, self.settings.peer_timeout_s / 10)
         while True:
             await asyncio.sleep(interval)
-            self.membership.expire(time.monotonic())
+            self.membership.expire(time.monotonic(), time.time())
             self._update_convergence()
 
     def _changed(self) -> None:

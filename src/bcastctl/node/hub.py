@@ -18,6 +18,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from bcastctl.node import aiortc_hook, sdp
 from bcastctl.node.cluster import Cluster
+from bcastctl.node.frames import FrameSeal, media_key
 from bcastctl.node.http_errors import HttpProblem
 from bcastctl.node.metrics import Metrics
 from bcastctl.node.publishing import LocalStream
@@ -47,6 +48,7 @@ class MediaHub:
         self.local: dict[str, LocalStream] = {}
         self.remote: dict[str, RemoteStream] = {}
         self._closing: set[str] = set()
+        self.seal = FrameSeal(media_key(settings.cluster_secret))
 
     # --- state for metrics and heartbeats ------------------------------------------------
 
@@ -64,6 +66,7 @@ class MediaHub:
             "fallback_tracks_total",
             "frames_forwarded_total",
             "bytes_forwarded_total",
+            "frames_refused_total",
         ):
             self.metrics.counters.setdefault(name, 0.0)
 
@@ -147,6 +150,8 @@ class MediaHub:
             self.metrics,
             force_fallback=self.settings.media_path == "relay",
             on_end=lambda: spawn(self.end(session.id)),
+            holder=self.settings.name,
+            seal=self.seal,
         )
         self.local[stream] = local
         self.sessions[session.id] = session
@@ -263,6 +268,7 @@ class MediaHub:
                 self.metrics,
                 dict(holder.tracks),
                 self._remote_unused,
+                self.seal,
             )
             self.remote[stream] = remote
             await remote.open()

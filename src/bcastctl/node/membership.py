@@ -1,9 +1,18 @@
-"""Membership, Erlang style: signed heartbeats in, `members` and `rejected` out.
+"""Membership, Erlang style: signed, fresh heartbeats in, `members` and `rejected` out.
 
 A heartbeat is JSON signed with HMAC-SHA256 under the fleet's cluster secret
 (the "cookie"). A peer whose signature fails is listed in `rejected`, never in
 `members`. A member that misses beats for `peer_timeout_s` is dropped, and its
 streams leave the registry with it (the registry reads members' claims).
+
+Only fresh beats count (a signature proves who wrote a beat, not when): every beat
+carries its node's boot id (ordered by start time) and a sequence number. A node keeps
+the last (boot, seq) of every peer, also after the peer went down, and refuses a beat
+from an older boot, one whose seq is not newer, one sent outside the freshness window
+of its own clock, and, from a peer it declared down, one sent before that moment: a
+beat recorded from NATS and published again revives nobody and moves no stream.
+A peer cut off by a partition comes back with its next beat (sent after it was
+declared down); a restarted node comes back with its new, later boot.
 """
 
 from __future__ import annotations
@@ -27,6 +36,10 @@ from bcastctl.protocol import (
 log = logging.getLogger("bcastctl.node.membership")
 
 BAD_SIGNATURE = "bad signature (cluster secret mismatch)"
+WRONG_SUBJECT = "published on another node's heartbeat subject"
+# How far a beat's `sent` may be from this node's clock: bounds a replay of a beat this
+# node never saw, and tolerates that much clock skew between nodes.
+FRESHNESS_WINDOW_S = 10.0
 
 
 def sign(body: HeartbeatBody, secret: str) -> bytes:
@@ -59,7 +72,29 @@ def verify(data: bytes, secret: str) -> HeartbeatBody:
         raise VerifyError(BAD_SIGNATURE, name, region)
     if body.get("v") != PROTOCOL_VERSION:
         raise VerifyError(f"protocol version {body.get('v')!r} unsupported", name, region)
+    seq, sent, boot = body.get("seq"), body.get("sent"), body.get("boot")
+    if not (isinstance(seq, int) and isinstance(sent, int | float) and isinstance(boot, str)):
+        raise VerifyError("malformed heartbeat: boot, seq or sent missing", name, region)
     return body  # type: ignore[no-any-return]
+
+
+@dataclass
+class Incarnation:
+    """The newest beat accepted from a peer; kept after the peer is declared down."""
+
+    boot: str
+    seq: int
+    down_at: float | None = None  # wall clock when this node declared the peer down
+
+    def refuses(self, body: HeartbeatBody) -> str | None:
+        """Why `body` is not newer than this incarnation, or None when it is."""
+        if body["boot"] < self.boot:
+            return "from an earlier boot"
+        if body["boot"] == self.boot and body["seq"] <= self.seq:
+            return f"seq {body['seq']} not after {self.seq} (replayed or duplicate)"
+        if body["boot"] == self.boot and self.down_at is not None and body["sent"] <= self.down_at:
+            return "sent before the node was declared down"
+        return None
 
 
 @dataclass
@@ -86,13 +121,30 @@ class Membership:
     on_change: Callable[[], None] = lambda: None
     members: dict[str, Member] = field(default_factory=dict)
     rejected: dict[tuple[str, str], Rejection] = field(default_factory=dict)
+    incarnations: dict[str, Incarnation] = field(default_factory=dict)
     ups: int = 0
     downs: int = 0
     rejected_beats: int = 0
+    stale_beats: int = 0
 
-    def accept(self, body: HeartbeatBody, now: float) -> None:
+    def stale_reason(self, body: HeartbeatBody, wall: float) -> str | None:
+        """Why a well-signed beat is not fresh, or None when it is."""
+        age = wall - float(body["sent"])
+        if abs(age) > FRESHNESS_WINDOW_S:
+            return f"sent {age:+.1f} s from now, outside the {FRESHNESS_WINDOW_S:g} s window"
+        last = self.incarnations.get(body["name"])
+        return last.refuses(body) if last is not None else None
+
+    def accept(self, body: HeartbeatBody, now: float, wall: float) -> bool:
+        """Take a well-signed beat if it is fresh; False (and counted) when it is not."""
         if body["name"] == self.self_name:
-            return
+            return False
+        reason = self.stale_reason(body, wall)
+        if reason is not None:
+            self.stale_beats += 1
+            log.debug("stale heartbeat from %s refused: %s", body["name"], reason)
+            return False
+        self.incarnations[body["name"]] = Incarnation(body["boot"], body["seq"])
         known = self.members.get(body["name"])
         self.members[body["name"]] = Member(body, now)
         if known is None:
@@ -101,6 +153,7 @@ class Membership:
             self.on_change()
         elif known.body["boot"] != body["boot"] or known.body["streams"] != body["streams"]:
             self.on_change()
+        return True
 
     def reject(self, error: VerifyError, now: float) -> None:
         if error.name == self.self_name:
@@ -116,11 +169,12 @@ class Membership:
         entry.count += 1
         entry.last_seen = now
 
-    def expire(self, now: float) -> list[str]:
+    def expire(self, now: float, wall: float) -> list[str]:
         """Drop members silent for longer than the peer timeout; returns their names."""
         gone = [n for n, m in self.members.items() if now - m.last_seen > self.peer_timeout_s]
         for name in gone:
             member = self.members.pop(name)
+            self.incarnations[name].down_at = wall
             self.downs += 1
             log.warning(
                 "node down: %s (%s): no heartbeat for %.1f s",

@@ -1,9 +1,9 @@
 """A stream published on this node (WHIP): its peer connection, tap, fan-out and NATS relay.
 
 Passthrough: the aiortc hook hands encoded frames to the local Fanout and, through
-a pump task, to NATS (media_subject) for viewers on other nodes and regions, only
-while some node holds an interest lease (interest_subject), so an unwatched
-stream costs no NATS traffic.
+a pump task, to NATS (media_subject, under this node's name, each frame sealed with
+the fleet's media key) for viewers on other nodes and regions, only while some node
+holds an interest lease (interest_subject), so an unwatched stream costs no NATS traffic.
 Fallback: MediaRelay (decode once, re-encode per viewer) for local viewers; for other
 nodes, while one holds an interest lease, the decoded track encoded once (reencode.py).
 """
@@ -25,7 +25,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from bcastctl.adapters.nats_bus import BusMessage, NatsBus, Subscription
 from bcastctl.node import aiortc_hook
 from bcastctl.node.fanout import Fanout
-from bcastctl.node.frames import EncodedFrame
+from bcastctl.node.frames import EncodedFrame, FrameSeal
 from bcastctl.node.metrics import Metrics
 from bcastctl.node.reencode import RelayEncoder, relay_mime
 from bcastctl.protocol import interest_subject, keyframe_subject, media_subject
@@ -53,12 +53,15 @@ class LocalStream:
     metrics: Metrics
     force_fallback: bool
     on_end: Callable[[], None]
+    holder: str  # this node's name: media, interest and keyframe subjects carry it
+    seal: FrameSeal
     tracks: dict[str, PublishedTrack] = field(default_factory=dict)
     bus: NatsBus | None = None
     _outbox: asyncio.Queue[tuple[str, bytes]] = field(default_factory=asyncio.Queue)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _subscriptions: list[Subscription] = field(default_factory=list)
     _interest_until: float = 0.0  # time.monotonic() until which another node relays us
+    _last_sent_us: dict[str, int] = field(default_factory=dict)  # per kind, for freshness
     _ended: bool = False
 
     @property
@@ -107,8 +110,8 @@ class LocalStream:
         if bus is None:
             return
         for subject, handler in (
-            (keyframe_subject(self.fleet, self.stream), self._on_keyframe_request),
-            (interest_subject(self.fleet, self.stream), self._on_interest),
+            (keyframe_subject(self.fleet, self.holder, self.stream), self._on_keyframe_request),
+            (interest_subject(self.fleet, self.holder, self.stream), self._on_interest),
         ):
             self._subscriptions.append(await bus.subscribe(subject, handler))
         self._tasks.append(asyncio.create_task(self._pump(bus)))
@@ -137,8 +140,14 @@ class LocalStream:
         return self.bus is not None and time.monotonic() < self._interest_until
 
     def _relay(self, kind: str, frame: EncodedFrame) -> None:
-        if self._relayed and self._outbox.qsize() < RELAY_QUEUE_LIMIT:
-            self._outbox.put_nowait((media_subject(self.fleet, self.stream, kind), frame.pack()))
+        if not (self._relayed and self._outbox.qsize() < RELAY_QUEUE_LIMIT):
+            return
+        # receivers drop a frame not newer than the last of its track (replays): keep
+        # sent-at strictly increasing even if the wall clock steps back
+        frame.sent_at_us = max(frame.sent_at_us, self._last_sent_us.get(kind, 0) + 1)
+        self._last_sent_us[kind] = frame.sent_at_us
+        subject = media_subject(self.fleet, self.holder, self.stream, kind)
+        self._outbox.put_nowait((subject, self.seal.seal(subject, frame.pack())))
 
     async def _pump(self, bus: NatsBus) -> None:
         while True:

@@ -4,18 +4,22 @@ One NATS subscription per track while at least one local viewer watches (so the
 super-cluster's interest-only gateways carry a stream only where it is watched),
 an interest lease renewed every second (the holder publishes frames only while
 some node holds one), and keyframe requests back to the holder on keyframe_subject.
+Frames are listened for only under the registry's holder, and taken only when their
+MAC opens under the fleet's media key and they are newer than the last of their track
+and within the freshness window (frames.py): forged or replayed frames are dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bcastctl.adapters.nats_bus import BusMessage, NatsBus, Subscription
 from bcastctl.node.fanout import Fanout
-from bcastctl.node.frames import EncodedFrame
+from bcastctl.node.frames import FRESHNESS_WINDOW_US, EncodedFrame, FrameSeal
 from bcastctl.node.metrics import Metrics
 from bcastctl.node.tasks import spawn
 from bcastctl.protocol import interest_subject, keyframe_subject, media_subject
@@ -33,7 +37,10 @@ class RemoteStream:
     metrics: Metrics
     tracks: dict[str, str]  # kind -> mimeType
     on_unused: Callable[[RemoteStream], None]
+    seal: FrameSeal
     fanouts: dict[str, Fanout] = field(default_factory=dict)
+    _last_sent_us: dict[str, int] = field(default_factory=dict)  # per kind
+    _refusals_logged: int = 0
     _subscriptions: list[Subscription] = field(default_factory=list)
     _renewal: asyncio.Task[None] | None = None
     _closed: bool = False
@@ -43,14 +50,14 @@ class RemoteStream:
             fanout = Fanout(self.stream, kind, mime, self.metrics, self._request_keyframe)
             fanout.on_empty = self._check_unused
             self.fanouts[kind] = fanout
-            subject = media_subject(self.fleet, self.stream, kind)
+            subject = media_subject(self.fleet, self.holder, self.stream, kind)
             self._subscriptions.append(await self.bus.subscribe(subject, self._on_frame))
         await self.bus.flush()
         self._renewal = asyncio.create_task(self._renew_interest())
         log.info("relaying %s from %s over NATS", self.stream, self.holder)
 
     async def _renew_interest(self) -> None:
-        subject = interest_subject(self.fleet, self.stream)
+        subject = interest_subject(self.fleet, self.holder, self.stream)
         while True:
             await self.bus.publish(subject, b"")
             await asyncio.sleep(INTEREST_RENEW_S)
@@ -61,15 +68,30 @@ class RemoteStream:
         if fanout is None:
             return
         try:
-            frame = EncodedFrame.unpack(message.data)
+            frame = EncodedFrame.unpack(self.seal.open(message.subject, message.data))
+            self._check_fresh(kind, frame.sent_at_us)
         except ValueError as e:
-            log.warning("dropped a frame of %s: %s", self.stream, e)
+            self._refuse(e)
             return
         self.metrics.inc("frames_relayed_in_total")
         fanout.push(frame)
 
+    def _check_fresh(self, kind: str, sent_at_us: int) -> None:
+        last = self._last_sent_us.get(kind, 0)
+        if sent_at_us <= last:
+            raise ValueError("frame not newer than the last of its track (replayed)")
+        if abs(time.time() * 1_000_000 - sent_at_us) > FRESHNESS_WINDOW_US:
+            raise ValueError("frame sent outside the freshness window (replayed)")
+        self._last_sent_us[kind] = sent_at_us
+
+    def _refuse(self, error: ValueError) -> None:
+        self.metrics.inc("frames_refused_total")
+        if self._refusals_logged < 3:  # a flood of forgeries must not flood the log
+            self._refusals_logged += 1
+            log.warning("dropped a frame of %s from NATS: %s", self.stream, error)
+
     def _request_keyframe(self) -> None:
-        subject = keyframe_subject(self.fleet, self.stream)
+        subject = keyframe_subject(self.fleet, self.holder, self.stream)
         spawn(self.bus.publish(subject, b""))
 
     def _check_unused(self) -> None:

@@ -45,6 +45,7 @@ class Node:
         self.metrics.set("nats_connected", 1.0 if self.cluster.connected else 0.0)
         self.metrics.set("members", len(self.cluster.membership.members))
         self.metrics.counters.setdefault("rejected_heartbeats_total", 0.0)
+        self.metrics.counters.setdefault("stale_heartbeats_total", 0.0)
         self.hub.refresh_gauges()
 
     async def start(self) -> None:
