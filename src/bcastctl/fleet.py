@@ -147,6 +147,17 @@ class Lab(_Model):
     )
 
 
+class Monitor(_Model):
+    """`bcastctl monitor` as a Deployment of the fleet (rendered when enabled) and its alerts."""
+
+    enabled: bool = False
+    region: str | None = None  # where the one monitor Deployment runs; default: the first region
+    interval_s: float = Field(default=30, ge=1, le=3600)
+    rtt_budget_ms: float = Field(default=250, gt=0, le=10_000)  # alert when a pair's p50 is over
+    failing_intervals: int = Field(default=3, ge=1, le=1000)  # alert when a check fails this long
+    port: Port = 9100
+
+
 class Fleet(_Model):
     apiVersion: Literal["bcastctl.io/v1alpha1"] = API_VERSION  # the YAML key
     kind: Literal["Fleet"] = "Fleet"
@@ -161,6 +172,7 @@ class Fleet(_Model):
     rollout: Rollout = Rollout()
     dns: Dns | None = None
     lab: Lab = Lab()
+    monitor: Monitor = Monitor()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Self:
@@ -234,6 +246,8 @@ def _first_cross_reference_problem(fleet: Fleet) -> str | None:
         if pair in pairs:
             return f"lab.latency[{index}].between: pair given twice"
         pairs.add(pair)
+    if fleet.monitor.region is not None and fleet.monitor.region not in seen:
+        return f"monitor.region: unknown region {fleet.monitor.region!r}"
     listener_names = [listener.name for listener in fleet.stunner.listeners]
     if len(set(listener_names)) != len(listener_names):
         return "stunner.listeners: listener names must be unique"

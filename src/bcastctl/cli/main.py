@@ -16,6 +16,7 @@ from typer.exceptions import TyperException
 from bcastctl import __version__
 from bcastctl.cli import deploy as deploy_cmd
 from bcastctl.cli import lab as lab_cmd
+from bcastctl.cli import monitor as monitor_cmd
 from bcastctl.cli import node as node_cmd
 from bcastctl.cli import probe as probe_cmd
 from bcastctl.cli import render as render_cmd
@@ -88,6 +89,9 @@ app.add_typer(verify_cmd.app, name="verify")
 app.add_typer(probe_cmd.app, name="probe")
 deploy_cmd.register(app)  # deploy, rollback, status, clusters, dns
 app.add_typer(node_cmd.app, name="node")
+app.command("monitor", help=monitor_cmd.MONITOR_HELP, epilog=monitor_cmd.MONITOR_EPILOG)(
+    monitor_cmd.monitor
+)
 
 
 def _fail(message: str, hint: str | None, code: int) -> int:

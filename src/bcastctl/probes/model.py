@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bcastctl.probes.stats import SampleStats
 
@@ -26,6 +26,8 @@ class PairRtt(_Model):
     gateway_rtt_ms: float | None  # what from_region's NATS reports for its link to to_region
     configured_rtt_ms: float | None  # the lab's 2 x one-way latency (None on clusters)
     error: str | None = None
+    # every answered sample, for `monitor`'s histogram; not part of the JSON envelope
+    samples_ms: tuple[float, ...] = Field(default=(), exclude=True)
 
     @property
     def name(self) -> str:

@@ -85,7 +85,8 @@ async def _pair(
     except BcastError as e:
         return PairRtt(**base, stats=summarize([], options.samples), error=e.message)
     samples = [float(s) for s in answer.get("samples_ms") or []]
-    return PairRtt(**base, stats=summarize(samples, int(answer.get("lost", 0))))
+    lost = int(answer.get("lost", 0))
+    return PairRtt(**base, stats=summarize(samples, lost), samples_ms=tuple(samples))
 
 
 async def _gateways(target: Target, region: RegionEndpoints, timeout_s: float) -> Any:

@@ -1,0 +1,165 @@
+"""`bcastctl monitor` on a real lab, scraped by real Prometheus; a cut link flips its series.
+
+Prometheus is Debian's package (2.42) started by the test (prometheus_kit). The metrics
+text is also read directly with prometheus-client's own parser
+(`prometheus_client.parser.text_string_to_metric_families`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from checks_testkit import REPO, cli, lab_fleet, running_lab
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_kit import prometheus
+
+from nats_testkit import free_port
+
+pytestmark = pytest.mark.slow
+A, B, C = "us-east5", "europe-west9", "asia-southeast1"
+REGIONS = (A, B, C)
+INTERVAL_S = 3  # longer than the lab's peer timeout (2 s): a partition shows within one round
+Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    directory = tmp_path_factory.mktemp("monitor-lab")
+    with running_lab(lab_fleet(directory / "lab.yaml"), directory / "state") as state_dir:
+        yield state_dir
+
+
+def start_monitor(lab: Path, port: int, *more: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BCAST")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "bcastctl", "monitor", "--state-dir", str(lab), "--interval",
+         f"{INTERVAL_S}s", "--samples", "3", "--listen", f"127.0.0.1:{port}", *more],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+    )  # fmt: skip
+
+
+def stop_monitor(process: subprocess.Popen[str]) -> tuple[int, str]:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        _, err = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate(timeout=5)
+    return process.returncode, err
+
+
+def scrape(port: int) -> Series:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(series: Series, name: str, **labels: str) -> float | None:
+    return series.get((name, tuple(sorted(labels.items()))))
+
+
+def wait_scrape(
+    port: int, done: object, what: str, limit_s: float = 60, process: Any = None
+) -> Series:
+    deadline = time.monotonic() + limit_s
+    while True:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"monitor exited {process.returncode}: {process.stderr.read()}")
+        try:
+            series = scrape(port)
+            if done(series):  # type: ignore[operator]
+                return series
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"not seen within {limit_s:g} s: {what}"
+        time.sleep(0.3)
+
+
+def rounds(series: Series) -> float:
+    return value(series, "bcast_monitor_rounds_total") or 0.0
+
+
+def test_prometheus_scrapes_the_series_and_a_cut_link_flips_them(lab: Path, tmp_path: Path):
+    port = free_port()
+    monitor = start_monitor(lab, port)
+    try:
+        healthy = wait_scrape(port, lambda s: rounds(s) >= 1, "a first round", process=monitor)
+        with prometheus(tmp_path, f"127.0.0.1:{port}", free_port()) as server:
+            deadline = time.monotonic() + 30
+            while not (server.target_up() and server.query("bcast_gateway_up")):
+                assert time.monotonic() < deadline, server.api("/api/v1/targets")
+                time.sleep(0.5)
+            gateways = server.query("bcast_gateway_up")
+            assert len(gateways) == 6 and set(gateways.values()) == {1.0}
+            assert len(server.query("bcast_rtt_seconds_count > 0")) == 6  # the histogram
+            p50 = server.query("bcast_rtt_p50_seconds")
+            assert len(p50) == 6 and all(0.001 < v < 1 for v in p50.values())
+            sizes = server.query("bcast_membership_size")
+            assert len(sizes) == 6 and set(sizes.values()) == {5.0}  # 3 regions x 2 nodes
+            assert server.query("bcast_partitioned") == {(): 0.0}
+            assert server.query('bcast_check_status{status="fail"}') == {}
+            assert len(server.query("bcast_registry_agreement == 1")) == 6
+            assert len(server.query("bcast_turn_allocation_seconds")) == 3
+            assert server.query("bcast_root_cause") == {}
+        assert value(healthy, "bcast_rtt_loss_ratio", **{"from": A, "to": B}) == 0.0
+
+        assert cli("lab", "fault", "cut-link", A, B, "--state-dir", str(lab)).returncode == 0
+        try:
+            before = rounds(scrape(port))
+
+            def flipped(s: Series) -> bool:
+                ends = {"a": min(A, B), "b": max(A, B)}
+                return (
+                    value(s, "bcast_gateway_up", **{"from": A, "to": B}) == 0
+                    and value(s, "bcast_gateway_up", **{"from": B, "to": A}) == 0
+                    and value(s, "bcast_partition", **ends) == 1
+                    and value(s, "bcast_partitioned") == 1
+                )
+
+            cut = wait_scrape(port, flipped, "gateway down and partition")
+            assert rounds(cut) - before <= 2, "flipped later than 2 intervals after the cut"
+            assert value(cut, "bcast_gateway_up", **{"from": A, "to": C}) == 1  # only that link
+            causes = [labels for name, labels in cut if name == "bcast_root_cause"]
+            assert len(causes) == 1 and A in dict(causes[0])["cause"], causes
+            failing = value(cut, "bcast_check_failing_rounds", check="nats-gateways",
+                            scope=f"{A}->{B}")  # fmt: skip
+            assert failing is not None and failing >= 1
+        finally:
+            assert cli("lab", "fault", "heal-link", A, B, "--state-dir", str(lab)).returncode == 0
+        wait_scrape(port, lambda s: value(s, "bcast_partitioned") == 0, "healed", limit_s=30)
+    finally:
+        code, err = stop_monitor(monitor)
+    assert code == 0, err
+    assert "Traceback" not in err and "round in" in err
+
+
+def test_bad_input_is_one_line_and_exit_2(lab: Path) -> None:
+    taken = free_port()
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", taken))
+        holder.listen()
+        for args, needle in (
+            (["--listen", "127.0.0.1"], "--listen"),
+            (["--listen", "example.com:9100"], "--listen"),
+            (["--interval", "0s"], "--interval"),
+            (["--listen", f"127.0.0.1:{taken}"], "cannot listen"),
+        ):
+            done = cli("monitor", "--state-dir", str(lab), *args, timeout=30)
+            assert done.returncode == 2, (args, done.stderr)
+            assert needle in done.stderr and "Traceback" not in done.stderr
