@@ -156,3 +156,40 @@ class PcConfig(TypedDict):
 
     iceServers: list[IceServer]
     iceTransportPolicy: str
+
+
+class PublicNode(TypedDict):
+    name: str
+    url: str  # the node's signalling origin, e.g. "http://10.0.0.7:8080"
+
+
+class PublicRegion(TypedDict):
+    name: str
+    nodes: list[PublicNode]
+
+
+class RegionsView(TypedDict):
+    """GET /api/regions on the signalling port: where a player may (re)connect.
+
+    `node` is the node that answered; `regions` lists every live node (itself included)
+    by region, for the client-side RTT election (lowest mean round trip wins)."""
+
+    node: str
+    region: str
+    regions: list[PublicRegion]
+
+
+class StreamStatus(TypedDict):
+    """GET /api/streams/<id> on the signalling port: is the stream published right now?
+
+    A player whose frames stopped asks its node: no answer means the node is gone
+    (reconnect elsewhere); `held: false` means the publisher is away (keep the session)."""
+
+    stream: str
+    held: bool
+    node: str | None  # the holder
+    region: str | None
+
+
+REGIONS_PATH = "/api/regions"
+STREAMS_PATH = "/api/streams"

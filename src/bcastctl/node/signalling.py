@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bcastctl.node.http_errors import HttpProblem, problem_middleware
+from bcastctl.node.pages import add_pages
 from bcastctl.node.sdp import check_offer
 from bcastctl.node.turn_rest import pc_config
 
@@ -132,4 +133,5 @@ def create_signalling_app(node: Node) -> web.Application:
     app.router.add_delete("/api/resource/{session_id}", delete_resource)
     app.router.add_patch("/api/resource/{session_id}", patch_resource)
     app.router.add_get("/api/pc-config", get_pc_config)
+    add_pages(app, node)  # the player and publisher pages (pages.py)
     return app
