@@ -138,19 +138,6 @@ class Browser:
                 return value
             await asyncio.sleep(0.05)
 
-    async def screenshot(self, path: Path) -> None:
-        """The page as a PNG (DevTools Page.captureScreenshot)."""
-        import base64
-
-        assert self._ws is not None
-        call_id = next(self._ids)
-        await self._ws.send_json({"id": call_id, "method": "Page.captureScreenshot"})
-        while True:
-            message = json.loads((await self._ws.receive(timeout=30)).data)
-            if message.get("id") == call_id:
-                break
-        await asyncio.to_thread(path.write_bytes, base64.b64decode(message["result"]["data"]))
-
     async def stop(self) -> None:
         if self._ws is not None:
             await self._ws.close()
