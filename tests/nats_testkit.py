@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bcastctl.lab.natsconf import nats_server_binary
+from bcastctl.readers.nats import Gatewayz, parse_gatewayz
 
 NATS_SERVER = nats_server_binary()
 
@@ -75,8 +76,6 @@ def gateway_config(
     )
 
 
-def gateways_connected(gatewayz: Mapping[str, Any], others: list[str]) -> bool:
+def gateways_connected(gatewayz: Gatewayz, others: list[str]) -> bool:
     """True when /gatewayz shows an outbound and an inbound link to every one of `others`."""
-    outbound = gatewayz.get("outbound_gateways") or {}
-    inbound = gatewayz.get("inbound_gateways") or {}
-    return all(name in outbound and name in inbound for name in others)
+    return parse_gatewayz(gatewayz).connected_both_ways(others)

@@ -17,7 +17,6 @@ from bcastctl.checks.runner import RunOptions, run_checks
 from bcastctl.errors import ExitCode
 from bcastctl.targets.base import Endpoint, RegionEndpoints
 from bcastctl.targets.lab import LabTarget
-from bcastctl.targets.nats_monitor import go_duration_ms
 
 
 @pytest.fixture
@@ -27,13 +26,6 @@ def nats_regions(tmp_path: Path) -> Iterator[NatsRegions]:
         yield regions
     finally:
         regions.stop()
-
-
-def test_go_durations_as_nats_prints_them() -> None:
-    assert go_duration_ms("93µs") == pytest.approx(0.093)
-    assert go_duration_ms("84.25ms") == pytest.approx(84.25)
-    assert go_duration_ms("1m2.5s") == pytest.approx(62_500)
-    assert go_duration_ms("soon") is None
 
 
 async def test_healthy_super_cluster_passes_every_pair(nats_regions: NatsRegions) -> None:

@@ -22,6 +22,9 @@ from typing import Any
 
 import yaml
 
+from bcastctl.readers.cluster import member_names
+from bcastctl.readers.nats import parse_gatewayz
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_LAB = REPO / "examples" / "lab.yaml"
 # Test labs start looking for a free prefix away from the default 127.77, which a
@@ -138,18 +141,12 @@ def wait_for(what: str, condition: Callable[[], Any], timeout: float = 20.0) -> 
 
 def connected_gateways(monitor_url: str) -> tuple[set[str], set[str]]:
     """(outbound connected, inbound) gateway names from a NATS /gatewayz."""
-    gatewayz = http_json(f"{monitor_url}/gatewayz")
-    outbound = {
-        name
-        for name, gw in (gatewayz.get("outbound_gateways") or {}).items()
-        if gw.get("connection")
-    }
-    inbound = {name for name, conns in (gatewayz.get("inbound_gateways") or {}).items() if conns}
-    return outbound, inbound
+    links = parse_gatewayz(http_json(f"{monitor_url}/gatewayz"))
+    return set(links.outbound_rtt_ms), set(links.inbound)
 
 
 def members(admin_url: str) -> set[str]:
-    return {member["name"] for member in http_json(f"{admin_url}/api/cluster")["members"]}
+    return member_names(http_json(f"{admin_url}/api/cluster"))
 
 
 def full_mesh(result: dict[str, Any]) -> bool:

@@ -17,8 +17,10 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from bcastctl.protocol import ClusterView
+from bcastctl.readers.cluster import member_names
 from nats_testkit import NATS_SERVER, free_port, gateway_config, gateways_connected, wait_for
 
 SECRET = "test-cluster-secret-7f3a"
@@ -203,7 +205,7 @@ class NodeProcess:
         return dict(data)
 
     def member_names(self) -> set[str]:
-        return {m["name"] for m in self.cluster()["members"]}
+        return member_names(cast(ClusterView, self.cluster()))
 
     def metric(self, name: str) -> float:
         for line in http_text(self.admin + "/metrics").splitlines():

@@ -10,46 +10,35 @@ ordered pair; an unreachable monitor endpoint fails its region.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from bcastctl.checks.base import Check, CheckContext, CheckResult, Value, fail, ok, pair
 from bcastctl.errors import BcastError
-from bcastctl.targets.base import RegionEndpoints
-from bcastctl.targets.nats_monitor import ServerLinks, read_server_links
+from bcastctl.readers.nats import PairLinks, ServerLinks, judge_pair, read_server_links
+from bcastctl.targets.base import EndpointSource, RegionEndpoints
 
 
-def judge_pair(check: str, region: str, peer: str, servers: Sequence[ServerLinks]) -> CheckResult:
-    """A->B is healthy when every server of A is configured for B and dials B, and B dials A.
-
-    Every NATS server keeps its own outbound connection to each other gateway, but a
-    remote server dials just one server of the cluster: inbound connections from B
-    are counted over the region, not required on every server.
-    """
+def pair_result(check: str, link: PairLinks) -> CheckResult:
+    """The result for region->peer from the shared gateway verdict (`readers.nats.judge_pair`)."""
+    region, peer, servers = link.region, link.peer, link.servers
     scope = pair(region, peer)
-    not_configured = [s.monitor for s in servers if peer not in s.configured]
-    no_outbound = [s.monitor for s in servers if peer not in s.outbound_rtt_ms]
-    inbound = sum(1 for s in servers if peer in s.inbound)
-    rtts = [rtt for s in servers if (rtt := s.outbound_rtt_ms.get(peer)) is not None]
-    rtt_ms = round(max(rtts), 3) if rtts else None
     values: dict[str, Value] = {
-        "servers": len(servers),
-        "outbound_connected": len(servers) - len(no_outbound),
-        "inbound_servers": inbound,
-        "rtt_ms": rtt_ms,
+        "servers": servers,
+        "outbound_connected": link.outbound_connected,
+        "inbound_servers": link.inbound_servers,
+        "rtt_ms": link.rtt_ms,
     }
-    if not_configured:
+    if link.not_configured:
         return fail(
             check,
             scope,
-            f"gateway {peer} not configured on {', '.join(not_configured)}",
+            f"gateway {peer} not configured on {', '.join(link.not_configured)}",
             hint=f"add {peer} to the gateway block of {region}'s NATS config (re-render)",
             values=values,
         )
-    if no_outbound or not inbound:
-        missing = (
-            [f"outbound on {len(no_outbound)}/{len(servers)} server(s)"] if no_outbound else []
-        )
-        missing += [] if inbound else [f"inbound from {peer}"]
+    if link.no_outbound or not link.inbound_servers:
+        missing = []
+        if link.no_outbound:
+            missing.append(f"outbound on {len(link.no_outbound)}/{servers} server(s)")
+        missing += [] if link.inbound_servers else [f"inbound from {peer}"]
         return fail(
             check,
             scope,
@@ -58,11 +47,11 @@ def judge_pair(check: str, region: str, peer: str, servers: Sequence[ServerLinks
             f"and {peer}'s gateway port",
             values=values,
         )
-    shown = f", rtt {rtt_ms:g} ms" if rtt_ms is not None else ""
+    shown = f", rtt {link.rtt_ms:g} ms" if link.rtt_ms is not None else ""
     return ok(
         check,
         scope,
-        f"outbound on {len(servers)} server(s) and inbound connected{shown}",
+        f"outbound on {servers} server(s) and inbound connected{shown}",
         values=values,
     )
 
@@ -76,7 +65,10 @@ class NatsGateways(Check):
         if not region.nats_monitors:
             return [fail(self.name, region.name, "no NATS monitor endpoint known for the region")]
         answers = await ctx.gather(
-            [read_server_links(ctx.target, m, ctx.timeout_s) for m in region.nats_monitors]
+            [
+                read_server_links(EndpointSource(ctx.target, monitor, ctx.timeout_s))
+                for monitor in region.nats_monitors
+            ]
         )
         servers = [a for a in answers if isinstance(a, ServerLinks)]
         errors = [a for a in answers if isinstance(a, BaseException)]
@@ -99,4 +91,6 @@ class NatsGateways(Check):
         if not servers:
             return results
         peers = [name for name in ctx.target.region_names if name != region.name]
-        return results + [judge_pair(self.name, region.name, peer, servers) for peer in peers]
+        return results + [
+            pair_result(self.name, judge_pair(region.name, peer, servers)) for peer in peers
+        ]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
 
 from bcastctl.checks.base import CheckContext
 from bcastctl.errors import BcastError
 from bcastctl.protocol import ClusterView
-from bcastctl.targets.base import NodeEndpoints, RegionEndpoints, get_json
+from bcastctl.readers.cluster import member_names, read_cluster_view
+from bcastctl.targets.base import EndpointSource, NodeEndpoints, RegionEndpoints
 
 
 @dataclass(frozen=True)
@@ -20,19 +20,17 @@ class NodeView:
 
     @property
     def members(self) -> set[str]:
-        return {member["name"] for member in self.view["members"]} if self.view else set()
+        return member_names(self.view) if self.view else set()
 
 
 async def _one(ctx: CheckContext, node: NodeEndpoints) -> NodeView:
     if node.admin is None:
         return NodeView(node, None, "not running (no admin endpoint)")
     try:
-        data = await get_json(ctx.target, node.admin, "/api/cluster", timeout_s=ctx.timeout_s)
+        view = await read_cluster_view(EndpointSource(ctx.target, node.admin, ctx.timeout_s))
     except BcastError as e:
         return NodeView(node, None, e.message)
-    if not isinstance(data, dict) or not isinstance(data.get("members"), list):
-        return NodeView(node, None, f"{node.admin.url}/api/cluster: unexpected answer")
-    return NodeView(node, cast(ClusterView, data))
+    return NodeView(node, view)
 
 
 async def cluster_views(ctx: CheckContext, regions: Sequence[RegionEndpoints]) -> list[NodeView]:

@@ -1,7 +1,7 @@
 """What "the lab is ready" means, measured from the outside, with deadlines.
 
-- NATS: every region's /gatewayz shows an outbound connection to every other region
-  and an inbound one from every other region (configured minus connected is empty).
+- NATS: every region's server is configured for every other region (/varz), dials it
+  and is dialled by it (/gatewayz): the verdict verify mesh's nats-gateways gives.
 - Nodes: every node answers /readyz with 200 and its /api/cluster `members` lists
   every other node of the fleet.
 - DNS: the server answers a lab name over UDP.
@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 
+from bcastctl.errors import UnreachableError
+from bcastctl.readers.cluster import read_cluster_view, unseen
+from bcastctl.readers.nats import ServerLinks, read_server_links, region_gaps
+from bcastctl.readers.source import UrlSource
 from bcastctl.targets.lab_state import NodeState, RegionState
 
 POLL_S = 0.1
@@ -29,31 +33,28 @@ async def get_json(session: aiohttp.ClientSession, url: str, timeout_s: float = 
         return await response.json(content_type=None)
 
 
-def gateway_gaps(region: str, others: Iterable[str], gatewayz: dict[str, Any]) -> list[str]:
-    """Links of `region` missing in its /gatewayz, as 'A->B' (outbound) / 'B=>A' (inbound)."""
-    outbound = gatewayz.get("outbound_gateways") or {}
-    inbound = gatewayz.get("inbound_gateways") or {}
-    gaps = []
-    for other in others:
-        if not (outbound.get(other) or {}).get("connection"):
-            gaps.append(f"{region}->{other}")
-        if not inbound.get(other):
-            gaps.append(f"{other}=>{region} (inbound at {region})")
-    return gaps
+async def nats_links(
+    session: aiohttp.ClientSession, region: RegionState
+) -> ServerLinks | UnreachableError:
+    """The region's NATS server's links (/varz + /gatewayz), or why it did not answer."""
+    try:
+        return await read_server_links(UrlSource(session, region.nats_monitor_url))
+    except UnreachableError as e:
+        return e
 
 
 async def nats_gaps(session: aiohttp.ClientSession, regions: list[RegionState]) -> list[str]:
+    """Every missing gateway piece of the lab, judged as verify mesh's nats-gateways judges."""
     names = [region.name for region in regions]
-
-    async def one(region: RegionState) -> list[str]:
-        try:
-            gatewayz = await get_json(session, f"{region.nats_monitor_url}/gatewayz")
-        except (aiohttp.ClientError, TimeoutError) as e:
-            return [f"NATS {region.name} monitor not answering ({type(e).__name__})"]
-        return gateway_gaps(region.name, [n for n in names if n != region.name], gatewayz)
-
-    results = await asyncio.gather(*(one(region) for region in regions))
-    return [gap for gaps in results for gap in gaps]
+    answers = await asyncio.gather(*(nats_links(session, region) for region in regions))
+    gaps: list[str] = []
+    for region, answer in zip(regions, answers, strict=True):
+        if isinstance(answer, UnreachableError):
+            gaps.append(f"NATS {region.name} monitor not answering ({answer.message})")
+            continue
+        peers = [name for name in names if name != region.name]
+        gaps += [str(gap) for gap in region_gaps(region.name, [answer], peers)]
+    return gaps
 
 
 async def node_gaps(session: aiohttp.ClientSession, nodes: list[NodeState]) -> list[str]:
@@ -66,11 +67,10 @@ async def node_gaps(session: aiohttp.ClientSession, nodes: list[NodeState]) -> l
             ) as response:
                 if response.status != 200:
                     return [f"node {node.name} not ready (/readyz {response.status})"]
-            view = await get_json(session, f"{node.admin_url}/api/cluster")
-        except (aiohttp.ClientError, TimeoutError) as e:
+            view = await read_cluster_view(UrlSource(session, node.admin_url))
+        except (aiohttp.ClientError, TimeoutError, UnreachableError) as e:
             return [f"node {node.name} not answering ({type(e).__name__})"]
-        seen = {member["name"] for member in view.get("members", [])}
-        missing = sorted(everyone - {node.name} - seen)
+        missing = unseen(view, everyone)
         return [f"node {node.name} does not see {', '.join(missing)}"] if missing else []
 
     results = await asyncio.gather(*(one(node) for node in nodes))

@@ -12,9 +12,12 @@ from typing import Any
 import aiohttp
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from bcastctl.errors import BcastError
+from bcastctl.errors import BcastError, UnreachableError
 from bcastctl.lab import procs, readiness
 from bcastctl.lab.linkctl import link_request
+from bcastctl.readers.cluster import member_names, read_cluster_view
+from bcastctl.readers.nats import LinkGap, ServerLinks, region_gaps
+from bcastctl.readers.source import UrlSource
 from bcastctl.targets.lab_state import LabState, NodeState, RegionState, load_lab_state
 
 
@@ -49,7 +52,8 @@ class RegionStatus(_Frozen):
     nats_pid: int | None
     nats_running: bool
     gateways_connected: list[str]  # regions with an outbound connection from here
-    gateways_missing: list[str]
+    gateways_missing: list[str]  # regions with no outbound connection from here
+    gateway_gaps: list[LinkGap] = []  # outbound, inbound, configuration: as verify mesh judges
     links: list[LinkStatus]
     nodes: list[NodeStatus]
 
@@ -87,9 +91,8 @@ async def _node_status(session: aiohttp.ClientSession, node: NodeState) -> NodeS
                 f"{node.admin_url}/readyz", timeout=aiohttp.ClientTimeout(total=2)
             ) as response:
                 ready = response.status == 200
-            view = await readiness.get_json(session, f"{node.admin_url}/api/cluster")
-            sees = len(view.get("members", []))
-        except (aiohttp.ClientError, TimeoutError):
+            sees = len(member_names(await read_cluster_view(UrlSource(session, node.admin_url))))
+        except (aiohttp.ClientError, TimeoutError, UnreachableError):
             pass
     return NodeStatus(
         name=node.name,
@@ -107,18 +110,19 @@ async def _region_status(
     session: aiohttp.ClientSession,
     state: LabState,
     region: RegionState,
-    links: dict[str, dict[str, Any]],
+    live_links: dict[str, dict[str, Any]],
 ) -> RegionStatus:
     others = [r.name for r in state.regions if r.name != region.name]
-    try:
-        gatewayz = await readiness.get_json(session, f"{region.nats_monitor_url}/gatewayz")
-        outbound = gatewayz.get("outbound_gateways") or {}
-        connected = [name for name in others if (outbound.get(name) or {}).get("connection")]
-    except (aiohttp.ClientError, TimeoutError):
+    links = await readiness.nats_links(session, region)
+    if isinstance(links, ServerLinks):
+        connected = [name for name in others if name in links.outbound_rtt_ms]
+        gaps = region_gaps(region.name, [links], others)
+    else:
         connected = []
+        gaps = [LinkGap(region.name, other, "outbound") for other in others]
     link_status = []
     for link in region.links:
-        live = links.get(link.name, {})
+        live = live_links.get(link.name, {})
         link_status.append(
             LinkStatus(
                 name=link.name,
@@ -138,9 +142,18 @@ async def _region_status(
         nats_running=_alive(region.nats_pid),
         gateways_connected=connected,
         gateways_missing=[name for name in others if name not in connected],
+        gateway_gaps=gaps,
         links=link_status,
         nodes=list(nodes),
     )
+
+
+def _gateway_problem(gap: LinkGap) -> str:
+    if gap.direction == "outbound":
+        return f"gateway {gap.region}->{gap.peer} down"
+    if gap.direction == "inbound":
+        return f"gateway {gap.peer}=>{gap.region} down (no inbound connection at {gap.region})"
+    return f"gateway {gap.peer} not configured in {gap.region}"
 
 
 def _problems(status_regions: list[RegionStatus], state: LabState, linkd_ok: bool) -> list[str]:
@@ -149,7 +162,7 @@ def _problems(status_regions: list[RegionStatus], state: LabState, linkd_ok: boo
     for region in status_regions:
         if not region.nats_running:
             problems.append(f"NATS {region.name} is not running")
-        problems += [f"gateway {region.name}->{other} down" for other in region.gateways_missing]
+        problems += [_gateway_problem(gap) for gap in region.gateway_gaps]
         problems += [f"link {link.name} is cut" for link in region.links if link.cut]
         for node in region.nodes:
             if not node.running:

@@ -70,10 +70,10 @@ def _status_region(region: RegionStatus) -> Table:
     for column in ("", "part", "name", "address", "detail"):
         table.add_column(column, overflow="fold")
     gateways = f"gateways to {', '.join(region.gateways_connected) or 'none'}"
-    if region.gateways_missing:
-        gateways += f"; [red]missing {', '.join(region.gateways_missing)}[/]"
+    if region.gateway_gaps:
+        gateways += f"; [red]missing {', '.join(str(gap) for gap in region.gateway_gaps)}[/]"
     table.add_row(
-        _mark(region.nats_running and not region.gateways_missing),
+        _mark(region.nats_running and not region.gateway_gaps),
         "NATS",
         f"pid {region.nats_pid}",
         region.nats_client_url,

@@ -19,8 +19,14 @@ from bcastctl.errors import BcastError, ExitCode, UsageError
 from bcastctl.probes.client import probe_clients
 from bcastctl.probes.model import Election, PairRtt, RttReport
 from bcastctl.probes.stats import summarize
-from bcastctl.targets.base import NodeEndpoints, RegionEndpoints, Target, get_json
-from bcastctl.targets.nats_monitor import read_server_links
+from bcastctl.readers.nats import read_server_links
+from bcastctl.targets.base import (
+    EndpointSource,
+    NodeEndpoints,
+    RegionEndpoints,
+    Target,
+    get_json,
+)
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,7 @@ async def _pair(
 async def _gateways(target: Target, region: RegionEndpoints, timeout_s: float) -> Any:
     for monitor in region.nats_monitors:
         try:
-            return await read_server_links(target, monitor, timeout_s)
+            return await read_server_links(EndpointSource(target, monitor, timeout_s))
         except BcastError:
             continue
     return None

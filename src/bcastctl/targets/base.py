@@ -190,3 +190,19 @@ class EndpointSignalling:
         return await self.target.request(
             method, self.endpoint, path, body=body, headers=headers, timeout_s=timeout_s
         )
+
+
+@dataclass(frozen=True)
+class EndpointSource:
+    """An endpoint reached through a Target, as a `readers.source.JsonSource`."""
+
+    target: Target
+    endpoint: Endpoint
+    timeout_s: float = 5.0
+
+    @property
+    def url(self) -> str:
+        return self.endpoint.url
+
+    async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        return await get_json(self.target, self.endpoint, path, params, self.timeout_s)
