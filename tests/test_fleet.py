@@ -3,6 +3,7 @@ file and the key path, exit code 3, and no traceback."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +87,42 @@ BROKEN = [
         _set(["stunner", "listeners", 0, "protocol"], "SIP"),
         "stunner.listeners[0].protocol:",
     ),
+    # issue 11.1: nodes hand out TURN REST credentials; STUNner checks them only as
+    # `ephemeral` (stunner docs/AUTH.md), so a static fleet could never relay anything.
+    ("auth_type static", _set(["stunner", "auth_type"], "static"), "stunner.auth_type: 'static'"),
+    # issue 12.7: values that would have broken out of a text template are refused at load
+    (
+        "image with a newline",
+        _set(["image"], 'x:1"\n        securityContext: {privileged: true}\n        a: "'),
+        "image:",
+    ),
+    ("image with upper case", _set(["image"], "ghcr.io/Example/Node:1"), "image:"),
+    ("nats image with a space", _set(["nats", "image"], "nats 2.10"), "nats.image:"),
+    # the STUNner GatewayConfig CRD's realm pattern (RFC 1123 subdomain)
+    ("realm not a subdomain", _set(["stunner", "realm"], "Stunner_Realm"), "stunner.realm:"),
+    ("realm with a newline", _set(["stunner", "realm"], "a\nb: c"), "stunner.realm:"),
+    # issue 12.9: cross-field checks at load time
+    ("max_sessions huge", _set(["node"], {"max_sessions": 1_000_000}), "node.max_sessions:"),
+    (
+        "signalling == admin",
+        _set(["node"], {"signalling_port": 9090, "admin_port": 9090}),
+        "node: signalling_port and admin_port are both 9090",
+    ),
+    (
+        "inverted rtc range",
+        _set(["node"], {"rtc_port_min": 20000, "rtc_port_max": 10000}),
+        "node: rtc_port_min 20000 is above rtc_port_max 10000",
+    ),
+    (
+        "rtc range over the admin port",
+        _set(["node"], {"rtc_port_min": 9000, "rtc_port_max": 9999}),
+        "node: admin_port 9090 lies in the media range 9000-9999",
+    ),
+    (
+        "rtc range over the signalling port",
+        _set(["node"], {"rtc_port_min": 8000, "rtc_port_max": 8080}),
+        "node: signalling_port 8080 lies in the media range 8000-8080",
+    ),
 ]
 
 
@@ -117,18 +154,47 @@ def test_broken_fleet_gives_one_line_with_key_path_and_exit_3(
         ("yaml syntax", "name: x\nregions: [\n", "YAML syntax error"),
         ("empty file", "", "empty file"),
         ("not a mapping", "- a\n- b\n", "expected a mapping"),
+        # issue 12.9: a RecursionError used to end as exit 70
+        ("deeply nested list", "name: " + "[" * 5000, "YAML nested too deeply"),
+        ("deeply nested map", "name: " + "{a: " * 5000, "YAML nested too deeply"),
+        # YAML 1.2 requires unique keys; PyYAML silently kept the last one
+        ("duplicate key", "name: a\nimage: x:1\nname: b\n", ":3:1: duplicate key 'name'"),
+        ("not UTF-8", "name: \udcff\n", "not UTF-8"),
     ],
 )
 def test_unparseable_fleet_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str, text: str, expected: str
 ) -> None:
     path = tmp_path / "fleet.yaml"
-    path.write_text(text)
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
     code = run(["--fleet", str(path), "render", "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 3
     assert err.splitlines()[0].startswith(f"error: {path}")
     assert expected in err.splitlines()[0]
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_or_a_directory_as_fleet_is_refused_without_blocking(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FIFO used to block the command forever (reading waits for a writer)."""
+    fifo = tmp_path / "fleet.fifo"
+    os.mkfifo(fifo)
+    for path in (fifo, tmp_path):
+        assert run(["--fleet", str(path), "render", "--out", str(tmp_path / "out")]) == 3
+        first = capsys.readouterr().err.splitlines()[0]
+        assert first == f"error: {path}: cannot read fleet file: not a regular file"
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_oversized_fleet_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_text("# padding\n" * 200_000)
+    assert run(["--fleet", str(path), "render"]) == 3
+    assert "larger than" in capsys.readouterr().err
 
 
 def test_yaml_syntax_error_names_the_line(

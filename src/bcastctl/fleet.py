@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import os
+import stat
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bcastctl.errors import ConfigError
 
@@ -22,7 +31,21 @@ CLUSTERSET_DOMAIN: Final = "svc.clusterset.local"  # multi-cluster services (MCS
 # RFC 1123 label, as Kubernetes names and our region names must be.
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 Dns1123Label = Annotated[str, Field(pattern=DNS1123_LABEL, min_length=1, max_length=40)]
+# RFC 1123 subdomain: STUNner's GatewayConfig CRD refuses any other realm
+# (stunner-gateway-operator config/crd/bases/stunner.l7mp.io_gatewayconfigs.yaml, spec.realm).
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# An OCI image reference as distribution/reference (reference/regexp.go) parses it:
+# [registry[:port]/]path[:tag][@digest], lower-case path components.
+_HOST_PART = r"[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?"
+_DOMAIN = rf"{_HOST_PART}(\.{_HOST_PART})*(:[0-9]+)?"
+_PATH = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
+IMAGE_REFERENCE = (
+    rf"^(({_DOMAIN})/)?{_PATH}(/{_PATH})*(:[\w][\w.-]{{0,127}})?"
+    r"(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
+ImageReference = Annotated[str, Field(pattern=IMAGE_REFERENCE, min_length=1, max_length=255)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+MAX_FLEET_BYTES: Final = 1024 * 1024
 
 
 class _Model(BaseModel):
@@ -87,13 +110,30 @@ class NodeSettings(_Model):
 
     signalling_port: Port = 8080
     admin_port: Port = 9090
-    max_sessions: int = Field(default=200, ge=1)
-    rtc_port_min: Port = 10000
-    rtc_port_max: Port = 10100
+    max_sessions: int = Field(default=200, ge=1, le=10_000)
+    # The UDP range the node binds ICE to: the NetworkPolicy admits exactly this range.
+    rtc_port_min: int = Field(default=10000, ge=1024, le=65535)
+    rtc_port_max: int = Field(default=10999, ge=1024, le=65535)
+
+    @model_validator(mode="after")
+    def _ports_apart(self) -> Self:
+        if self.signalling_port == self.admin_port:
+            raise ValueError(f"signalling_port and admin_port are both {self.admin_port}")
+        if self.rtc_port_min > self.rtc_port_max:
+            raise ValueError(
+                f"rtc_port_min {self.rtc_port_min} is above rtc_port_max {self.rtc_port_max}"
+            )
+        for name in ("signalling_port", "admin_port"):
+            port = getattr(self, name)
+            if self.rtc_port_min <= port <= self.rtc_port_max:
+                raise ValueError(
+                    f"{name} {port} lies in the media range {self.rtc_port_min}-{self.rtc_port_max}"
+                )
+        return self
 
 
 class Nats(_Model):
-    image: str = "nats:2.10.24-alpine"
+    image: ImageReference = "nats:2.10.24-alpine"
     client_port: Port = 4222
     cluster_port: Port = 6222
     gateway_port: Port = 7222
@@ -108,9 +148,22 @@ class Listener(_Model):
 
 
 class Stunner(_Model):
-    realm: str = "stunner.l7mp.io"
-    auth_type: Literal["ephemeral", "static"] = "ephemeral"
+    realm: str = Field(default="stunner.l7mp.io", pattern=DNS1123_SUBDOMAIN, max_length=253)
+    # Nodes hand out TURN REST (ephemeral) credentials from /api/pc-config; STUNner must
+    # check them the same way, so no other type can work.
+    auth_type: str = "ephemeral"
     gateway_class: Dns1123Label = "stunner-gatewayclass"
+
+    @field_validator("auth_type")
+    @classmethod
+    def _ephemeral_only(cls, value: str) -> str:
+        if value != "ephemeral":
+            raise ValueError(
+                f"{value!r} cannot work: nodes hand out TURN REST credentials, "
+                "which STUNner checks only with 'ephemeral'"
+            )
+        return value
+
     listeners: list[Listener] = Field(
         default=[
             Listener(name="turn-udp", protocol="TURN-UDP", port=3478),
@@ -163,7 +216,7 @@ class Fleet(_Model):
     kind: Literal["Fleet"] = "Fleet"
     name: Dns1123Label
     namespace: Dns1123Label = "broadcaster"
-    image: str = Field(min_length=1)
+    image: ImageReference
     regions: list[Region] = Field(min_length=1)
     secrets: Secrets = Secrets()
     node: NodeSettings = NodeSettings()
@@ -289,22 +342,47 @@ def parse_fleet(data: Any, source: str = "<fleet>") -> Fleet:
         raise ConfigError(f"{source}: {_describe(errors[0])}{more}") from e
 
 
-def load_fleet(path: str | Path) -> Fleet:
-    """Read and validate a fleet file."""
-    import yaml
-
-    path = Path(path)
+def _read_fleet_text(path: Path) -> str:
+    """The file's text: a regular file, bounded in size, never a FIFO or device to block on."""
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: fleet file not found",
             hint="pass --fleet FILE, set BCASTCTL_FLEET, or see examples/fleet.yaml",
         ) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read fleet file: {e}") from e
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read fleet file: {e.strerror}") from e
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ConfigError(f"{path}: cannot read fleet file: not a regular file")
+    with os.fdopen(fd, "rb") as file:
+        try:
+            data = file.read(MAX_FLEET_BYTES + 1)
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read fleet file: {e.strerror}") from e
+    if len(data) > MAX_FLEET_BYTES:
+        raise ConfigError(f"{path}: fleet file is larger than {MAX_FLEET_BYTES} bytes")
     try:
-        data = yaml.safe_load(text)
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from e
+
+
+def load_fleet(path: str | Path) -> Fleet:
+    """Read and validate a fleet file."""
+    import yaml
+
+    from bcastctl.yamlsafe import DuplicateKeyError, safe_load_unique
+
+    path = Path(path)
+    text = _read_fleet_text(path)
+    try:
+        data = safe_load_unique(text)
+    except DuplicateKeyError as e:
+        raise ConfigError(f"{path}:{e.line}:{e.column}: duplicate key {e.key!r}") from e
+    except RecursionError as e:
+        raise ConfigError(f"{path}: YAML nested too deeply") from e
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""

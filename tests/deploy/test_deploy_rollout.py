@@ -28,7 +28,7 @@ def test_three_regions_deploy_in_order_then_a_rerun_writes_nothing(clusters, fle
         assert row["state"] == "deployed" and row["gate"] == "passed" and row["revision"] == 1
         assert broadcaster_image(clusters, row["region"]) == V1
     kinds = applied_kinds(clusters.writes(REGIONS[1], include_dry_run=False))
-    assert kinds.index("namespaces") < kinds.index("roles") < kinds.index("statefulsets")
+    assert kinds.index("namespaces") < kinds.index("serviceaccounts") < kinds.index("statefulsets")
     assert kinds.index("statefulsets") < kinds.index("gateways") < kinds.index("serviceexports")
     assert kinds[-1] == "configmaps"  # the revision record, after the gate
 

@@ -1,27 +1,28 @@
 """Fleet -> Kubernetes objects, per region, from the YAML templates in templates/.
 
-Templates hold the static shape with `${name}` placeholders; the few parts that
-depend on the whole fleet (the NATS gateway list, the node's environment, the TURN
-listeners) are filled in here. Pure: the same fleet always gives the same objects.
+Templates are parsed YAML trees holding the static shape, with `${name}` placeholders
+in scalars only (render/template.py places values, never text); the few parts that
+depend on the whole fleet (the NATS config and its checksum, the node's environment,
+the TURN listeners) are set here as data. Pure: the same fleet always gives the same
+objects.
 """
 
 from __future__ import annotations
 
-import string
+import hashlib
+import re
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from bcastctl.fleet import Fleet, Region
 from bcastctl.node.settings import NodeSettings
+from bcastctl.render import template
 from bcastctl.render.nats_config import nats_config
+from bcastctl.render.template import Scalar
 
 Manifest = dict[str, Any]
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+_CONFIG_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 BASE_FILES = ("namespace.yaml", "rbac.yaml", "networkpolicy.yaml", "stunner.yaml")
 REGION_FILES = ("nats.yaml", "stunner.yaml", "broadcaster.yaml", "mcs.yaml")
@@ -31,8 +32,6 @@ REGION_FILES = ("nats.yaml", "stunner.yaml", "broadcaster.yaml", "mcs.yaml")
 KIND_ORDER = (
     "Namespace",
     "ServiceAccount",
-    "Role",
-    "RoleBinding",
     "NetworkPolicy",
     "ConfigMap",
     "Service",
@@ -59,26 +58,14 @@ class RegionManifests:
         return sort_for_apply(self.base + self.own)
 
 
-@cache
-def _template(relative: str) -> string.Template:
-    return string.Template((TEMPLATES_DIR / relative).read_text(encoding="utf-8"))
-
-
-def _load(relative: str, values: dict[str, object]) -> list[Manifest]:
-    text = _template(relative).substitute(values)
-    return [doc for doc in yaml.safe_load_all(text) if doc]
-
-
-def fleet_values(fleet: Fleet) -> dict[str, object]:
+def fleet_values(fleet: Fleet) -> dict[str, Scalar]:
     return {
         "fleet": fleet.name,
         "namespace": fleet.namespace,
         "image": fleet.image,
         "gateway_class": fleet.stunner.gateway_class,
         "realm": fleet.stunner.realm,
-        "auth_type": fleet.stunner.auth_type,
         "turn_secret": fleet.secrets.turn,
-        "nats_system_secret": fleet.secrets.nats_system,
         "nats_image": fleet.nats.image,
         "signalling_port": fleet.node.signalling_port,
         "admin_port": fleet.node.admin_port,
@@ -91,7 +78,7 @@ def fleet_values(fleet: Fleet) -> dict[str, object]:
     }
 
 
-def region_values(fleet: Fleet, region: Region) -> dict[str, object]:
+def region_values(fleet: Fleet, region: Region) -> dict[str, Scalar]:
     return {
         **fleet_values(fleet),
         "region": region.name,
@@ -113,8 +100,11 @@ def node_env(fleet: Fleet, region: Region) -> list[Manifest]:
     def secret(name: str, secret_name: str) -> Manifest:
         return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": "secret"}}}
 
+    # the ClusterIP Service: only ready servers behind it (the headless one publishes
+    # not-ready addresses, for the StatefulSet's routes)
     nats_url = (
-        f"nats://{region.name}-nats.{fleet.namespace}.svc.cluster.local:{fleet.nats.client_port}"
+        f"nats://{region.name}-nats-client.{fleet.namespace}.svc.cluster.local"
+        f":{fleet.nats.client_port}"
     )
     turn_urls = ",".join(
         f"turn:{region.turn_address}:{listener.port}?transport={listener.protocol[5:].lower()}"
@@ -136,6 +126,8 @@ def node_env(fleet: Fleet, region: Region) -> list[Manifest]:
         value(NodeSettings.signalling_port.env, fleet.node.signalling_port),
         value(NodeSettings.admin_port.env, fleet.node.admin_port),
         value(NodeSettings.max_sessions.env, fleet.node.max_sessions),
+        value(NodeSettings.rtc_port_min.env, fleet.node.rtc_port_min),
+        value(NodeSettings.rtc_port_max.env, fleet.node.rtc_port_max),
         value(NodeSettings.turn_urls.env, turn_urls),
         value(NodeSettings.ice_policy.env, "relay" if turn_urls else "all"),
         secret(NodeSettings.cluster_secret.env, fleet.secrets.cluster),
@@ -144,10 +136,38 @@ def node_env(fleet: Fleet, region: Region) -> list[Manifest]:
     ]
 
 
+def config_variables(config: str) -> list[str]:
+    """The `$NAME` variables a NATS config reads from its environment (comments skipped)."""
+    names: list[str] = []
+    for line in config.splitlines():
+        code = line.split("#", 1)[0]
+        for name in _CONFIG_VARIABLE.findall(code):
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def nats_env(fleet: Fleet, config: str) -> list[Manifest]:
+    """The NATS container's environment: every variable its config references.
+
+    POD_NAME is the pod's own name; every other variable is a credential and comes
+    from the Secret of that name in fleet.secrets (key `secret`), never as text.
+    """
+    secrets = {"NATS_SYSTEM_PASSWORD": fleet.secrets.nats_system}
+    env: list[Manifest] = []
+    for name in config_variables(config):
+        if name == "POD_NAME":
+            env.append({"name": name, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
+        else:
+            ref = {"name": secrets[name], "key": "secret"}
+            env.append({"name": name, "valueFrom": {"secretKeyRef": ref}})
+    return env
+
+
 def base_files(fleet: Fleet) -> dict[str, list[Manifest]]:
     """Fleet-wide objects by base file name."""
     values = fleet_values(fleet)
-    return {name: _load(f"base/{name}", values) for name in BASE_FILES}
+    return {name: template.load(f"base/{name}", values) for name in BASE_FILES}
 
 
 def base_manifests(fleet: Fleet) -> list[Manifest]:
@@ -156,7 +176,7 @@ def base_manifests(fleet: Fleet) -> list[Manifest]:
 
 def region_manifests(fleet: Fleet, region: Region) -> RegionManifests:
     values = region_values(fleet, region)
-    files = {name: _load(f"region/{name}", values) for name in REGION_FILES}
+    files = {name: template.load(f"region/{name}", values) for name in REGION_FILES}
     for doc in (doc for docs in files.values() for doc in docs):
         _fill(fleet, region, doc)
     own = [doc for docs in files.values() for doc in docs]
@@ -167,6 +187,13 @@ def _fill(fleet: Fleet, region: Region, doc: Manifest) -> None:
     kind, name = doc["kind"], doc["metadata"]["name"]
     if kind == "ConfigMap" and name == f"{region.name}-nats-config":
         doc["data"] = {"nats.conf": nats_config(fleet, region)}
+    elif kind == "StatefulSet" and name == f"{region.name}-nats":
+        config = nats_config(fleet, region)
+        pod = doc["spec"]["template"]
+        pod["metadata"]["annotations"]["checksum/config"] = hashlib.sha256(
+            config.encode()
+        ).hexdigest()
+        pod["spec"]["containers"][0]["env"] = nats_env(fleet, config)
     elif kind == "StatefulSet" and name == f"{region.name}-broadcaster":
         doc["spec"]["template"]["spec"]["containers"][0]["env"] = node_env(fleet, region)
     elif kind == "Gateway":

@@ -7,6 +7,7 @@ overlays/<region>` builds the same objects. Output is byte-for-byte deterministi
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -16,7 +17,7 @@ import yaml
 
 from bcastctl.errors import ConfigError, UsageError
 from bcastctl.fleet import Fleet
-from bcastctl.render.manifests import base_files, region_manifests
+from bcastctl.render.manifests import RegionManifests, base_files, region_manifests
 from bcastctl.render.result import RegionRendered, RenderResult
 
 MARKER = ".bcastctl-render"
@@ -39,67 +40,101 @@ def dump_yaml(docs: list[Any]) -> str:
     return yaml.dump_all(docs, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+def _refuse_links(out: Path, relative: Path) -> None:
+    """Every existing part of `relative` under `out` must be a real directory or file."""
+    path = out
+    for part in relative.parts:
+        path = path / part
+        if path.is_symlink():
+            raise UsageError(
+                f"--out {out}: {path.relative_to(out)} is a symbolic link; "
+                "render never writes through links",
+                hint="remove the link or choose another directory",
+            )
+
+
+def _write(out: Path, relative: str, text: str) -> None:
+    """Write one file of the tree; never through a symbolic link."""
+    target = Path(relative)
+    _refuse_links(out, target)
+    try:
+        (out / target).parent.mkdir(parents=True, exist_ok=True)
+        _refuse_links(out, target)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(out / target, flags, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+    except OSError as e:
+        raise ConfigError(f"--out {out}: cannot write {relative}: {e.strerror}") from e
 
 
 def _prepare(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
-        raise UsageError(
-            f"--out {out}: directory is not empty and was not written by bcastctl render",
-            hint="choose an empty or new directory",
-        )
     try:
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"--out {out}: exists and is not a directory")
+        if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+            raise UsageError(
+                f"--out {out}: directory is not empty and was not written by bcastctl render",
+                hint="choose an empty or new directory",
+            )
         out.mkdir(parents=True, exist_ok=True)
-        (out / MARKER).write_text("written by bcastctl render; safe to delete\n", encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"--out {out}: cannot write: {e.strerror}") from e
+    _write(out, MARKER, "written by bcastctl render; safe to delete\n")
 
 
 def _prune(out: Path, keep: set[str]) -> list[str]:
     """Drop overlays and resolved files of regions no longer in the fleet."""
+    for name in ("overlays", "resolved"):
+        _refuse_links(out, Path(name))
     removed = []
     overlays = out / "overlays"
-    for entry in sorted(overlays.iterdir()) if overlays.is_dir() else []:
-        if entry.is_dir() and entry.name not in keep:
-            shutil.rmtree(entry)
-            removed.append(entry.name)
-    resolved = out / "resolved"
-    for entry in sorted(resolved.glob("*.yaml")) if resolved.is_dir() else []:
-        if entry.stem not in keep:
-            entry.unlink()
+    try:
+        for entry in sorted(overlays.iterdir()) if overlays.is_dir() else []:
+            _refuse_links(out, entry.relative_to(out))
+            if entry.is_dir() and entry.name not in keep:
+                shutil.rmtree(entry)
+                removed.append(entry.name)
+        resolved = out / "resolved"
+        for entry in sorted(resolved.glob("*.yaml")) if resolved.is_dir() else []:
+            _refuse_links(out, entry.relative_to(out))
+            if entry.stem not in keep:
+                entry.unlink()
+    except OSError as e:
+        raise ConfigError(f"--out {out}: cannot prune: {e.strerror}") from e
     return removed
 
 
 def render_tree(fleet: Fleet, out: Path, regions: list[str] | None = None) -> RenderResult:
+    """Render everything in memory, check it, then write the tree (nothing on failure)."""
     names = regions or fleet.region_names
     for name in names:
         fleet.region(name)  # unknown region -> ConfigError with the list of regions
+    by_file = base_files(fleet)
+    manifests = {name: region_manifests(fleet, fleet.region(name)) for name in names}
     _prepare(out)
     pruned = _prune(out, set(fleet.region_names)) if not regions else []
-    by_file = base_files(fleet)
     for file_name, docs in by_file.items():
-        _write(out / "base" / file_name, dump_yaml(docs))
+        _write(out, f"base/{file_name}", dump_yaml(docs))
     _write(
-        out / "base" / "kustomization.yaml",
-        dump_yaml([{**KUSTOMIZATION, "resources": list(by_file)}]),
+        out, "base/kustomization.yaml", dump_yaml([{**KUSTOMIZATION, "resources": list(by_file)}])
     )
-    rendered = [_write_region(fleet, out, name) for name in names]
+    rendered = [_write_region(fleet, out, manifests[name]) for name in names]
     return RenderResult(fleet=fleet.name, out=str(out), regions=rendered, pruned=pruned)
 
 
-def _write_region(fleet: Fleet, out: Path, name: str) -> RegionRendered:
-    manifests = region_manifests(fleet, fleet.region(name))
-    overlay = out / "overlays" / name
+def _write_region(fleet: Fleet, out: Path, manifests: RegionManifests) -> RegionRendered:
+    name = manifests.region
     for file_name, docs in manifests.files.items():
-        _write(overlay / file_name, dump_yaml(docs))
+        _write(out, f"overlays/{name}/{file_name}", dump_yaml(docs))
     resources = ["../../base", *manifests.files]
-    _write(overlay / "kustomization.yaml", dump_yaml([{**KUSTOMIZATION, "resources": resources}]))
+    _write(
+        out,
+        f"overlays/{name}/kustomization.yaml",
+        dump_yaml([{**KUSTOMIZATION, "resources": resources}]),
+    )
     resolved_text = dump_yaml(manifests.resolved)
-    _write(out / "resolved" / f"{name}.yaml", resolved_text)
+    _write(out, f"resolved/{name}.yaml", resolved_text)
     kinds = Counter(doc["kind"] for doc in manifests.resolved)
     return RegionRendered(
         region=name,
