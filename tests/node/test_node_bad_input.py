@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from aiortc import RTCConfiguration, RTCPeerConnection
+from http_kit import offer, post
 from node_testkit import SECRET, WHIP_TOKEN, NatsServer, NodeFactory, NodeProcess
 
 from bcastctl.adapters import ice
@@ -24,33 +24,6 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
             yield session
     finally:
         ice.restore()
-
-
-async def offer(*kinds: str) -> str:
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    try:
-        for kind in kinds:
-            pc.addTransceiver(kind, direction="sendonly")
-        await pc.setLocalDescription(await pc.createOffer())
-        return str(pc.localDescription.sdp)
-    finally:
-        await pc.close()
-
-
-async def post(
-    http: aiohttp.ClientSession,
-    url: str,
-    body: bytes | str,
-    token: str | None = WHIP_TOKEN,
-    content_type: str = "application/sdp",
-) -> tuple[int, str]:
-    headers = {"Content-Type": content_type}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    async with http.post(url, data=body, headers=headers) as response:
-        if response.content_type == "application/json":
-            return response.status, str((await response.json())["error"])
-        return response.status, await response.text()
 
 
 async def test_bad_requests_get_a_reason_and_the_node_keeps_serving(

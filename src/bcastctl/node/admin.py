@@ -5,6 +5,7 @@ Shapes are protocol.ClusterView, protocol.ResolveAnswer and protocol.RttSamples.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -12,11 +13,13 @@ from aiohttp import web
 from bcastctl.node import diag
 from bcastctl.node.http_errors import HttpProblem, problem_middleware
 from bcastctl.node.metrics import render
+from bcastctl.node.settings import NAME_PATTERN
 
 if TYPE_CHECKING:
     from bcastctl.node.service import Node
 
 NODE_KEY: web.AppKey[Node] = web.AppKey("node")
+RTT_LIMIT_KEY: web.AppKey[asyncio.Semaphore] = web.AppKey("rtt_limit")
 
 
 def _node(request: web.Request) -> Node:
@@ -69,29 +72,49 @@ async def resolve(request: web.Request) -> web.Response:
             "name: required, e.g. ?name=<region>-nats-gateway.<ns>." + settings.clusterset_domain,
         )
     domains = (settings.cluster_domain, settings.clusterset_domain)
-    if not diag.allowed_name(name, domains) or len(name) > 253:
-        raise HttpProblem(400, f"name={name!r}: only names under {' or '.join(domains)}")
+    problem = diag.name_problem(name, domains)
+    if problem is not None:
+        raise HttpProblem(400, f"name={name[:80]!r}: {problem}")
     return web.json_response(await diag.resolve(name, settings.dns_server))
 
 
 async def rtt(request: web.Request) -> web.Response:
+    """RTT echo to a peer over NATS, bounded: a valid peer name, a worst case of
+    diag.RTT_MAX_S, diag.RTT_MAX_RUNNING at once; the admin server cancels the handler when
+    the client leaves (handler_cancellation), which stops the requests."""
     node = _node(request)
     peer = request.query.get("peer", "").strip()
     if not peer:
         raise HttpProblem(400, "peer: required (a node name from /api/cluster)")
+    if not NAME_PATTERN.fullmatch(peer):
+        raise HttpProblem(400, f"peer={peer[:40]!r}: not a node name (letters, digits, '-', '_')")
     count = _int_query(request, "n", 10, 1, 1000)
     interval_ms = _int_query(request, "interval_ms", 0, 0, 10_000)
     timeout_ms = _int_query(request, "timeout_ms", 1000, 1, 30_000)
+    worst_s = (count * timeout_ms + (count - 1) * interval_ms) / 1000
+    if worst_s > diag.RTT_MAX_S:
+        raise HttpProblem(
+            400,
+            f"n={count} with timeout_ms={timeout_ms} and interval_ms={interval_ms} could take "
+            f"{worst_s:g} s; the limit is {diag.RTT_MAX_S:g} s",
+        )
     bus = node.cluster.bus
     if bus is None or not bus.connected:
         raise HttpProblem(503, "not connected to NATS")
-    samples = await diag.rtt(bus, node.settings.fleet, peer, count, interval_ms, timeout_ms)
+    limiter = request.app[RTT_LIMIT_KEY]
+    if limiter.locked():
+        raise HttpProblem(
+            429, f"{diag.RTT_MAX_RUNNING} RTT measurements are already running; retry later"
+        )
+    async with limiter, asyncio.timeout(diag.RTT_MAX_S + 1):
+        samples = await diag.rtt(bus, node.settings.fleet, peer, count, interval_ms, timeout_ms)
     return web.json_response(samples)
 
 
 def create_admin_app(node: Node) -> web.Application:
     app = web.Application(middlewares=[problem_middleware(node.count_rejected_request)])
     app[NODE_KEY] = node
+    app[RTT_LIMIT_KEY] = asyncio.Semaphore(diag.RTT_MAX_RUNNING)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

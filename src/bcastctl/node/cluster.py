@@ -20,6 +20,7 @@ from bcastctl import __version__
 from bcastctl.adapters.nats_bus import BusMessage, NatsBus, Subscription
 from bcastctl.errors import UnreachableError
 from bcastctl.node.membership import (
+    BAD_SIGNATURE,
     WRONG_SUBJECT,
     CpuMeter,
     Membership,
@@ -34,6 +35,7 @@ from bcastctl.protocol import (
     PROTOCOL_VERSION,
     ClusterView,
     HeartbeatBody,
+    NodeEnv,
     NodeIdentity,
     heartbeat_subject,
     heartbeat_wildcard,
@@ -211,6 +213,11 @@ class Cluster:
         death does not make every other node unready)."""
         if self.bus is None or not self.bus.connected:
             return False, "not connected to NATS"
+        if not self.membership.members and (refused := self._refused_peers()):
+            return False, (
+                f"every node seen ({refused}) fails the heartbeat signature check: "
+                f"is {NodeEnv.CLUSTER_SECRET} the fleet's?"
+            )
         self._update_convergence()
         if not self._converged:
             seen = len(self.membership.members) + 1
@@ -218,6 +225,16 @@ class Cluster:
                 return False, f"membership: {seen} of {self.settings.expected_nodes} nodes seen"
             return False, "membership: waiting one peer-timeout window"
         return True, f"ready: {len(self.membership.members) + 1} nodes"
+
+    def _refused_peers(self) -> int:
+        """Peers whose recent heartbeats failed the signature check: with no member at all,
+        this node (not all of them) has the wrong cluster secret."""
+        recent = time.monotonic() - self.settings.peer_timeout_s
+        return sum(
+            1
+            for r in self.membership.rejected.values()
+            if r.reason == BAD_SIGNATURE and r.last_seen >= recent
+        )
 
     @property
     def connected(self) -> bool:

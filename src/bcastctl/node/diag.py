@@ -10,12 +10,25 @@ from bcastctl.adapters.nats_bus import NatsBus
 from bcastctl.protocol import ResolveAnswer, RttSamples, rtt_subject
 
 DNS_TIMEOUT_S = 2.0
+RTT_MAX_S = 60.0  # the longest an /api/diag/rtt request may run (its worst case)
+RTT_MAX_RUNNING = 4  # RTT measurements at once on one node (more: 429)
 
 
-def allowed_name(name: str, domains: tuple[str, ...]) -> bool:
-    """Only names under the cluster or clusterset domain: the endpoint is no open resolver."""
+def name_problem(name: str, domains: tuple[str, ...]) -> str | None:
+    """Why `name` may not be looked up (None when it may): only DNS names (RFC 1035 2.3.4:
+    labels of 1-63 characters, 253 in all) under the cluster or clusterset domain, so the
+    endpoint is no open resolver and the DNS library never sees a name it cannot encode."""
     plain = name.strip().rstrip(".").lower()
-    return any(plain.endswith("." + domain) for domain in domains)
+    if len(plain) > 253:
+        return f"{len(plain)} characters: a DNS name has at most 253"
+    for label in plain.split("."):
+        if not label:
+            return "an empty label (two dots, or a leading dot)"
+        if len(label) > 63:
+            return f"label {label[:20]!r}... is longer than 63 characters"
+    if not any(plain.endswith("." + domain) for domain in domains):
+        return f"only names under {' or '.join(domains)}"
+    return None
 
 
 class _DnsClient(asyncio.DatagramProtocol):

@@ -23,6 +23,7 @@ from functools import cache
 from typing import Any
 
 WIRE_VERSION = 2
+MAX_CLOCK_RATE = 192_000  # RTP clock rates in use: 8 kHz audio up to 90 kHz video, 192 kHz
 _HEADER = struct.Struct("!BBIIQB")
 MAC_SIZE = 16
 FRESHNESS_WINDOW_US = 10_000_000  # as heartbeats (membership.FRESHNESS_WINDOW_S)
@@ -147,6 +148,8 @@ class EncodedFrame:
         )
         if version != WIRE_VERSION:
             raise ValueError(f"frame wire version {version} unsupported")
+        if not 0 < clock_rate <= MAX_CLOCK_RATE:  # 0 would divide by zero in packet()
+            raise ValueError(f"frame clock rate {clock_rate} out of range 1-{MAX_CLOCK_RATE}")
         start = _HEADER.size + mime_length
         mime = bytes(payload[_HEADER.size : start]).decode()
         data = bytes(payload[start:])

@@ -1,13 +1,16 @@
 """One shape for every 4xx the node answers: a status and a one-line reason.
 
 Clients (browsers, curl, the checks) get `{"error": "<reason>"}` as JSON; the node
-logs one line and keeps serving.
+logs one line and keeps serving. A client that leaves mid-request is one log line,
+not a traceback; a bug in the node is a 500 in the same shape (logged with its
+traceback, the only case that is).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -24,8 +27,13 @@ class HttpProblem(Exception):
         self.reason = reason
 
 
-def problem_response(status: int, reason: str) -> web.Response:
-    return web.json_response({"error": reason}, status=status)
+def problem_response(
+    status: int, reason: str, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    response = web.json_response({"error": reason}, status=status, headers=headers)
+    if status == 408:  # the rest of a stalled body is not waited for
+        response.force_close()
+    return response
 
 
 def problem_middleware(on_problem: Callable[[], None]) -> Middleware:
@@ -45,5 +53,15 @@ def problem_middleware(on_problem: Callable[[], None]) -> Middleware:
                 raise
             on_problem()
             return problem_response(e.status, e.reason)
+        except (ConnectionError, asyncio.IncompleteReadError) as e:
+            log.info("%s %s: the client left (%s)", request.method, request.path, _short(e))
+            return problem_response(400, "the client left before the request was read")
+        except Exception:
+            log.exception("%s %s -> 500", request.method, request.path)
+            return problem_response(500, "internal error in the node (logged)")
 
     return middleware
+
+
+def _short(error: BaseException) -> str:
+    return " ".join(str(error).split())[:120] or type(error).__name__

@@ -100,13 +100,7 @@ class MediaHub:
 
     async def _negotiate(self, session: Session, offer: str) -> str:
         pc = session.pc
-        try:
-            await asyncio.wait_for(
-                pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer")),
-                NEGOTIATION_TIMEOUT_S,
-            )
-        except (ValueError, KeyError, IndexError, TypeError) as e:
-            raise HttpProblem(400, f"malformed SDP: {e}") from None
+        await _apply_offer(pc, offer)
         return await self._answer(pc)
 
     async def _answer(self, pc: RTCPeerConnection) -> str:
@@ -188,24 +182,13 @@ class MediaHub:
         offered = sdp.media_kinds(offer)
         if "video" in tracks and "video" not in offered:
             raise HttpProblem(400, "the offer has no video")
+        sdp.check_receivable(offer, stream, tracks.get("video"))
         session = self._new_session("viewer", stream)
         self.sessions[session.id] = session
         try:
             for kind in (k for k in tracks if k in offered):
                 self._add_viewer_track(session, source, kind, tracks[kind])
-            try:
-                await asyncio.wait_for(
-                    session.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer")),
-                    NEGOTIATION_TIMEOUT_S,
-                )
-            except (ValueError, KeyError, IndexError, TypeError) as e:
-                raise HttpProblem(400, f"malformed SDP: {e}") from None
-            except Exception as e:  # aiortc OperationError: no codec in common
-                raise HttpProblem(
-                    406,
-                    f"the viewer cannot receive {tracks.get('video')} "
-                    f"which the publisher sends ({e})",
-                ) from None
+            await _apply_offer(session.pc, offer)
             answer = await self._answer(session.pc)
         except BaseException:
             await self.end(session.id)
@@ -298,3 +281,18 @@ class MediaHub:
         for session in list(self.sessions.values()):
             if session.role == "viewer" and session.stream == stream:
                 spawn(self.end(session.id))
+
+
+async def _apply_offer(pc: RTCPeerConnection, offer: str) -> None:
+    """setRemoteDescription; what aiortc refuses in an offer that passed sdp.check_offer is
+    still the client's offer: a 400 with aiortc's one-line reason, never a 500."""
+    try:
+        await asyncio.wait_for(
+            pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer")),
+            NEGOTIATION_TIMEOUT_S,
+        )
+    except TimeoutError:
+        raise HttpProblem(503, "applying the offer took too long; retry") from None
+    except Exception as e:
+        log.info("offer refused by aiortc: %s: %s", type(e).__name__, str(e)[:200])
+        raise HttpProblem(400, f"the offer cannot be applied: {sdp.one_line(e)}") from None

@@ -1,6 +1,9 @@
 """SDP checks before aiortc sees an offer, and codec helpers for answers.
 
-Bad offers get a 4xx with a one-line reason instead of an aiortc traceback.
+Bad offers get a 4xx with a one-line reason instead of an aiortc traceback: the
+offer is parsed once here (aiortc's own parser, so what passes is what aiortc will
+read), and what aiortc would trip over later (no DTLS role, no video codec this node
+can forward) is refused with a reason that names it.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from typing import Any
 from bcastctl.node.http_errors import HttpProblem
 
 SUPPORTED_VIDEO = ("video/VP8", "video/H264")
+_NOT_MEDIA_CODECS = ("rtx", "red", "ulpfec", "flexfec-03")
 
 
 def media_kinds(offer: str) -> list[str]:
@@ -23,10 +27,54 @@ def media_kinds(offer: str) -> list[str]:
     return kinds
 
 
+def offered_codecs(offer: str, kind: str) -> list[str]:
+    """The media codecs (no RTX/FEC) the offer's `kind` m-lines list, e.g. ["VP8", "H264"]."""
+    names: list[str] = []
+    for media in _parse(offer).media:
+        if media.kind != kind or media.port == 0:
+            continue
+        for codec in media.rtp.codecs:
+            name = str(codec.mimeType).partition("/")[2]
+            if name.lower() not in _NOT_MEDIA_CODECS and name not in names:
+                names.append(name)
+    return names
+
+
+def _parse(offer: str) -> Any:
+    from aiortc.sdp import SessionDescription
+
+    try:
+        return SessionDescription.parse(offer)
+    except Exception:  # aiortc's parser asserts, indexes and int()s client text
+        raise HttpProblem(
+            400,
+            "malformed SDP: it cannot be parsed "
+            "(check the m=, a=rtpmap, a=fmtp, a=candidate and a=ssrc lines)",
+        ) from None
+
+
+def _check_media_lines(offer: str) -> None:
+    """`m=<media> <port>[/<count>] <proto> <fmt> ...` (RFC 8866 5.14), with a numeric port."""
+    for line in offer.split("\r\n"):
+        if not line.startswith("m="):
+            continue
+        shown = line[:60]
+        parts = line[2:].split(" ")
+        if len(parts) < 4:
+            raise HttpProblem(
+                400, f"malformed SDP: {shown!r}: expected m=<media> <port> <proto> <fmt>"
+            )
+        port = parts[1].partition("/")[0]
+        if not (port.isascii() and port.isdigit() and int(port) <= 65535):
+            raise HttpProblem(
+                400, f"malformed SDP: {shown!r}: port {parts[1][:12]!r} is not a number"
+            )
+
+
 def check_offer(body: bytes, content_type: str, need_video: bool = True) -> str:
     """The offer text, or HttpProblem(400/415) saying what is wrong with it."""
     if content_type and content_type not in ("application/sdp", "text/plain"):
-        raise HttpProblem(415, f"Content-Type {content_type!r}: expected application/sdp")
+        raise HttpProblem(415, f"Content-Type {content_type[:60]!r}: expected application/sdp")
     if not body.strip():
         raise HttpProblem(400, "empty body: expected an SDP offer")
     try:
@@ -35,6 +83,7 @@ def check_offer(body: bytes, content_type: str, need_video: bool = True) -> str:
         raise HttpProblem(400, "malformed SDP: not UTF-8 text") from None
     if not offer.lstrip().startswith("v=0"):
         raise HttpProblem(400, "malformed SDP: an offer starts with 'v=0'")
+    offer = offer.strip().replace("\r\n", "\n").replace("\n", "\r\n") + "\r\n"
     kinds = media_kinds(offer)
     if not kinds:
         raise HttpProblem(400, "malformed SDP: no media (m=) line")
@@ -42,7 +91,64 @@ def check_offer(body: bytes, content_type: str, need_video: bool = True) -> str:
         raise HttpProblem(400, "the offer has no video")
     if "a=fingerprint:" not in offer or "a=ice-ufrag:" not in offer:
         raise HttpProblem(400, "malformed SDP: no DTLS fingerprint or ICE credentials")
-    return offer.replace("\r\n", "\n").replace("\n", "\r\n")
+    _check_media_lines(offer)
+    _check_parsed(_parse(offer), need_video)
+    return offer
+
+
+def _check_parsed(description: Any, need_video: bool) -> None:
+    for media in description.media:
+        if media.port == 0:
+            continue
+        if media.dtls is None:
+            raise HttpProblem(
+                400, f"malformed SDP: m={media.kind} has no a=setup (DTLS role) or fingerprint"
+            )
+        if not media.ice.usernameFragment or not media.ice.password:
+            raise HttpProblem(400, f"malformed SDP: m={media.kind} has no ICE credentials")
+    if need_video:
+        _check_video_codecs(description)
+
+
+def _check_video_codecs(description: Any) -> None:
+    offered: list[str] = []
+    for media in description.media:
+        if media.kind == "video" and media.port != 0:
+            offered += [str(c.mimeType) for c in media.rtp.codecs]
+    forwardable = {mime.lower() for mime in SUPPORTED_VIDEO}
+    if not any(mime.lower() in forwardable for mime in offered):
+        names = [m.partition("/")[2] for m in dict.fromkeys(offered)]
+        names = [n for n in names if n.lower() not in _NOT_MEDIA_CODECS] or ["none"]
+        supported = ", ".join(m.partition("/")[2] for m in SUPPORTED_VIDEO)
+        raise HttpProblem(
+            400,
+            f"no video codec this node can forward: offered {', '.join(names)}; "
+            f"supported {supported}",
+        )
+
+
+def check_receivable(offer: str, stream: str, mime: str | None) -> None:
+    """A viewer's offer must list the codec the stream is sent in (passthrough: no transcode)."""
+    if mime is None:
+        return
+    offered = offered_codecs(offer, "video")
+    if mime.partition("/")[2].lower() not in (name.lower() for name in offered):
+        raise HttpProblem(
+            406,
+            f"stream {stream!r} is sent as {mime}, which the offer does not accept "
+            f"(offered {', '.join(offered) or 'none'})",
+        )
+
+
+def one_line(error: BaseException) -> str:
+    """What aiortc said about an offer it refused, as one short line. Its own errors
+    (OperationError, InvalidAccessError, ValueError raised by its checks) are written for
+    people; anything else is a parser tripping over the text, named without internals."""
+    text = " ".join(str(error).split())[:160]
+    readable = type(error).__module__ == "aiortc.exceptions" or (
+        type(error) is ValueError and not text.startswith(("invalid literal", "not enough"))
+    )
+    return text if readable and text else "it is not a valid WebRTC offer"
 
 
 def answer_codecs(answer: str) -> dict[str, Any]:

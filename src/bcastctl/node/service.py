@@ -57,8 +57,14 @@ class Node:
         await self.cluster.stop()
 
 
-async def _site(app: web.Application, host: str, port: int, what: str) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+async def _site(
+    app: web.Application, host: str, port: int, what: str, cancel_on_leave: bool = False
+) -> tuple[web.AppRunner, int]:
+    """Serve `app`; cancel_on_leave: a handler is cancelled when its client disconnects
+    (aiohttp's handler_cancellation), so admin work stops with the request."""
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, handler_cancellation=cancel_on_leave
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     try:
@@ -88,7 +94,9 @@ async def serve(settings: NodeSettings, stop: asyncio.Event | None = None) -> No
     if not settings.whip_token:
         log.warning("BCAST_WHIP_TOKEN is not set: WHIP publishing is refused (403)")
     host = settings.bind_address
-    admin, admin_port = await _site(create_admin_app(node), host, settings.admin_port, "admin")
+    admin, admin_port = await _site(
+        create_admin_app(node), host, settings.admin_port, "admin", cancel_on_leave=True
+    )
     try:
         signalling, signalling_port = await _site(
             create_signalling_app(node), host, settings.signalling_port, "signalling"

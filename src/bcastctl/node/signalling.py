@@ -8,6 +8,7 @@ GET /api/pc-config           ICE servers with TURN REST credentials
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import re
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bcastctl.node.http_errors import HttpProblem, problem_middleware
+from bcastctl.node.http_errors import HttpProblem, problem_middleware, problem_response
 from bcastctl.node.pages import add_pages
 from bcastctl.node.sdp import check_offer
 from bcastctl.node.turn_rest import pc_config
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
     from bcastctl.node.service import Node
 
 NODE_KEY: web.AppKey[Node] = web.AppKey("node")
-STREAM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+STREAM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # fullmatch: "$" would accept a trailing \n
+BODY_READ_TIMEOUT_S = 5.0  # a stalled upload is released (408), not held
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Expose-Headers": "Location, Link, ETag",
@@ -40,6 +42,9 @@ PREFLIGHT_HEADERS = {
 @web.middleware
 async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method == "OPTIONS":
+        missing = request.match_info.http_exception
+        if missing is not None and missing.status == 404:  # 405 = the path exists
+            return problem_response(404, f"no such resource: {request.path[:80]}", CORS_HEADERS)
         return web.Response(status=204, headers=PREFLIGHT_HEADERS)
     response = await handler(request)
     response.headers.update(CORS_HEADERS)
@@ -50,7 +55,7 @@ def _stream_id(request: web.Request) -> str:
     stream = request.query.get("stream", "")
     if not stream:
         raise HttpProblem(400, "stream: required, e.g. ?stream=main")
-    if not STREAM_ID.match(stream):
+    if not STREAM_ID.fullmatch(stream):
         raise HttpProblem(400, f"stream={stream[:80]!r}: use 1-64 letters, digits, '-' or '_'")
     return stream
 
@@ -62,12 +67,19 @@ def _check_token(request: web.Request, expected: str) -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise HttpProblem(401, "missing Bearer token")
+    if not header.isascii():  # bytes that are not UTF-8 arrive as surrogates
+        raise HttpProblem(401, "malformed Bearer token: not ASCII text")
     if not hmac.compare_digest(token.strip().encode(), expected.encode()):
         raise HttpProblem(401, "wrong Bearer token")
 
 
 async def _offer(request: web.Request) -> str:
-    body = await request.read()  # client_max_size bounds it: 413 beyond
+    try:  # client_max_size bounds its size (413 beyond), this its time
+        body = await asyncio.wait_for(request.read(), BODY_READ_TIMEOUT_S)
+    except TimeoutError:
+        raise HttpProblem(
+            408, f"request body not received within {BODY_READ_TIMEOUT_S:g} s"
+        ) from None
     return check_offer(body, request.content_type if request.body_exists else "")
 
 
