@@ -18,7 +18,9 @@ from http_kit import offer, post, raw_request
 from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory
 
 from bcastctl.adapters import ice
-from bcastctl.node.client import SyntheticVideo, publish
+from bcastctl.whip.client import publish
+from bcastctl.whip.signalling import HttpSignalling
+from bcastctl.whip.synthetic import SyntheticVideo
 
 
 @pytest.fixture
@@ -69,8 +71,9 @@ async def test_offers_the_node_cannot_forward_get_a_4xx_naming_the_problem(
     assert status == 400 and reason.startswith("stream='x\\n'"), reason
     # WHEP: the same offers, and a viewer that cannot take the stream's codec
     whep = node.signalling + "/api/whep?stream=h264"
+    signalling = HttpSignalling(http, node.signalling)
     session = await publish(
-        http, node.signalling, "h264", WHIP_TOKEN, SyntheticVideo(160, 96), codec="video/H264"
+        signalling, "h264", WHIP_TOKEN, SyntheticVideo(160, 96), codec="video/H264"
     )
     try:
         viewer = await offer("video", direction="recvonly")
@@ -84,11 +87,11 @@ async def test_offers_the_node_cannot_forward_get_a_4xx_naming_the_problem(
         status, reason = await post(http, whep, vp9, None)
         assert status == 400 and reason.startswith("no video codec this node can forward"), reason
     finally:
-        await session.close(http, WHIP_TOKEN)
+        await session.close(WHIP_TOKEN)
     assert "Traceback" not in node.log()
     # still serving
-    session = await publish(http, node.signalling, "s5", WHIP_TOKEN, SyntheticVideo(160, 96))
-    assert await session.close(http, WHIP_TOKEN) == 200
+    session = await publish(signalling, "s5", WHIP_TOKEN, SyntheticVideo(160, 96))
+    assert await session.close(WHIP_TOKEN) == 200
 
 
 async def test_bad_headers_and_admin_names_get_a_4xx(

@@ -13,7 +13,7 @@ from aiohttp import web
 from bcastctl.node import diag
 from bcastctl.node.http_errors import HttpProblem, problem_middleware
 from bcastctl.node.metrics import render
-from bcastctl.node.settings import NAME_PATTERN
+from bcastctl.node.setting import NAME_PATTERN
 
 if TYPE_CHECKING:
     from bcastctl.node.service import Node

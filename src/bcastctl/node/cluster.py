@@ -35,7 +35,6 @@ from bcastctl.protocol import (
     PROTOCOL_VERSION,
     ClusterView,
     HeartbeatBody,
-    NodeEnv,
     NodeIdentity,
     heartbeat_subject,
     heartbeat_wildcard,
@@ -216,7 +215,7 @@ class Cluster:
         if not self.membership.members and (refused := self._refused_peers()):
             return False, (
                 f"every node seen ({refused}) fails the heartbeat signature check: "
-                f"is {NodeEnv.CLUSTER_SECRET} the fleet's?"
+                f"is {NodeSettings.cluster_secret.env} the fleet's?"
             )
         self._update_convergence()
         if not self._converged:
