@@ -6,12 +6,20 @@ The binary is the one `bcastctl lab` runs (`bcastctl.lab.natsconf.nats_server_bi
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import re
 import socket
+import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
 
+from bcastctl.fleet import Fleet
 from bcastctl.lab.natsconf import nats_server_binary
 from bcastctl.readers.nats import Gatewayz, parse_gatewayz
 
@@ -79,3 +87,127 @@ def gateway_config(
 def gateways_connected(gatewayz: Gatewayz, others: list[str]) -> bool:
     """True when /gatewayz shows an outbound and an inbound link to every one of `others`."""
     return parse_gatewayz(gatewayz).connected_both_ways(others)
+
+
+def on_loopback(rendered: str, hosts: Mapping[str, str], own_region: str) -> str:
+    """A rendered nats.conf made to run here: every listener on its region's loopback
+    host, other regions' gateways dialled at theirs, no routes (one server per region).
+    Only addresses change; users, permissions and authorization stay as rendered."""
+    lines = []
+    for line in rendered.splitlines():
+        if ".svc.cluster.local:" in line:  # a route to a sibling server in Kubernetes
+            continue
+        line = line.replace("0.0.0.0:", f"{hosts[own_region]}:")
+        for region, host in hosts.items():
+            line = re.sub(
+                rf"nats://{re.escape(region)}-nats-gateway\.[a-z0-9.-]+:", f"nats://{host}:", line
+            )
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+# --- nats-server running a rendered config (render/nats_config.py) -------------------------
+
+RENDERED_HOSTS = {"r1": "127.0.1.1", "r2": "127.0.1.2", "r3": "127.0.1.3"}
+RENDERED_PASSWORDS = {  # what Kubernetes would set from the Secrets in fleet.secrets
+    "NATS_SYSTEM_PASSWORD": "sys-pw-1d2f",
+    "NATS_NODE_PASSWORD": "node-pw-93ab",
+    "NATS_MONITOR_PASSWORD": "monitor-pw-7c1e",
+    "NATS_GATEWAY_PASSWORD": "gateway-pw-5e0a",
+}
+
+
+def rendered_fleet(name: str = "authfleet") -> Fleet:
+    """Regions r1, r2, r3 (2 nodes each), one NATS server per region, ports free here
+    (every region uses the same ports, each on its own loopback host)."""
+    return Fleet.model_validate(
+        {
+            "name": name,
+            "image": "example/node:1",
+            "regions": [
+                {"name": region, "geo": {"lat": 0, "lon": index}, "replicas": 2}
+                for index, region in enumerate(RENDERED_HOSTS)
+            ],
+            "nats": {
+                "client_port": free_port(),
+                "gateway_port": free_port(),
+                "monitor_port": free_port(),
+                "cluster_port": free_port(),
+                "cluster_size": 1,
+            },
+        }
+    )
+
+
+@dataclass
+class RenderedServer:
+    region: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    url: str
+    monitor: str
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+    def gatewayz(self) -> Gatewayz:
+        with urllib.request.urlopen(self.monitor + "/gatewayz", timeout=2) as response:
+            return cast(Gatewayz, json.loads(response.read()))
+
+
+def rendered_text(fleet: Fleet, region: str) -> str:
+    from bcastctl.render.nats_config import nats_config
+
+    return on_loopback(nats_config(fleet, fleet.region(region)), RENDERED_HOSTS, region)
+
+
+def start_rendered(
+    directory: Path, fleet: Fleet, region: str, text: str, env: Mapping[str, str], tag: str = ""
+) -> RenderedServer:
+    """nats-server on `text` (a rendered config), its `$VAR`s from `env` (never argv)."""
+    conf = directory / f"{region}{tag}.conf"
+    conf.write_text(text)
+    log = directory / f"{region}{tag}.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(NATS_SERVER), "-c", str(conf)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "POD_NAME": f"{region}-nats-0", **env},
+        )
+    host = RENDERED_HOSTS[region]
+    return RenderedServer(
+        region,
+        process,
+        log,
+        f"nats://{host}:{fleet.nats.client_port}",
+        f"http://{host}:{fleet.nats.monitor_port}",
+    )
+
+
+def start_rendered_fabric(
+    directory: Path, fleet: Fleet, regions: list[str]
+) -> list[RenderedServer]:
+    """The given regions' servers from their rendered configs, gateways connected."""
+    servers: list[RenderedServer] = []
+    try:
+        for region in regions:
+            text = rendered_text(fleet, region)
+            servers.append(start_rendered(directory, fleet, region, text, RENDERED_PASSWORDS))
+        for server in servers:
+            others = [r for r in regions if r != server.region]
+            wait_for(
+                f"{server.region}'s gateways to {others}",
+                lambda s=server, o=others: gateways_connected(s.gatewayz(), o),
+            )
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers

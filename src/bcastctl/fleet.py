@@ -103,6 +103,9 @@ class Secrets(_Model):
     cluster: Dns1123Label = "bcast-cluster-secret"
     whip_token: Dns1123Label = "bcast-whip-token"
     nats_system: Dns1123Label = "bcast-nats-system"
+    nats_node: Dns1123Label = "bcast-nats-node"  # password of the region's node users
+    nats_monitor: Dns1123Label = "bcast-nats-monitor"  # password of the read-only user
+    nats_gateway: Dns1123Label = "bcast-nats-gateway"  # gateways authenticate with it
 
 
 class NodeSettings(_Model):

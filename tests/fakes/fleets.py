@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from bcastctl.fleet import Secrets
 from fakes.clusters import ClusterSet
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
@@ -57,12 +58,7 @@ def seed_secrets(
         },
     )
     value = base64.b64encode(SECRET_VALUE.encode()).decode()
-    for name in (
-        "bcast-turn-secret",
-        "bcast-cluster-secret",
-        "bcast-whip-token",
-        "bcast-nats-system",
-    ):
+    for name in Secrets().model_dump().values():
         if name in skip:
             continue
         clusters.seed(

@@ -185,7 +185,12 @@ def test_secrets_are_referenced_never_inlined(rendered: Path) -> None:
         for e in env
         if "secretKeyRef" in e.get("valueFrom", {})
     }
-    assert secret_refs == {fleet.secrets.cluster, fleet.secrets.whip_token, fleet.secrets.turn}
+    assert secret_refs == {
+        fleet.secrets.cluster,
+        fleet.secrets.whip_token,
+        fleet.secrets.turn,
+        fleet.secrets.nats_node,
+    }
 
 
 def test_single_region_render_writes_only_that_overlay(

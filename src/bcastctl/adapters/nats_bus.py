@@ -60,7 +60,10 @@ class NatsBus:
         self._client = client
 
     @classmethod
-    async def connect(cls, urls: list[str], name: str, timeout_s: float = 5.0) -> NatsBus:
+    async def connect(
+        cls, urls: list[str], name: str, user: str = "", password: str = "", timeout_s: float = 5.0
+    ) -> NatsBus:
+        """Connect as `user` (none: anonymous, which an authenticated server refuses)."""
         import nats
 
         async def on_error(e: Exception) -> None:
@@ -77,6 +80,8 @@ class NatsBus:
                 nats.connect(
                     servers=urls,
                     name=name,
+                    user=user or None,
+                    password=password or None,
                     connect_timeout=max(1, int(timeout_s)),
                     allow_reconnect=True,
                     max_reconnect_attempts=-1,

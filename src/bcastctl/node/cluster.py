@@ -105,7 +105,12 @@ class Cluster:
         """Keep trying: in a pod NATS may come up after us; /readyz says why we wait."""
         while True:
             try:
-                return await NatsBus.connect(list(self.settings.nats_urls), self.settings.name)
+                return await NatsBus.connect(
+                    list(self.settings.nats_urls),
+                    self.settings.name,
+                    self.settings.nats_user,
+                    self.settings.nats_password,
+                )
             except UnreachableError as e:
                 log.warning("%s; retrying", e)
                 await asyncio.sleep(1.0)

@@ -17,7 +17,7 @@ from typing import Any
 from bcastctl.fleet import Fleet, Region
 from bcastctl.node.settings import NodeSettings
 from bcastctl.render import template
-from bcastctl.render.nats_config import nats_config
+from bcastctl.render.nats_config import nats_config, nats_secret_env
 from bcastctl.render.template import Scalar
 
 Manifest = dict[str, Any]
@@ -130,6 +130,12 @@ def node_env(fleet: Fleet, region: Region) -> list[Manifest]:
         value(NodeSettings.rtc_port_max.env, fleet.node.rtc_port_max),
         value(NodeSettings.turn_urls.env, turn_urls),
         value(NodeSettings.ice_policy.env, "relay" if turn_urls else "all"),
+        # the node's NATS user is its pod name (render/nats_config.py renders one per ordinal)
+        {
+            "name": NodeSettings.nats_user.env,
+            "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+        },
+        secret(NodeSettings.nats_password.env, fleet.secrets.nats_node),
         secret(NodeSettings.cluster_secret.env, fleet.secrets.cluster),
         secret(NodeSettings.whip_token.env, fleet.secrets.whip_token),
         secret(NodeSettings.turn_secret.env, fleet.secrets.turn),
@@ -153,7 +159,7 @@ def nats_env(fleet: Fleet, config: str) -> list[Manifest]:
     POD_NAME is the pod's own name; every other variable is a credential and comes
     from the Secret of that name in fleet.secrets (key `secret`), never as text.
     """
-    secrets = {"NATS_SYSTEM_PASSWORD": fleet.secrets.nats_system}
+    secrets = {item.env: item.secret for item in nats_secret_env(fleet)}
     env: list[Manifest] = []
     for name in config_variables(config):
         if name == "POD_NAME":

@@ -3,18 +3,73 @@
 A cluster of `cluster_size` servers with routes, and a `gateway {}` block that joins
 the super-cluster through every other region's MCS name. What deploy applies and what
 the lab runs both come from here.
+
+Nothing on NATS is trusted because it arrived (DESIGN "Authenticated fabric"):
+- No anonymous clients (no `no_auth_user`). Account APP holds one user per broadcaster
+  node, named as its pod (`<region>-broadcaster-<i>`, the StatefulSet's ordinals), who may
+  publish only its own heartbeat subject, media under its own name, relay requests
+  (`want.`, `kf.`), RTT echo requests and replies to requests it received; and one
+  read-only user (`bcastctl`) for tools. Account SYS has the system user (monitoring).
+- Gateways authenticate (`authorization` in `gateway {}`; a server dials the others
+  with the same user and password) and a gateway whose name is not a configured
+  region is refused (`reject_unknown_cluster`).
+- Every credential is an environment variable of the NATS container (`$VAR`, resolved
+  by nats-server at start; a missing one stops it), filled from the Secret named in
+  `fleet.secrets` (key `secret`): `nats_secret_env` is that contract, for render's
+  StatefulSet and the lab. The config text never holds a secret.
+
+The node passwords of a region are one Secret: a StatefulSet's pods share one pod
+template, so they cannot each get a different Secret; per-node users still bind each
+connection to one node's subjects (NATS refuses the rest), and what a node publishes is
+authenticated by the cluster secret on top (signed heartbeats, sealed frames).
+Routes inside a region are not authenticated here: explicit route URLs would need the
+password inside the URL, where nats-server does not resolve variables; the cluster port
+is reachable only inside the region's namespace (NetworkPolicy).
 """
 
 from __future__ import annotations
 
+import json
 import string
+from dataclasses import dataclass
 
 from bcastctl.fleet import Fleet, Region
+from bcastctl.protocol import subject_prefix
+
+GATEWAY_USER = "gateway"
+MONITOR_USER = "bcastctl"
+SYSTEM_USER = "sys"
+
+
+@dataclass(frozen=True)
+class SecretEnv:
+    """One environment variable of the NATS container, from a Secret's key `secret`."""
+
+    env: str
+    secret: str
+
+
+def nats_secret_env(fleet: Fleet) -> list[SecretEnv]:
+    """Every `$VAR` of nats_config(), with the Secret that fills it."""
+    secrets = fleet.secrets
+    return [
+        SecretEnv("NATS_SYSTEM_PASSWORD", secrets.nats_system),
+        SecretEnv("NATS_NODE_PASSWORD", secrets.nats_node),
+        SecretEnv("NATS_MONITOR_PASSWORD", secrets.nats_monitor),
+        SecretEnv("NATS_GATEWAY_PASSWORD", secrets.nats_gateway),
+    ]
+
+
+def node_user(region: str, ordinal: int) -> str:
+    """A broadcaster node's NATS user: its pod name, which is also its node name."""
+    return f"{region}-broadcaster-{ordinal}"
+
 
 NATS_CONF_TEMPLATE = string.Template(
     """\
 # NATS server of region ${region}: a cluster of ${cluster_size} with routes, and a
 # gateway {} that joins the super-cluster through every other region's MCS name.
+# Credentials are environment variables from Secrets; no anonymous clients.
 server_name: $$POD_NAME
 listen: 0.0.0.0:${client_port}
 http: 0.0.0.0:${monitor_port}
@@ -30,20 +85,62 @@ ${routes}
 gateway {
   name: ${region}
   listen: 0.0.0.0:${gateway_port}
+  # only configured regions may join, and only with the gateway credentials
+  reject_unknown_cluster: true
+  authorization { user: ${gateway_user}, password: $$NATS_GATEWAY_PASSWORD }
   gateways: [
 ${gateways}
   ]
 }
 
-# A system account, so $$SYS monitoring requests work across the super-cluster.
 accounts {
-  SYS: { users: [ { user: sys, password: $$NATS_SYSTEM_PASSWORD } ] }
-  APP: { users: [ { user: app } ] }
+  # the system account, so $$SYS monitoring requests work across the super-cluster
+  SYS: { users: [ { user: ${system_user}, password: $$NATS_SYSTEM_PASSWORD } ] }
+  APP: {
+    users: [
+${users}
+    ]
+  }
 }
 system_account: SYS
-no_auth_user: app
 """
 )
+
+
+def _quoted(subjects: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(subject) for subject in subjects) + "]"
+
+
+def node_permissions(fleet: Fleet, region: str, node: str) -> tuple[list[str], list[str]]:
+    """(publish, subscribe) subjects a node may use (protocol.py's subjects)."""
+    prefix = subject_prefix(fleet.name)
+    publish = [
+        f"{prefix}.hb.{region}.{node}",  # its own heartbeat
+        f"{prefix}.media.{node}.>",  # frames of streams it holds
+        f"{prefix}.want.*.*",  # interest in another node's stream
+        f"{prefix}.kf.*.*",  # keyframe requests to a holder
+        f"{prefix}.rtt.*",  # RTT echo requests (replies: allow_responses)
+    ]
+    return publish, [f"{prefix}.>", "_INBOX.>"]
+
+
+def _users(fleet: Fleet, region: Region) -> str:
+    lines = []
+    for ordinal in range(region.replicas):
+        node = node_user(region.name, ordinal)
+        publish, subscribe = node_permissions(fleet, region.name, node)
+        lines.append(
+            f"      {{ user: {json.dumps(node)}, password: $NATS_NODE_PASSWORD, permissions: {{\n"
+            f"          publish: {{ allow: {_quoted(publish)} }}\n"
+            f"          subscribe: {{ allow: {_quoted(subscribe)} }}\n"
+            f"          allow_responses: true }} }}"
+        )
+    lines.append(
+        f"      {{ user: {MONITOR_USER}, password: $NATS_MONITOR_PASSWORD, permissions: {{\n"
+        f'          publish: {{ deny: [">"] }}\n'
+        f"          subscribe: {{ allow: {_quoted([subject_prefix(fleet.name) + '.>'])} }} }} }}"
+    )
+    return "\n".join(lines)
 
 
 def gateway_url(fleet: Fleet, region: str) -> str:
@@ -71,4 +168,7 @@ def nats_config(fleet: Fleet, region: Region) -> str:
         monitor_port=fleet.nats.monitor_port,
         routes="\n".join(routes),
         gateways="\n".join(gateways),
+        gateway_user=GATEWAY_USER,
+        system_user=SYSTEM_USER,
+        users=_users(fleet, region),
     )
