@@ -106,6 +106,7 @@ class Secrets(_Model):
     nats_node: Dns1123Label = "bcast-nats-node"  # password of the region's node users
     nats_monitor: Dns1123Label = "bcast-nats-monitor"  # password of the read-only user
     nats_gateway: Dns1123Label = "bcast-nats-gateway"  # gateways authenticate with it
+    monitor_kubeconfig: Dns1123Label = "bcast-monitor-kubeconfig"  # used when monitor.enabled
 
 
 class NodeSettings(_Model):

@@ -7,7 +7,9 @@ text is also read directly with prometheus-client's own parser
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,10 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from checks_testkit import REPO, cli, lab_fleet, running_lab
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_kit import prometheus
 
+from bcastctl.fleet import Monitor, load_fleet
+from bcastctl.render.dashboard import dashboard
+from bcastctl.render.monitoring import alert_groups
+from bcastctl.targets.lab_state import load_lab_state
 from nats_testkit import free_port
 
 pytestmark = pytest.mark.slow
@@ -90,6 +97,27 @@ def wait_scrape(
         time.sleep(0.3)
 
 
+def exported_series(port: int) -> set[str]:
+    """Every series name /metrics declares (also families with no sample right now)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    names = set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            suffixes = {"histogram": ("_bucket", "_count", "_sum"), "counter": ("_total",)}
+            names |= {name + suffix for suffix in suffixes.get(kind, ("",))}
+    return names
+
+
+def referenced_series(lab: Path) -> set[str]:
+    """The series names the rendered alert rules and Grafana dashboard use."""
+    fleet = load_fleet(Path(load_lab_state(lab).fleet_path))
+    fleet = fleet.model_copy(update={"monitor": Monitor(enabled=True)})
+    text = json.dumps(alert_groups(fleet)) + json.dumps(dashboard(fleet))
+    return set(re.findall(r"\bbcast_[a-z0-9_]+", text))
+
+
 def rounds(series: Series) -> float:
     return value(series, "bcast_monitor_rounds_total") or 0.0
 
@@ -117,6 +145,7 @@ def test_prometheus_scrapes_the_series_and_a_cut_link_flips_them(lab: Path, tmp_
             assert len(server.query("bcast_turn_allocation_seconds")) == 3
             assert server.query("bcast_root_cause") == {}
         assert value(healthy, "bcast_rtt_loss_ratio", **{"from": A, "to": B}) == 0.0
+        assert referenced_series(lab) <= exported_series(port)  # alerts and dashboard
 
         assert cli("lab", "fault", "cut-link", A, B, "--state-dir", str(lab)).returncode == 0
         try:
@@ -163,3 +192,49 @@ def test_bad_input_is_one_line_and_exit_2(lab: Path) -> None:
             done = cli("monitor", "--state-dir", str(lab), *args, timeout=30)
             assert done.returncode == 2, (args, done.stderr)
             assert needle in done.stderr and "Traceback" not in done.stderr
+
+
+def running(pid: int) -> bool:
+    """A live process (a zombie left for an init that does not reap counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_lab_up_monitor_runs_it_and_lab_down_stops_it(tmp_path: Path) -> None:
+    fleet = lab_fleet(tmp_path / "lab.yaml", base=REPO / "examples" / "lab.yaml")
+    data = yaml.safe_load(fleet.read_text())
+    data["regions"] = data["regions"][:2]  # a small lab: this test is about the process
+    data["regions"][0]["replicas"] = data["regions"][1]["replicas"] = 1
+    data["lab"]["latency"] = []
+    data["monitor"] = {"interval_s": 2}
+    fleet.write_text(yaml.safe_dump(data))
+    state = tmp_path / "state"
+    up = cli("lab", "up", "--monitor", "--fleet", str(fleet), "--state-dir", str(state))
+    try:
+        assert up.returncode == 0, up.stderr
+        url = re.search(r"monitor: (http://\S+)/metrics", up.stderr)
+        assert url, up.stderr
+        port = int(url.group(1).rsplit(":", 1)[1])
+        host = url.group(1).split("//")[1].rsplit(":", 1)[0]
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url.group(1)}/metrics", timeout=5) as response:
+                    text = response.read().decode()
+                if "bcast_gateway_up{" in text:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "lab's monitor never served a round"
+            time.sleep(0.3)
+        pid = next(p.pid for p in load_lab_state(state).processes if p.role == "monitor")
+    finally:
+        down = cli("lab", "down", "--state-dir", str(state))
+    assert down.returncode == 0, down.stderr
+    assert not running(pid)
+    with socket.socket() as probe, pytest.raises(OSError):
+        probe.settimeout(1)
+        probe.connect((host, port))

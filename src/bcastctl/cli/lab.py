@@ -51,6 +51,12 @@ def up(
         bool, typer.Option(help="Start the broadcaster nodes (--no-nodes: NATS, links, DNS, TURN).")
     ] = True,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for ready.", min=1)] = 60.0,
+    monitor: Annotated[
+        bool,
+        typer.Option(
+            "--monitor", help="Also run `bcastctl monitor` on the lab (stopped by lab down)."
+        ),
+    ] = False,
 ) -> int:
     """Start NATS per region, delay links, DNS, TURN and nodes; wait until ready."""
     import asyncio
@@ -71,6 +77,7 @@ def up(
             cli.fleet_path,
             _dir(state_dir),
             with_nodes=nodes,
+            with_monitor=monitor,
             timeout_s=timeout,
             progress=progress,
         )

@@ -59,6 +59,7 @@ async def lab_up(
     state_dir: Path,
     *,
     with_nodes: bool = True,
+    with_monitor: bool = False,
     timeout_s: float = 60.0,
     progress: Progress = lambda _: None,
 ) -> LabUpResult:
@@ -70,6 +71,8 @@ async def lab_up(
     started = time.monotonic()
     try:
         await _start_and_wait(launch, timeout_s, progress)
+        if with_monitor:
+            progress(f"monitor: http://{_start_monitor(launch)}/metrics")
     except BaseException:
         progress("lab did not come up; stopping what was started")
         stop_lab_processes(launch.snapshot(), release=True)
@@ -225,6 +228,16 @@ def _start_turn(launch: Launch) -> None:
         realm=launch.fleet.stunner.realm,
     )
     launch.spawn("turn", "turn", [str(binary), "-c", str(config)])
+
+
+def _start_monitor(launch: Launch) -> str:
+    """`bcastctl monitor` on this lab, listening on the lab's own DNS address; stopped by down."""
+    listen = f"{launch.plan.dns_host}:{launch.fleet.monitor.port}"
+    argv = [sys.executable, "-m", "bcastctl", "monitor", "--target", "lab", "--state-dir",
+            str(launch.state_dir), "--interval", f"{launch.fleet.monitor.interval_s:g}s",
+            "--listen", listen]  # fmt: skip
+    launch.spawn("monitor", "monitor", argv)
+    return listen
 
 
 def _start_nodes(launch: Launch) -> None:

@@ -59,8 +59,8 @@ def _parse_endpoint(endpoint: str) -> tuple[procs.Transport, str, int]:
 
 def stop_lab_processes(state: LabState, *, release: bool) -> tuple[list[int], list[str]]:
     """Stop every recorded process group; return (surviving pids, still-bound endpoints)."""
-    # Nodes first (they hold NATS connections), then TURN, NATS, links, DNS.
-    order = {"node": 0, "turn": 1, "nats": 2, "linkd": 3, "dns": 4}
+    # The monitor, then nodes (they hold NATS connections), then TURN, NATS, links, DNS.
+    order = {"monitor": -1, "node": 0, "turn": 1, "nats": 2, "linkd": 3, "dns": 4}
     ordered = sorted(state.processes, key=lambda p: order.get(p.role, 5))
     pids = [process.pid for process in ordered]
     pids += [pid for pid in _live_pids(state) if pid not in pids]  # started, never recorded

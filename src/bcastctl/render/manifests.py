@@ -17,6 +17,7 @@ from typing import Any
 from bcastctl.fleet import Fleet, Region
 from bcastctl.node.settings import NodeSettings
 from bcastctl.render import template
+from bcastctl.render.monitoring import monitoring_manifests
 from bcastctl.render.nats_config import nats_config, nats_secret_env
 from bcastctl.render.template import Scalar
 
@@ -185,6 +186,9 @@ def region_manifests(fleet: Fleet, region: Region) -> RegionManifests:
     files = {name: template.load(f"region/{name}", values) for name in REGION_FILES}
     for doc in (doc for docs in files.values() for doc in docs):
         _fill(fleet, region, doc)
+    monitoring = monitoring_manifests(fleet, region)
+    if monitoring:
+        files["monitoring.yaml"] = monitoring
     own = [doc for docs in files.values() for doc in docs]
     return RegionManifests(region.name, base_manifests(fleet), own, files)
 

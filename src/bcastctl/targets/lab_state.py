@@ -35,7 +35,7 @@ class _Model(BaseModel):
 class ProcessState(_Model):
     """One process the lab started; `down` kills its process group by pid."""
 
-    role: str  # "nats", "node", "linkd", "dns", "turn"
+    role: str  # "nats", "node", "linkd", "dns", "turn", "monitor"
     name: str  # e.g. "nats-us-east5", "us-east5-0"
     pid: int
     log_file: str
