@@ -109,3 +109,53 @@ def test_one_dead_server_of_several_is_not_a_dead_region() -> None:
         fail("nats-gateways", "b", "1/3 NATS monitor(s) unreachable", monitor_unreachable=False)
     ]
     assert [c.explains for c in root_causes(results, {})] == [["nats-gateways/b"]]
+
+
+def test_a_node_off_nats_is_its_own_cause_not_a_membership_problem() -> None:
+    """The node answers on its admin port but has no NATS connection (issue 12: a node
+    dropped by the server after an -ERR was blamed on membership)."""
+    from bcastctl.checks.membership import judge_node, split_pairs
+    from bcastctl.checks.views import NodeView
+    from bcastctl.protocol import ClusterView, NodeIdentity
+    from bcastctl.targets.base import NodeEndpoints
+
+    def view(name: str, region: str, members: list[str], connected: bool) -> NodeView:
+        identity = NodeIdentity(name=name, region=region, address="", lat=0, lon=0, version="")
+        cluster = ClusterView(
+            node=identity,
+            nats_connected=connected,
+            members=[
+                {
+                    "name": m,
+                    "region": m[0],
+                    "address": "",
+                    "sessions": 0,
+                    "max_sessions": 1,
+                    "cpu": 0.0,
+                    "last_seen_ms": 0.0,
+                }
+                for m in members
+            ],
+            rejected=[],
+            registry={},
+        )
+        return NodeView(
+            NodeEndpoints(name=name, region=region, admin=None, signalling=None), cluster
+        )
+
+    expected = {"a-0": "a", "a-1": "a", "b-0": "b"}
+    views = [
+        view("a-0", "a", ["b-0"], True),
+        view("a-1", "a", [], False),  # off NATS: sees nobody
+        view("b-0", "b", ["a-0"], True),
+    ]
+    assert split_pairs(views, expected) == []  # not a partition
+    results = [judge_node("membership", v, expected, set()) for v in views]
+    assert results[1].message.startswith("not connected to NATS")
+    causes = root_causes(results, {})
+    assert [(c.cause, c.explains) for c in causes] == [
+        (
+            "node a-1 is not connected to NATS",
+            ["membership/a-0", "membership/a-1", "membership/b-0"],
+        )
+    ]

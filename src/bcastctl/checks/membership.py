@@ -3,7 +3,9 @@
 Per node (scope: the node name): its `/api/cluster` members against the expected
 set from the target (every node of every region but itself). Missing nodes fail,
 unexpected live members warn, rejected peers (heartbeats with a bad signature:
-a wrong cluster secret) fail and are named. Fleet-wide (scope "fleet"): the
+a wrong cluster secret) fail and are named. A node that answers but is not
+connected to NATS fails as such (`off_nats`): it sees nobody and nobody sees it,
+and the root cause says so rather than blaming membership. Fleet-wide (scope "fleet"): the
 answering nodes are grouped by who sees whom; more than one group is a
 partition, named group by group.
 """
@@ -20,14 +22,14 @@ from bcastctl.targets.base import RegionEndpoints
 def split_pairs(views: Sequence[NodeView], expected: dict[str, str]) -> list[tuple[str, str]]:
     """Region pairs whose answering nodes do not see each other (a partition).
 
-    Nodes that do not answer are down, not partitioned; gateways do not route
+    Nodes that do not answer are down, and nodes off NATS are off NATS, not
+    partitioned; gateways do not route
     through a third region, so A and B can be split while both still see C.
     """
-    answering = {v.node.name: v.node.region for v in views if v.view is not None}
+    on_nats = [v for v in views if v.view is not None and v.view["nats_connected"]]
+    answering = {v.node.name: v.node.region for v in on_nats}
     pairs: set[tuple[str, str]] = set()
-    for view in views:
-        if view.view is None:
-            continue
+    for view in on_nats:
         for missing in set(expected) - view.members - {view.node.name}:
             if missing in answering:
                 a, b = sorted((view.node.region, expected[missing]))
@@ -48,12 +50,27 @@ def _silent(check: str, view: NodeView) -> CheckResult:
     )
 
 
+def _off_nats(check: str, view: NodeView) -> CheckResult:
+    name = view.node.name
+    return fail(
+        check,
+        name,
+        "not connected to NATS: it sees no other node and no other node sees it",
+        hint=f"look at {name}'s log for NATS errors (credentials, -ERR) and at its region's NATS",
+        kind="node",
+        region=view.node.region,
+        off_nats=True,
+    )
+
+
 def judge_node(
     check: str, view: NodeView, expected: dict[str, str], unknown_regions: set[str]
 ) -> CheckResult:
     name, region = view.node.name, view.node.region
     if view.view is None:
         return _silent(check, view)
+    if not view.view["nats_connected"]:
+        return _off_nats(check, view)
     members = view.members
     want = set(expected) - {name}
     missing = sorted(want - members)

@@ -11,7 +11,7 @@ causes, so the summary always accounts for every failure.
 
 Reads only documented result values: pair scopes "A->B" (nats-gateways, mcs-dns,
 media), membership node results (`region`, `missing`, `missing_regions`,
-`rejected`, `unreachable`), membership fleet `split_pairs`, registry
+`rejected`, `unreachable`, `off_nats`), membership fleet `split_pairs`, registry
 `disagrees_with_regions`.
 """
 
@@ -41,6 +41,7 @@ class _Facts:
     cut: set[Key]  # gateway links that failed
     dns: dict[Key, str] = field(default_factory=dict)  # link -> mcs-dns result id
     down: set[str] = field(default_factory=set)  # nodes that do not answer
+    off_nats: set[str] = field(default_factory=set)  # nodes that answer but are off NATS
     nats_down: set[str] = field(default_factory=set)  # regions whose NATS does not answer
     node_region: dict[str, str] = field(default_factory=dict)
 
@@ -70,6 +71,8 @@ def _facts(failures: Sequence[CheckResult], unreachable: set[str]) -> _Facts:
         if r.check == "membership" and r.scope_kind == "node":
             if r.values.get("unreachable"):
                 facts.down.add(r.scope)
+            if r.values.get("off_nats"):
+                facts.off_nats.add(r.scope)
             for name, region in zip(_strs(r, "missing"), _strs(r, "missing_regions"), strict=False):
                 facts.node_region[name] = region
     return facts
@@ -99,9 +102,16 @@ def _node_reasons(result: CheckResult, facts: _Facts) -> set[Key] | None:
     region = str(result.values.get("region", ""))
     if region in facts.nats_down:  # its own NATS is gone: it sees nobody
         return {("nats", region)}
+    if result.values.get("off_nats"):
+        return {("off-nats", result.scope)}
     reasons: set[Key] = {("secret", name) for name in _strs(result, "rejected")}
     for name, far in zip(_strs(result, "missing"), _strs(result, "missing_regions"), strict=False):
-        key = ("down", name) if name in facts.down else facts.between(region, far)
+        if name in facts.down:
+            key: Key | None = ("down", name)
+        elif name in facts.off_nats:
+            key = ("off-nats", name)
+        else:
+            key = facts.between(region, far)
         if key is None:
             return None
         reasons.add(key)
@@ -131,6 +141,14 @@ def _describe(key: Key, facts: _Facts) -> RootCause:
             explains=[],
             hint=f"look at {subject}'s logs and restarts",
         )
+    if kind == "off-nats":
+        return RootCause(
+            cause=f"node {subject} is not connected to NATS",
+            layer="node",
+            explains=[],
+            hint=f"look at {subject}'s log for NATS errors (credentials, -ERR); "
+            "it keeps dialling, with backoff",
+        )
     if kind == "secret":
         return RootCause(
             cause=f"node {subject} signs heartbeats with a different cluster secret",
@@ -159,7 +177,7 @@ def root_causes(results: Sequence[CheckResult], unreachable: dict[str, str]) -> 
     """The fewest causes that explain every failed result, deepest layer first."""
     failures = [r for r in results if r.status == Status.fail]
     facts = _facts(failures, set(unreachable))
-    order = {"region": 0, "nats": 1, "link": 2, "down": 3, "secret": 4}
+    order = {"region": 0, "nats": 1, "link": 2, "down": 3, "off-nats": 3, "secret": 4}
     explained: dict[Key, list[str]] = {}
     leftovers: list[RootCause] = []
     for result in failures:

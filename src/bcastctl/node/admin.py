@@ -27,7 +27,9 @@ def _node(request: web.Request) -> Node:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    """Alive (200) while the process serves; NATS state in the detail, not in the status:
+    the node keeps dialling NATS on its own, and a restart would not bring NATS back."""
+    return web.json_response({"status": "ok", **_node(request).cluster.nats_health()})
 
 
 async def readyz(request: web.Request) -> web.Response:

@@ -102,7 +102,9 @@ class Cluster:
         await asyncio.gather(self._beat_loop(), self._expire_loop())
 
     async def _connect_until_up(self) -> NatsBus:
-        """Keep trying: in a pod NATS may come up after us; /readyz says why we wait."""
+        """Keep trying, with backoff: in a pod NATS may come up after us (/readyz says why
+        we wait); once connected, the bus itself stays connected (nats_bus.py)."""
+        delay = 0.5
         while True:
             try:
                 return await NatsBus.connect(
@@ -112,8 +114,9 @@ class Cluster:
                     self.settings.nats_password,
                 )
             except UnreachableError as e:
-                log.warning("%s; retrying", e)
-                await asyncio.sleep(1.0)
+                log.warning("%s; retrying in %.1f s", e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     # --- heartbeats ------------------------------------------------
 
@@ -243,6 +246,19 @@ class Cluster:
     @property
     def connected(self) -> bool:
         return self.bus is not None and self.bus.connected
+
+    def nats_health(self) -> dict[str, object]:
+        """/healthz detail: connected or not, for how long, and how often a new client was
+        dialled after the old one was closed."""
+        bus = self.bus
+        if bus is None:
+            return {"nats_connected": False, "nats_down_s": None, "nats_reconnects": 0}
+        down = None if bus.down_since is None else round(time.monotonic() - bus.down_since, 1)
+        return {
+            "nats_connected": bus.connected,
+            "nats_down_s": down if not bus.connected else None,
+            "nats_reconnects": bus.reconnects,
+        }
 
     def holders(self) -> dict[str, Holder]:
         return self.registry.holders(self.membership)

@@ -30,6 +30,7 @@ HELP: dict[str, str] = {
     "relay_subscriptions": "Streams this node receives from another node over NATS.",
     "ready": "1 when /readyz answers 200.",
     "nats_connected": "1 while connected to NATS.",
+    "nats_reconnects_total": "New NATS clients dialled after the server closed the previous one.",
     "frames_forwarded_total": "Encoded frames handed to local viewers' senders.",
     "bytes_forwarded_total": "Bytes of encoded frames handed to local viewers' senders.",
     "frames_received_total": "Encoded frames received from local publishers.",

@@ -43,6 +43,8 @@ class Node:
         ready, _ = self.cluster.readiness()
         self.metrics.set("ready", 1.0 if ready else 0.0)
         self.metrics.set("nats_connected", 1.0 if self.cluster.connected else 0.0)
+        bus = self.cluster.bus
+        self.metrics.counters["nats_reconnects_total"] = float(bus.reconnects if bus else 0)
         self.metrics.set("members", len(self.cluster.membership.members))
         self.metrics.counters.setdefault("rejected_heartbeats_total", 0.0)
         self.metrics.counters.setdefault("stale_heartbeats_total", 0.0)
