@@ -110,3 +110,58 @@ def test_two_regions_in_one_cluster_are_refused(clusters, tmp_path: Path, cli):
     assert code == 3
     assert f"regions {REGIONS[0]} and {REGIONS[2]} point at the same cluster" in err
     assert_nothing_written(clusters)
+
+
+@pytest.mark.parametrize(
+    ("turn_type", "found"),
+    [(None, "has no key 'type'"), ("static", "has 'type' other than 'ephemeral'")],
+)
+def test_turn_secret_without_type_ephemeral_exits_3_with_the_exact_create_command(
+    tmp_path: Path, cli, turn_type, found
+):
+    """STUNner's operator reads the auth type from the Secret's `type` key and ignores
+    GatewayConfig.spec.authType; no `type` means `static`, which needs username/password,
+    and the Gateways are invalidated (stunner docs/AUTH.md: "If no `type` is set then STUNner
+    defaults to `static`"; stunner-gateway-operator internal/renderer/auth_render.go)."""
+    with cluster_set(REGIONS) as clusters:
+        for region in REGIONS:
+            seed_secrets(
+                clusters, region, turn_type_value=turn_type if region == REGIONS[0] else "ephemeral"
+            )
+        fleet = write_fleet(
+            tmp_path / "fleet.yaml", fleet_document(clusters.write_kubeconfig(tmp_path / "kc"))
+        )
+        code, out, err = cli("-f", str(fleet), "deploy", "--yes", json_output=False)
+        assert code == 3
+        lines = error_lines(err)
+        assert f"error: preflight: {REGIONS[0]}: Secret broadcaster/bcast-turn-secret " in lines[0]
+        assert found in lines[0]
+        assert (
+            f"kubectl --context kmock-{REGIONS[0]} -n broadcaster create secret generic "
+            "bcast-turn-secret --from-literal=type=ephemeral --from-file=secret=<file>"
+        ) in lines[1]
+        assert SECRET_VALUE not in out + err
+        assert_nothing_written(clusters)
+
+
+@pytest.mark.parametrize(
+    ("version", "code"), [("v1.33.5-gke.1080000", 3), ("v1.34.1-gke.2190000", 0)]
+)
+def test_gke_too_old_for_a_tcp_and_udp_turn_service_is_refused(tmp_path: Path, cli, version, code):
+    """GKE provisions a LoadBalancer Service with TCP and UDP on one address only from
+    1.34.1-gke.2190000, with the backend-service L4 LB (cloud.google.com/l4-rbs or the
+    l4-regional-external class): cloud.google.com/kubernetes-engine/docs/how-to/mixed-protocol-lb.
+    STUNner copies the Gateway's annotations onto the Service it creates
+    (stunner-gateway-operator internal/renderer/service_util.go)."""
+    with cluster_set(REGIONS, versions={REGIONS[2]: version}) as clusters:
+        for region in REGIONS:
+            seed_secrets(clusters, region)
+        fleet = write_fleet(
+            tmp_path / "fleet.yaml", fleet_document(clusters.write_kubeconfig(tmp_path / "kc"))
+        )
+        got, _, err = cli("-f", str(fleet), "deploy", "--dry-run", "--yes", json_output=False)
+        assert got == code, err
+        if code:
+            line = error_lines(err)[0]
+            assert f"{REGIONS[2]}: GKE {version} cannot provision the TURN Service" in line
+            assert_nothing_written(clusters)

@@ -43,7 +43,11 @@ def write_fleet(path: Path, document: dict[str, Any]) -> Path:
 
 
 def seed_secrets(
-    clusters: ClusterSet, cluster: str, namespace: str = "broadcaster", skip: tuple[str, ...] = ()
+    clusters: ClusterSet,
+    cluster: str,
+    namespace: str = "broadcaster",
+    skip: tuple[str, ...] = (),
+    turn_type_value: str | None = "ephemeral",
 ) -> None:
     """What an operator does before the first deploy: namespace and Secrets."""
     clusters.seed(
@@ -58,6 +62,12 @@ def seed_secrets(
         },
     )
     value = base64.b64encode(SECRET_VALUE.encode()).decode()
+    # STUNner reads the auth type from the Secret (stunner docs/AUTH.md)
+    turn_type = (
+        {}
+        if turn_type_value is None
+        else {"type": base64.b64encode(turn_type_value.encode()).decode()}
+    )
     for name in Secrets().model_dump().values():
         if name in skip:
             continue
@@ -70,7 +80,9 @@ def seed_secrets(
                 "kind": "Secret",
                 "type": "Opaque",
                 "metadata": {"name": name, "namespace": namespace},
-                "data": {"secret": value},
+                "data": {"secret": value, **turn_type}
+                if name == "bcast-turn-secret"
+                else {"secret": value},
             },
         )
 

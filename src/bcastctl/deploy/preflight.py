@@ -2,13 +2,17 @@
 
 Per region: the API answers (and its version), every API group and kind the manifests
 use is served (STUNner, Gateway API and MCS CRDs, with the install command as hint),
-and every Secret the manifests reference exists with a `secret` key (values are never
-read into output). Problems come back as BcastErrors, one per region at most.
+every Secret the manifests reference exists with a `secret` key, STUNner's auth Secret
+also with `type: ephemeral` (values are never read into output), and a GKE cluster is
+recent enough for the TURN Service's mixed-protocol load balancer. Problems come back
+as BcastErrors, one per region at most.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
@@ -75,18 +79,92 @@ async def _check_kinds(client: KubeClient, region: str, manifests: list[Manifest
             )
 
 
+def turn_auth_secrets(manifests: list[Manifest]) -> set[tuple[str, str]]:
+    """(namespace, name) of the Secrets STUNner's GatewayConfigs take their auth from."""
+    found: set[tuple[str, str]] = set()
+    for doc in manifests:
+        if doc["kind"] == "GatewayConfig":
+            auth = doc.get("spec", {}).get("authRef", {})
+            if auth.get("name"):
+                found.add(
+                    (auth.get("namespace", doc["metadata"].get("namespace", "")), auth["name"])
+                )
+    return found
+
+
+def _secret_problem(secret: Manifest | None, turn_auth: bool) -> str | None:
+    """What is wrong with a Secret, never quoting a value that could be secret."""
+    if secret is None:
+        return "is missing"
+    data = secret.get("data") or {}
+    if "secret" not in data:
+        return "has no key 'secret'"
+    if turn_auth:
+        # STUNner's operator takes the auth type from the Secret's `type` key and ignores
+        # GatewayConfig.spec.authType; without it the type is `static`, which needs
+        # username/password (stunner docs/AUTH.md;
+        # stunner-gateway-operator internal/renderer/auth_render.go)
+        try:
+            kind = base64.b64decode(data.get("type", ""), validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            kind = "?"
+        if kind != "ephemeral":
+            found = "no key 'type'" if "type" not in data else "'type' other than 'ephemeral'"
+            return f"has {found} (STUNner would use static auth and refuse TURN REST credentials)"
+    return None
+
+
 async def _check_secrets(
     client: KubeClient, region: str, context: str, manifests: list[Manifest]
 ) -> None:
+    turn_auth = turn_auth_secrets(manifests)
     for namespace, name in sorted(referenced_secrets(manifests)):
         secret = await client.get("v1", "Secret", name, namespace)
-        if secret is None or "secret" not in (secret.get("data") or {}):
-            problem = "has no key 'secret'" if secret is not None else "is missing"
+        is_turn = (namespace, name) in turn_auth
+        problem = _secret_problem(secret, is_turn)
+        if problem:
+            kind = " --from-literal=type=ephemeral" if is_turn else ""
             raise ConfigError(
                 f"{region}: Secret {namespace}/{name} {problem}",
                 hint=f"kubectl{context} create namespace {namespace}; kubectl{context} -n "
-                f"{namespace} create secret generic {name} --from-file=secret=<file>",
+                f"{namespace} create secret generic {name}{kind} --from-file=secret=<file>",
             )
+
+
+# GKE provisions a LoadBalancer Service with TCP and UDP on one address (STUNner's
+# TURN-UDP + TURN-TCP listeners) only with the backend-service L4 LB, from this version
+# (cloud.google.com/kubernetes-engine/docs/how-to/mixed-protocol-lb, "Requirements").
+GKE_MIXED_PROTOCOL_MIN: Final = (1, 34, 1, 2190000)
+
+
+def _gke_version(git_version: str) -> tuple[int, int, int, int] | None:
+    match = re.match(r"^v?(\d+)\.(\d+)\.(\d+)-gke\.(\d+)", git_version)
+    if not match:
+        return None
+    major, minor, patch, build = (int(part) for part in match.groups())
+    return major, minor, patch, build
+
+
+def _needs_mixed_protocol_lb(manifests: list[Manifest]) -> bool:
+    for doc in manifests:
+        if doc["kind"] == "Gateway" and doc["apiVersion"].startswith("gateway.networking.k8s.io/"):
+            protocols = {listener.get("protocol") for listener in doc["spec"].get("listeners", [])}
+            if {"TURN-UDP", "TURN-DTLS"} & protocols and {"TURN-TCP", "TURN-TLS"} & protocols:
+                return True
+    return False
+
+
+def _check_gke_mixed_protocol(
+    region: str, version: ServerVersion, manifests: list[Manifest]
+) -> None:
+    gke = _gke_version(version["gitVersion"])
+    if gke is None or not _needs_mixed_protocol_lb(manifests) or gke >= GKE_MIXED_PROTOCOL_MIN:
+        return
+    raise ConfigError(
+        f"{region}: GKE {version['gitVersion']} cannot provision the TURN Service "
+        "(TCP and UDP on one load balancer need GKE 1.34.1-gke.2190000 or later)",
+        hint="upgrade the cluster, or keep only UDP (or only TCP) TURN listeners in the fleet",
+    )
 
 
 async def preflight_region(
@@ -99,6 +177,7 @@ async def preflight_region(
             f"{region}: Kubernetes {version['gitVersion']} is too old (need 1.{MIN_MINOR}+)",
             hint="upgrade the cluster",
         )
+    _check_gke_mixed_protocol(region, version, manifests)
     await _check_kinds(client, region, manifests)
     await _check_secrets(client, region, f" --context {context}" if context else "", manifests)
     return Preflight(region, version)

@@ -42,3 +42,15 @@ def crd_problems(doc: dict[str, Any]) -> list[str]:
         f"{error.message}"
         for error in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
     ]
+
+
+CUSTOM_GROUPS = ("gateway.networking.k8s.io", "stunner.l7mp.io", "net.gke.io")
+
+
+def is_custom(doc: dict[str, Any]) -> bool:
+    return str(doc.get("apiVersion", "")).split("/")[0] in CUSTOM_GROUPS
+
+
+def custom_problems(docs: list[dict[str, Any]]) -> list[str]:
+    """Schema violations of every custom object among `docs` (render refuses to write them)."""
+    return [problem for doc in docs if is_custom(doc) for problem in crd_problems(doc)]

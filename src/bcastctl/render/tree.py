@@ -19,6 +19,7 @@ from bcastctl.errors import ConfigError, UsageError
 from bcastctl.fleet import Fleet
 from bcastctl.render.manifests import RegionManifests, base_files, region_manifests
 from bcastctl.render.result import RegionRendered, RenderResult
+from bcastctl.render.schemas import custom_problems
 
 MARKER = ".bcastctl-render"
 KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
@@ -112,6 +113,12 @@ def render_tree(fleet: Fleet, out: Path, regions: list[str] | None = None) -> Re
         fleet.region(name)  # unknown region -> ConfigError with the list of regions
     by_file = base_files(fleet)
     manifests = {name: region_manifests(fleet, fleet.region(name)) for name in names}
+    for region in manifests.values():
+        problems = custom_problems(region.resolved)
+        if problems:
+            raise ConfigError(
+                f"{region.region}: rendered object refused by its schema: {problems[0]}"
+            )
     _prepare(out)
     pruned = _prune(out, set(fleet.region_names)) if not regions else []
     for file_name, docs in by_file.items():
