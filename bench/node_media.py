@@ -524,7 +524,12 @@ def main() -> None:
                 server,
                 address,
                 directory / f"{key}.log",
-                {"BCAST_LOG_LEVEL": "WARNING", "BCAST_MAX_SESSIONS": "2000", **extra},
+                {
+                    "BCAST_LOG_LEVEL": "WARNING",
+                    "BCAST_MAX_SESSIONS": "2000",
+                    "BCAST_MAX_CONNECTING": "400",  # 100 per client address: 3 workers
+                    **extra,
+                },
                 cpus={cpus[0]} if pin else None,
             )
             nodes[key] = node

@@ -18,6 +18,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from bcastctl.node import aiortc_hook, sdp
 from bcastctl.node.cluster import Cluster
+from bcastctl.node.connecting import ConnectGate
 from bcastctl.node.frames import FrameSeal, media_key
 from bcastctl.node.http_errors import HttpProblem
 from bcastctl.node.metrics import Metrics
@@ -48,6 +49,12 @@ class MediaHub:
         self.local: dict[str, LocalStream] = {}
         self.remote: dict[str, RemoteStream] = {}
         self._closing: set[str] = set()
+        self.connecting = ConnectGate(
+            settings.connect_deadline_s,
+            settings.max_connecting,
+            metrics,
+            lambda session_id: spawn(self.end(session_id)),
+        )
         self.seal = FrameSeal(media_key(settings.cluster_secret))
 
     # --- state for metrics and heartbeats ------------------------------------------------
@@ -61,6 +68,7 @@ class MediaHub:
         self.metrics.set("publishers", publishers)
         self.metrics.set("viewers", len(self.sessions) - publishers)
         self.metrics.set("relay_subscriptions", len(self.remote))
+        self.metrics.set("sessions_connecting", self.connecting.connecting)
         for name in (
             "passthrough_tracks_total",
             "fallback_tracks_total",
@@ -85,15 +93,19 @@ class MediaHub:
 
     # --- sessions ------------------------------------------------
 
-    def _new_session(self, role: str, stream: str) -> Session:
+    def _new_session(self, role: str, stream: str, client: str) -> Session:
         if len(self.sessions) >= self.settings.max_sessions:
             raise HttpProblem(503, f"node full: {self.settings.max_sessions} sessions")
+        session_id = secrets.token_urlsafe(12)
+        self.connecting.admit(session_id, client)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        session = Session(secrets.token_urlsafe(12), role, stream, pc, time.time())
+        session = Session(session_id, role, stream, pc, time.time())
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
-            if pc.connectionState in ("failed", "closed"):
+            if pc.connectionState == "connected":
+                self.connecting.connected(session.id)
+            elif pc.connectionState in ("failed", "closed"):
                 await self.end(session.id)
 
         return session
@@ -109,6 +121,7 @@ class MediaHub:
         return str(pc.localDescription.sdp)
 
     async def end(self, session_id: str) -> bool:
+        self.connecting.forget(session_id)
         if session_id in self._closing:
             return False
         session = self.sessions.pop(session_id, None)
@@ -130,13 +143,13 @@ class MediaHub:
 
     # --- WHIP ------------------------------------------------
 
-    async def publish(self, stream: str, offer: str) -> tuple[str, str]:
+    async def publish(self, stream: str, offer: str, client: str = "") -> tuple[str, str]:
         holder = self.cluster.holders().get(stream)
         if stream in self.local or holder is not None:
             self.metrics.inc("whip_conflicts_total")
             where = holder.node if holder is not None else self.settings.name
             raise HttpProblem(409, f"stream {stream!r} is already published (on {where})")
-        session = self._new_session("publisher", stream)
+        session = self._new_session("publisher", stream, client)
         local = LocalStream(
             stream,
             self.settings.fleet,
@@ -177,13 +190,13 @@ class MediaHub:
 
     # --- WHEP ------------------------------------------------
 
-    async def view(self, stream: str, offer: str) -> tuple[str, str]:
+    async def view(self, stream: str, offer: str, client: str = "") -> tuple[str, str]:
         tracks, source = await self._source(stream)
         offered = sdp.media_kinds(offer)
         if "video" in tracks and "video" not in offered:
             raise HttpProblem(400, "the offer has no video")
         sdp.check_receivable(offer, stream, tracks.get("video"))
-        session = self._new_session("viewer", stream)
+        session = self._new_session("viewer", stream, client)
         self.sessions[session.id] = session
         try:
             for kind in (k for k in tracks if k in offered):

@@ -54,6 +54,10 @@ HELP: dict[str, str] = {
     "node_up_total": "Nodes that joined this node's membership view.",
     "node_down_total": "Nodes that left this node's membership view.",
     "http_rejected_total": "HTTP requests answered 4xx.",
+    "sessions_connecting": "Sessions that have not connected yet (ICE + DTLS).",
+    "sessions_connected_total": "Sessions that connected (ICE + DTLS) within the deadline.",
+    "sessions_connect_timeouts_total": "Sessions closed for not connecting within the deadline.",
+    "sessions_refused_connecting_total": "Offers refused (503): too many sessions connecting.",
     "whip_conflicts_total": "WHIP publishes refused because another publisher holds the stream.",
 }
 

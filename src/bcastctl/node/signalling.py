@@ -98,7 +98,7 @@ async def whip(request: web.Request) -> web.Response:
     _check_token(request, node.settings.whip_token)
     stream = _stream_id(request)
     offer = await _offer(request)
-    session_id, answer = await node.hub.publish(stream, offer)
+    session_id, answer = await node.hub.publish(stream, offer, request.remote or "")
     return _created(session_id, answer)
 
 
@@ -106,7 +106,7 @@ async def whep(request: web.Request) -> web.Response:
     node = request.app[NODE_KEY]
     stream = _stream_id(request)
     offer = await _offer(request)
-    session_id, answer = await node.hub.view(stream, offer)
+    session_id, answer = await node.hub.view(stream, offer, request.remote or "")
     return _created(session_id, answer)
 
 
