@@ -125,14 +125,20 @@ def regions_view(node: Node, scheme: str, port: int | None) -> RegionsView:
 
 
 async def regions(request: web.Request) -> web.Response:
-    view = regions_view(request.app[PAGES_NODE], request.scheme, request.url.port)
+    node = request.app[PAGES_NODE]
+    if not node.cluster.connected:  # its membership is stale: ask another node
+        raise HttpProblem(503, "not connected to NATS: cannot list the live nodes")
+    view = regions_view(node, request.scheme, request.url.port)
     return web.json_response(view, headers={"Cache-Control": "no-store"})
 
 
 async def stream_status(request: web.Request) -> web.Response:
     stream = request.match_info["stream"]
     _checked_stream(stream)
-    holder = request.app[PAGES_NODE].cluster.holders().get(stream)
+    cluster = request.app[PAGES_NODE].cluster
+    if not cluster.connected:  # its registry is stale: a player must go elsewhere
+        raise HttpProblem(503, "not connected to NATS: cannot tell who holds the stream")
+    holder = cluster.holders().get(stream)
     status = StreamStatus(
         stream=stream,
         held=holder is not None,

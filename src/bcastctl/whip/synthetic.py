@@ -24,11 +24,15 @@ VIDEO_CLOCK = 90_000
 class SyntheticVideo(MediaStreamTrack):
     kind = "video"
 
-    def __init__(self, width: int = 640, height: int = 360, fps: int = 30) -> None:
+    def __init__(
+        self, width: int = 640, height: int = 360, fps: int = 30, first_number: int = 0
+    ) -> None:
+        """`first_number`: where numbering starts (a re-publish carries on where the clock
+        says the last one would be, so a viewer can count the frames an outage cost)."""
         super().__init__()
         self.width, self.height, self.fps = width, height, fps
         self.sent_at: dict[int, float] = {}  # frame number -> time.monotonic() handed out
-        self._count = 0
+        self._count = first_number
         self._start: float | None = None
         self._texture = _blocky_texture(width * 2, height - BAND)
         self._chroma = bytes([128]) * ((width // 2) * (height // 2))
@@ -51,7 +55,7 @@ class SyntheticVideo(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         if self._start is None:
-            self._start = time.monotonic()
+            self._start = time.monotonic() - self._count / self.fps
         due = self._start + self._count / self.fps
         delay = due - time.monotonic()
         if delay > 0:

@@ -21,6 +21,7 @@ const viewer = window.viewer = {
   session: 0, framesDecoded: 0, totalFrames: 0, freezes: 0, election: null,
   recoveries: [], lastFrameAt: null,
 };
+const MISSING_RETRY_MS = 500;
 const avoided = new Map();  // node origin -> until (performance.now())
 let regions = null;
 
@@ -49,7 +50,8 @@ function knownOrigins() {
   for (const region of regions ? regions.regions : []) {
     for (const node of region.nodes) origins.push(node.url);
   }
-  return [...new Set(origins)].filter(o => !avoided.has(o));
+  const unique = [...new Set(origins)];
+  return unique.filter(o => !avoided.has(o)).concat(unique.filter(o => avoided.has(o)));
 }
 
 // ?region=<name> keeps the player in one region while any of its nodes answers (to check
@@ -58,9 +60,23 @@ function pinnedRegion() {
   return new URLSearchParams(location.search).get('region');
 }
 
+// Every node ever listed is kept (a node cut off from NATS lists only itself); the
+// election drops the ones that do not answer.
+function merge(fresh) {
+  const byRegion = new Map((regions ? regions.regions : []).map(r => [r.name, r.nodes]));
+  for (const region of fresh.regions) {
+    const nodes = byRegion.get(region.name) || [];
+    for (const node of region.nodes) {
+      if (!nodes.some(known => known.url === node.url)) nodes.push(node);
+    }
+    byRegion.set(region.name, nodes);
+  }
+  return {regions: [...byRegion].map(([name, nodes]) => ({name, nodes}))};
+}
+
 async function refreshRegions() {
   const fresh = await rtc.regionsFrom(knownOrigins(), settings.probeLimitMs);
-  if (fresh) regions = fresh;
+  if (fresh) regions = merge(fresh);
   const all = regions ? regions.regions : [{name: '?', nodes: [{name: '?', url: location.origin}]}];
   const pinned = all.filter(region => region.name === pinnedRegion());
   return pinned.length ? pinned : all;
@@ -103,16 +119,22 @@ async function connect(reason) {
   const session = ++viewer.session;
   const detectedAt = Date.now();
   const from = viewer.node;
-  for (let tries = 0; session === viewer.session; tries++) {
-    await rtc.sleep(rtc.backoffMs(tries));
+  // failures back off (0.25 s doubling to 5 s); a 404 is retried every MISSING_RETRY_MS
+  let failures = 0, delayMs = 0;
+  while (session === viewer.session) {
+    await rtc.sleep(delayMs);
     if (session !== viewer.session) return;
-    setState(tries ? 'reconnecting' : 'electing', reason ? reason + ': electing a region' : '');
+    if (viewer.state !== 'waiting') {
+      setState(failures ? 'reconnecting' : 'electing', reason ? reason + ': electing a region' : '');
+    }
     const election = await rtc.elect(await refreshRegions(), {
       samples: settings.samples, limitMs: settings.probeLimitMs, avoid: avoidSet()});
     viewer.election = {winner: election.winner, means: election.means};
     rtc.show('election', Object.entries(election.means)
       .map(([region, ms]) => region + ' ' + (ms === null ? 'down' : ms.toFixed(1) + ' ms'))
       .join(' · ') || '—');
+    failures += 1;
+    delayMs = rtc.backoffMs(failures);
     if (!election.candidates.length) {
       setState('reconnecting', 'no node answers; retrying');
       continue;
@@ -126,6 +148,7 @@ async function connect(reason) {
       }
       if (outcome === 'missing') {
         setState('waiting', 'stream "' + viewer.stream + '" is not live yet; retrying');
+        failures = 0; delayMs = MISSING_RETRY_MS;
         break;
       }
     }
