@@ -52,8 +52,10 @@ async def test_every_viewer_recovers_from_each_fault_by_itself(
     assert killed_holder["affected"] == 2
     assert PEER_TIMEOUT_S <= killed_holder["recovery_p50_s"] <= PEER_TIMEOUT_S + 3
     assert killed_holder["frames_lost"] > 0
-    # a viewer's node and a region's NATS: only the viewers there were affected, and moved
+    # a viewer's node and a region's NATS: the viewers there moved to another node
+    # (which viewers watch where by then depends on the earlier elections)
     for step in ("kill-viewer-node", "kill-region-nats"):
-        assert by_step[step]["affected"] == 1, by_step[step]
-        assert by_step[step]["manual_action"] == "none"
-        assert "->" in by_step[step]["moves"][0]
+        values = by_step[step]
+        assert 1 <= values["affected"] <= 2, values
+        assert values["manual_action"] == "none"
+        assert all(" -> " in move for move in values["moves"]), values

@@ -6,8 +6,9 @@ watched by one ReconnectingViewer per region. Then, one step at a time:
 1. kill-publisher-node: SIGKILL the node holding the stream (the publisher publishes
    again elsewhere, as OBS does; viewers follow),
 2. kill-viewer-node: SIGKILL a node serving viewers (they re-elect and reconnect),
-3. kill-region-nats: SIGKILL the NATS server of a region with viewers (its nodes are cut
-   off from the stream; its viewers move to another region).
+3. kill-region-nats: SIGKILL the NATS server of a region with viewers, not the
+   publisher's if another has some (its nodes are cut off from the stream; its viewers
+   move to another region).
 
 Per step, from each viewer's frame arrivals and frame numbers (outcome.py): which viewers
 were affected (no frame for `gap_s`), how long until each decoded frames again (from the
@@ -129,12 +130,9 @@ async def _fault_for(drill: Drill, step: str) -> tuple[str, Callable[[], Awaitab
         return f"node {node} (viewers {', '.join(serving[node])})", lambda: faults.restart_node(
             state_dir, node
         )
-    regions = {
-        v.node.region for v in drill.viewers if v.node is not None and v.node.name in serving
-    } - {holder.region}
-    if not regions:
-        raise ValueError("no viewer watches from a region other than the publisher's")
-    region = sorted(regions)[0]
+    # a region whose viewers watch from afar; else the publisher's own (it moves too)
+    watched = {v.node.region for v in drill.viewers if v.node is not None}
+    region = min(watched, key=lambda r: (r == holder.region, r))
     await asyncio.to_thread(faults.kill_nats, state_dir, region)
     return f"NATS of {region}", lambda: faults.restart_nats(state_dir, region)
 

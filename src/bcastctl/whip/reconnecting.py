@@ -39,6 +39,7 @@ MISSING_RETRY_S = 0.25
 BACKOFF_FIRST_S = 0.25
 BACKOFF_MAX_S = 5.0
 TICK_S = 0.1
+AVOID_S = 5.0  # a node that failed us goes to the back of the list this long
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ class ReconnectingViewer:
             reason = await self._watch(self._session)
             log.info("viewer %s on %s: %s", self.label, self.node and self.node.name, reason)
             assert self.node is not None
-            self._avoid[self.node.url] = time.monotonic() + 10.0
+            self._avoid[self.node.url] = time.monotonic() + AVOID_S
             self.moves.append(Move(reason, self.node.name, time.monotonic()))
             session, self._session = self._session, None
             await session.close(timeout_s=0.5)
@@ -154,10 +155,10 @@ class ReconnectingViewer:
                 except WhipError as e:
                     missing = missing or e.status == 404
                     if e.status != 404:
-                        self._avoid[candidate.url] = time.monotonic() + 10.0
+                        self._avoid[candidate.url] = time.monotonic() + AVOID_S
                     continue
                 except BcastError:
-                    self._avoid[candidate.url] = time.monotonic() + 10.0
+                    self._avoid[candidate.url] = time.monotonic() + AVOID_S
                     continue
                 self.node = candidate
                 if self.moves and reason is not None:
@@ -167,11 +168,18 @@ class ReconnectingViewer:
             failures = 0 if missing else failures + 1
             await asyncio.sleep(MISSING_RETRY_S if missing else backoff_s(failures))
 
+    async def _holder(self, signalling: Signalling) -> str | None:
+        with contextlib.suppress(BcastError, KeyError, ValueError):
+            status = await stream_status(signalling, self.stream, self.probe_timeout_s)
+            return str(status["node"]) if status["held"] else None
+        return None
+
     async def _watch(self, session: ClientSession) -> str:
         """Returns why the session is no longer worth keeping."""
         assert self.node is not None
         signalling = self.signalling_for(self.node.url)
         started = time.monotonic()
+        holder = await self._holder(signalling)  # who fed this session when it was made
         while True:
             await asyncio.sleep(TICK_S)
             state = session.pc.connectionState
@@ -187,6 +195,8 @@ class ReconnectingViewer:
                 return _unusable(e)
             if not status["held"] and stalled > self.publisher_gone_s:
                 return "publisher gone"
+            if status["held"] and holder is not None and status["node"] != holder:
+                return f"the stream moved to {status['node']}"  # this session was fed by the old
             if status["held"] and stalled > 2 * self.stall_s:
                 return "stream stalled"
 
