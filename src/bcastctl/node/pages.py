@@ -79,7 +79,7 @@ def _file(request: web.Request, name: str) -> web.Response:
 def _checked_stream(stream: str) -> None:
     from bcastctl.node.signalling import STREAM_ID
 
-    if not STREAM_ID.match(stream):
+    if not STREAM_ID.fullmatch(stream):
         raise HttpProblem(400, f"stream={stream[:80]!r}: use 1-64 letters, digits, '-' or '_'")
 
 
