@@ -15,8 +15,9 @@ from typing import Any
 
 import yaml
 
-from bcastctl.errors import ConfigError, UsageError
+from bcastctl.errors import ConfigError, OperationFailed, UsageError
 from bcastctl.fleet import Fleet
+from bcastctl.flows import region_flow_problems
 from bcastctl.render.manifests import RegionManifests, base_files, region_manifests
 from bcastctl.render.result import RegionRendered, RenderResult
 from bcastctl.render.schemas import custom_problems
@@ -113,12 +114,7 @@ def render_tree(fleet: Fleet, out: Path, regions: list[str] | None = None) -> Re
         fleet.region(name)  # unknown region -> ConfigError with the list of regions
     by_file = base_files(fleet)
     manifests = {name: region_manifests(fleet, fleet.region(name)) for name in names}
-    for region in manifests.values():
-        problems = custom_problems(region.resolved)
-        if problems:
-            raise ConfigError(
-                f"{region.region}: rendered object refused by its schema: {problems[0]}"
-            )
+    _check(fleet, manifests)
     _prepare(out)
     pruned = _prune(out, set(fleet.region_names)) if not regions else []
     for file_name, docs in by_file.items():
@@ -128,6 +124,26 @@ def render_tree(fleet: Fleet, out: Path, regions: list[str] | None = None) -> Re
     )
     rendered = [_write_region(fleet, out, manifests[name]) for name in names]
     return RenderResult(fleet=fleet.name, out=str(out), regions=rendered, pruned=pruned)
+
+
+def _check(fleet: Fleet, manifests: dict[str, RegionManifests]) -> None:
+    """Schemas, then the flows the NetworkPolicies must let through: before any write."""
+    for region in manifests.values():
+        problems = custom_problems(region.resolved)
+        if problems:
+            raise ConfigError(
+                f"{region.region}: rendered object refused by its schema: {problems[0]}"
+            )
+    blocked = [
+        f"{name}: {problem.line()}"
+        for name, region in manifests.items()
+        for problem in region_flow_problems(fleet, name, region.resolved)
+    ]
+    if blocked:
+        raise OperationFailed(
+            "\n".join(blocked),
+            hint="the NetworkPolicies must admit these flows; nothing was written",
+        )
 
 
 def _write_region(fleet: Fleet, out: Path, manifests: RegionManifests) -> RegionRendered:
