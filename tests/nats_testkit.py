@@ -51,6 +51,25 @@ def free_port(host: str = "127.0.0.1") -> int:
     raise RuntimeError(f"no free port on {host} in {_PORTS.start}-{_PORTS.stop - 1}")
 
 
+def free_udp_range(host: str, size: int) -> tuple[int, int]:
+    """`size` consecutive UDP ports free on `host` now (an ICE port range), none handed out
+    before in this process: (low, high)."""
+    for _ in range(200):
+        low = random.randrange(_PORTS.start, _PORTS.stop - size)
+        ports = range(low, low + size)
+        if _handed_out.intersection(ports):
+            continue
+        try:
+            for port in ports:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                    probe.bind((host, port))
+        except OSError:
+            continue
+        _handed_out.update(ports)
+        return low, low + size - 1
+    raise RuntimeError(f"no {size} free consecutive UDP ports on {host}")
+
+
 def wait_for(
     what: str, predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05
 ) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from bcastctl.adapters import ice
 from bcastctl.node import aiortc_hook, sdp
 from bcastctl.node.cluster import Cluster
 from bcastctl.node.connecting import ConnectGate
@@ -118,7 +119,10 @@ class MediaHub:
     async def _answer(self, pc: RTCPeerConnection) -> str:
         answer = await pc.createAnswer()
         await asyncio.wait_for(pc.setLocalDescription(answer), NEGOTIATION_TIMEOUT_S)
-        return str(pc.localDescription.sdp)
+        sdp_text = str(pc.localDescription.sdp)
+        if "a=candidate:" not in sdp_text:  # e.g. every port of the ICE range is taken
+            raise HttpProblem(503, f"{ice.gather_failure()}; retry later")
+        return sdp_text
 
     async def end(self, session_id: str) -> bool:
         self.connecting.forget(session_id)

@@ -87,6 +87,8 @@ async def serve(settings: NodeSettings, stop: asyncio.Event | None = None) -> No
 
     if ice.is_loopback(settings.advertise_address):
         ice.offer_only(settings.advertise_address)
+    if settings.rtc_port_min:
+        ice.bind_ports(settings.rtc_port_min, settings.rtc_port_max)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
