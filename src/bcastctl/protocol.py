@@ -15,6 +15,11 @@ from typing import Final, TypedDict
 PROTOCOL_VERSION: Final = 2  # 2: heartbeats carry seq; subjects name the node
 
 
+# NATS users besides the nodes (each node's user is its name; render/nats_config.py)
+NATS_MONITOR_USER: Final = "bcastctl"  # read-only, for tools
+NATS_SYSTEM_USER: Final = "sys"  # the system account ($SYS monitoring)
+
+
 def subject_prefix(fleet: str) -> str:
     return f"bcast.{fleet}"
 

@@ -72,7 +72,14 @@ def test_healthy_lab_passes_every_check(lab: Path, tmp_path: Path) -> None:
     code, report = verify(lab, "--junit-file", str(junit))
     bad = [r for r in report["results"] if r["status"] not in ("ok", "skip")]
     assert code == 0, bad
-    assert report["checks"] == ["mcs-dns", "nats-gateways", "membership", "registry", "turn"]
+    assert report["checks"] == [
+        "mcs-dns",
+        "nats-gateways",
+        "nats-peers",
+        "membership",
+        "registry",
+        "turn",
+    ]
     state = load_lab_state(lab)
     turn = by_scope(report, "turn")
     if state.turn.address is None:  # only where coturn is not installed
@@ -166,8 +173,8 @@ async def test_registry_agrees_on_a_published_stream_until_a_link_is_cut(lab: Pa
 def test_table_marks_and_summary(lab: Path) -> None:
     done = cli("verify", "mesh", "--state-dir", str(lab), "--check", "nats", "--wait", "20s")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.count("✔") == 6 and "✖" not in done.stdout
-    assert "all 6 passed" in done.stdout
+    assert done.stdout.count("✔") == 9 and "✖" not in done.stdout  # gateways 6, peers 3
+    assert "all 9 passed" in done.stdout
 
 
 def test_media_flows_between_every_pair(lab: Path) -> None:
@@ -242,9 +249,9 @@ def test_cut_link_names_pair_partition_and_root_cause(lab: Path) -> None:
 def test_dead_nats_is_one_root_cause_and_wait_sees_it_heal(lab: Path) -> None:
     assert cli("lab", "fault", "kill-nats", B, "--state-dir", str(lab)).returncode == 0
     try:
-        report = verify_until(
+        report = verify_until(  # B's nodes are off NATS at once; A's miss them a timeout later
             lab,
-            lambda r: by_scope(r, "membership")["fleet"]["status"] == "fail",
+            lambda r: by_scope(r, "membership")[f"{A}-0"]["status"] == "fail",
             "--check",
             "nats|membership",
         )
@@ -256,10 +263,15 @@ def test_dead_nats_is_one_root_cause_and_wait_sees_it_heal(lab: Path) -> None:
     # an earlier test's rogue node may still be listed as rejected: a cause of its own
     assert {c["cause"] for c in causes[1:]} <= {ROGUE_CAUSE}
     failed = {f"{r['check']}/{r['scope']}" for r in report["results"] if r["status"] == "fail"}
-    assert {f"nats-gateways/{B}", f"nats-gateways/{A}->{B}", "membership/fleet"} <= failed
-    assert {f"nats-gateways/{B}", f"nats-gateways/{A}->{B}", "membership/fleet"} <= set(
-        causes[0]["explains"]
-    )
+    # B's nodes are off NATS (not a partition), A's nodes miss them: all one cause
+    dead = {
+        f"nats-gateways/{B}",
+        f"nats-gateways/{A}->{B}",
+        f"membership/{B}-0",
+        f"membership/{A}-0",
+    }
+    assert dead <= failed and dead <= set(causes[0]["explains"])
+    assert "off_nats" in str(by_scope(report, "membership")[f"{B}-0"]["values"])
     assert failed == {result for cause in causes for result in cause["explains"]}
     code, report = verify(lab, "--wait", "30s", "--check", "nats|membership")
     assert code == 0, [r for r in report["results"] if r["status"] != "ok"]
@@ -292,6 +304,57 @@ def test_node_with_wrong_cluster_secret_is_named_rejected(lab: Path, tmp_path: P
     assert "rogue-0" in members[rejecting[0]]["message"]
     assert any("rogue-0" in c["cause"] and "secret" in c["cause"] for c in report["root_causes"])
     assert "not-the-fleet-secret" not in str(report)
+
+
+async def test_rogue_gateway_and_client_on_nats_are_named(lab: Path, tmp_path: Path) -> None:
+    """Issue 12: a rogue server joined the super-cluster as a gateway and verify passed.
+    The lab's NATS accepts any gateway (no authorization): nats-peers must say so."""
+    import subprocess
+
+    from bcastctl.adapters.nats_bus import NatsBus
+    from nats_testkit import NATS_SERVER, free_port, wait_for
+
+    region = load_lab_state(lab).regions[0]
+    monitor = free_port()
+    conf = tmp_path / "rogue.conf"
+    conf.write_text(
+        f'server_name: "rogue"\nlisten: "127.0.0.1:{free_port()}"\nhttp: "127.0.0.1:{monitor}"\n'
+        f'gateway {{\n  name: "rogue"\n  listen: "127.0.0.1:{free_port()}"\n'
+        f'  gateways: [{{name: "{A}", url: "nats://{region.nats_gateway_listen}"}}]\n}}\n'
+    )
+    rogue = await asyncio.to_thread(
+        subprocess.Popen,
+        [str(NATS_SERVER), "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    intruder = await NatsBus.connect([region.nats_client_url], "intruder")
+    try:
+        report = await asyncio.to_thread(
+            verify_until,
+            lab,
+            lambda r: "rogue" in str(by_scope(r, "nats-peers")[A]["values"]),
+            "--check",
+            "nats-peers",
+        )
+        result = by_scope(report, "nats-peers")[A]
+        assert result["status"] == "fail"
+        assert result["values"]["foreign_gateways"] == ["rogue"]
+        assert result["values"]["unknown_clients"] == ["intruder"]
+        assert any("rogue" in c["cause"] for c in report["root_causes"])
+    finally:
+        await intruder.close()
+        rogue.terminate()
+        rogue.wait(timeout=5)
+    await asyncio.to_thread(
+        wait_for,
+        "nats-peers ok again",
+        lambda: (
+            by_scope(verify(lab, "--check", "nats-peers")[1], "nats-peers")[A]["status"] == "ok"
+        ),
+        15,
+        0.5,
+    )
 
 
 async def test_wrong_turn_secret_fails_with_401(lab: Path, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ CHECKS: Final[tuple[str, ...]] = (
     # every target
     "bcastctl.checks.mcs_dns:McsDns",
     "bcastctl.checks.nats_gateways:NatsGateways",
+    "bcastctl.checks.nats_peers:NatsPeers",
     "bcastctl.checks.membership:Membership",
     "bcastctl.checks.stream_registry:StreamRegistry",
     "bcastctl.checks.turn:Turn",

@@ -108,6 +108,8 @@ def _node_reasons(result: CheckResult, facts: _Facts) -> set[Key] | None:
     for name, far in zip(_strs(result, "missing"), _strs(result, "missing_regions"), strict=False):
         if name in facts.down:
             key: Key | None = ("down", name)
+        elif far in facts.nats_down:  # its region's NATS is gone: that, not the node
+            key = ("nats", far)
         elif name in facts.off_nats:
             key = ("off-nats", name)
         else:

@@ -34,11 +34,11 @@ import string
 from dataclasses import dataclass
 
 from bcastctl.fleet import Fleet, Region
-from bcastctl.protocol import subject_prefix
+from bcastctl.protocol import NATS_MONITOR_USER, NATS_SYSTEM_USER, subject_prefix
 
 GATEWAY_USER = "gateway"
-MONITOR_USER = "bcastctl"
-SYSTEM_USER = "sys"
+MONITOR_USER = NATS_MONITOR_USER
+SYSTEM_USER = NATS_SYSTEM_USER
 
 
 @dataclass(frozen=True)
