@@ -89,7 +89,13 @@ async def test_healthy_clusters_pass_every_kube_check_and_nats_links(deployed):
     assert report.exit_code == ExitCode.OK, [r.message for r in report.results if r.status != "ok"]
     results = by_check(report)
     for name in NAMES:
-        for kube_check in ("kube-cluster", "kube-workloads", "kube-stunner-gateway", "kube-mcs"):
+        for kube_check in (
+            "kube-cluster",
+            "kube-workloads",
+            "kube-stunner-gateway",
+            "kube-mcs",
+            "kube-flows",
+        ):
             assert results[(kube_check, name)].status == Status.ok
     assert results[("nats-gateways", "a->b")].status == Status.ok  # real NATS via pod proxy
     assert results[("kube-stunner-gateway", "a")].values["address"] == "192.0.2.1"
@@ -197,5 +203,46 @@ def test_verify_mesh_cli_on_the_kube_target(deployed, capsys: pytest.CaptureFixt
         "kube-workloads",
         "kube-stunner-gateway",
         "kube-mcs",
+        "kube-flows",
         "nats-gateways",
     }
+
+
+async def test_a_live_policy_that_blocks_the_api_proxy_fails_kube_flows(deployed):
+    """Someone edits the live broadcaster policy back to namespace-only admin: the health
+    gate's route (the API server's pod proxy, from kube-system on GKE) is cut; kube-flows
+    names the flow, the policy and the port (bcastctl.flows on the live objects)."""
+    clusters, fleet, _ = deployed
+    admin = fleet.node.admin_port
+    ingress = [
+        {"ports": [{"protocol": "TCP", "port": fleet.node.signalling_port}]},
+        {
+            "from": [{"podSelector": {"matchLabels": {"app": "stunner"}}}],
+            "ports": [
+                {
+                    "protocol": "UDP",
+                    "port": fleet.node.rtc_port_min,
+                    "endPort": fleet.node.rtc_port_max,
+                }
+            ],
+        },
+        {"from": [{"podSelector": {}}], "ports": [{"protocol": "TCP", "port": admin}]},
+    ]
+    clusters.merge_patch(
+        "b",
+        "networking.k8s.io/v1",
+        "networkpolicies",
+        fleet.namespace,
+        "broadcaster",
+        {"spec": {"ingress": ingress}},
+        "kubectl-edit",
+    )
+    report = await check(fleet)
+    failed = [r for r in report.results if r.check == "kube-flows" and r.status == Status.fail]
+    assert [r.scope for r in failed] == ["b"]
+    assert failed[0].message.startswith(
+        f"bcastctl -> node admin: TCP {admin} of broadcaster pods blocked by "
+        "NetworkPolicy broadcaster"
+    )
+    assert failed[0].hint
+    assert by_check(report)[("kube-flows", "a")].status == Status.ok

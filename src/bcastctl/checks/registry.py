@@ -17,6 +17,7 @@ CHECKS: Final[tuple[str, ...]] = (
     "bcastctl.checks.kube_workloads:KubeWorkloads",
     "bcastctl.checks.kube_stunner:KubeStunnerGateway",
     "bcastctl.checks.kube_mcs:KubeMcsExports",
+    "bcastctl.checks.kube_flows:KubeFlows",
     # every target
     "bcastctl.checks.mcs_dns:McsDns",
     "bcastctl.checks.nats_gateways:NatsGateways",
