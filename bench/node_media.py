@@ -22,6 +22,10 @@ publisher sends 640x360 VP8 at 30 fps (moving noise, so the encoder spends its
   measured node's CPU. Node CPU share (user + kernel) from /proc over a window;
   every viewer must keep >= 29 fps. Viewers per core = N / node CPU share at the
   largest N that held. Passthrough vs MediaRelay (decode once, re-encode per viewer).
+- viewers per core, relayed: the same with the publisher on the other region's node, so
+  every frame reaches the measured node over NATS through the gateway, sealed by the
+  holder and opened (MAC checked) on the measured node; and the cost of sealing and
+  opening one frame, measured in-process.
 """
 
 from __future__ import annotations
@@ -186,7 +190,7 @@ def pin_to_load_cpus() -> None:
 
 
 async def capacity_step(
-    http: Any, node: NodeProcess, stream: str, viewers: int, window_s: float
+    http: Any, node: NodeProcess, stream: str, viewers: int, window_s: float, relayed: bool
 ) -> dict[str, float]:
     """N cheap viewers spread over worker processes; the node's CPU share and the slowest
     viewer's fps over the same window (workers start measuring on our "go")."""
@@ -212,10 +216,8 @@ async def capacity_step(
         for worker in workers:  # each says "ready" once its viewers all receive frames
             assert worker.stdout is not None
             await asyncio.wait_for(worker.stdout.readline(), 120)
-        forwarded, received = (
-            node.metric("frames_forwarded_total"),
-            node.metric("frames_received_total"),
-        )
+        frames_in = "frames_relayed_in_total" if relayed else "frames_received_total"
+        forwarded, received = node.metric("frames_forwarded_total"), node.metric(frames_in)
         node_cpu, started = cpu_split(node.process.pid), time.monotonic()
         client_cpu = sum(cpu_seconds(w.pid) for w in workers)
         for worker in workers:
@@ -231,7 +233,7 @@ async def capacity_step(
         node_share = node_user + node_system
         client_share = (sum(cpu_seconds(w.pid) for w in workers) - client_cpu) / elapsed
         sent_fps = (node.metric("frames_forwarded_total") - forwarded) / viewers / elapsed
-        in_fps = (node.metric("frames_received_total") - received) / elapsed
+        in_fps = (node.metric(frames_in) - received) / elapsed
         # the workers DELETE their sessions and exit; a viewer that vanished without its
         # DELETE would be served until ICE consent expires (30 s) and load the next step
         await asyncio.wait_for(asyncio.gather(*(w.wait() for w in workers)), 120)
@@ -332,15 +334,22 @@ async def viewers_only(url: str, stream: str, count: int, window_s: float) -> No
 
 
 async def capacity(
-    http: Any, node: NodeProcess, stream: str, steps: list[int], window_s: float
+    http: Any,
+    node: NodeProcess,
+    stream: str,
+    steps: list[int],
+    window_s: float,
+    holder: NodeProcess | None = None,
 ) -> list[dict[str, float]]:
     """Steps of N viewers on one stream; the publisher runs in its own process so that
-    its encoder does not compete with the viewers for this process's GIL."""
+    its encoder does not compete with the viewers for this process's GIL. With `holder`,
+    the stream is published there and reaches the measured node over NATS (sealed frames,
+    opened once per frame on the measured node)."""
     publisher = await asyncio.create_subprocess_exec(
         sys.executable,
         __file__,
         "--publish-only",
-        node.signalling,
+        (holder or node).signalling,
         stream,
         env={**os.environ, "BCAST_WHIP_TOKEN": WHIP_TOKEN},
         stdout=asyncio.subprocess.PIPE,
@@ -353,7 +362,9 @@ async def capacity(
         await asyncio.sleep(1)
         for viewers in steps:
             try:
-                step = await capacity_step(http, node, stream, viewers, window_s)
+                step = await capacity_step(
+                    http, node, stream, viewers, window_s, relayed=holder is not None
+                )
             except (TimeoutError, OSError) as e:  # the machine ran out: this step did not hold
                 print(f"    {viewers:4d} viewers: did not hold ({type(e).__name__}: {e})")
                 break
@@ -414,6 +425,30 @@ def per_core(results: list[dict[str, float]]) -> str:
     return line
 
 
+def frame_seal_cost(frames: int = 3000) -> str:
+    """What sealing and opening one frame costs, at the capacity stream's frame sizes
+    (~2 kB delta frames, a ~20 kB keyframe per second); the node does it once per frame
+    per node that relays the stream, not per viewer."""
+    from bcastctl.node.frames import EncodedFrame, FrameSeal, media_key
+
+    seal = FrameSeal(media_key("bench-secret"))
+    subject = "bcast.bench.media.bench-a.load.video"
+    sizes = [20_000 if index % 30 == 0 else 2_000 for index in range(frames)]
+    packed = [EncodedFrame.create("video/VP8", 90_000, os.urandom(n), 0).pack() for n in sizes]
+    started = time.perf_counter()
+    sealed = [seal.seal(subject, payload) for payload in packed]
+    sealing = time.perf_counter() - started
+    started = time.perf_counter()
+    for data in sealed:
+        seal.open(subject, data)
+    opening = time.perf_counter() - started
+    per_second = (sealing + opening) / frames * 30
+    return (
+        f"seal {sealing / frames * 1e6:.1f} µs + open {opening / frames * 1e6:.1f} µs per frame; "
+        f"at 30 fps {per_second * 100:.3f} % of a core per relayed stream and node"
+    )
+
+
 def summary(name: str, values: list[float]) -> str:
     if not values:
         return f"{name}: no samples"
@@ -433,6 +468,16 @@ async def run(args: argparse.Namespace, nodes: dict[str, NodeProcess]) -> None:
         window = args.window or (3 if args.quick else 10)
         passthrough = await capacity(http, nodes["a"], "load-passthrough", steps, window)
         print("  => " + per_core(passthrough))
+        print(
+            "viewers per core, relayed over NATS (frames sealed by the holder, opened here):",
+            flush=True,
+        )
+        await asyncio.to_thread(
+            wait_for, "b sees a", lambda: "bench-a" in nodes["b"].member_names()
+        )
+        relayed = await capacity(http, nodes["b"], "load-relayed", steps, window, holder=nodes["a"])
+        print("  => " + per_core(relayed))
+        print("frame authentication cost: " + frame_seal_cost())
         print("viewers per core, MediaRelay (decode + re-encode):", flush=True)
         relay = await capacity(
             http,
