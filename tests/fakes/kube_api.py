@@ -91,6 +91,8 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
     backdate_s: float = 0.0  # new objects look this much older (e.g. long-settled exports)
     faults: list[tuple[str, int]] = attrs.field(factory=list)  # (path prefix, status), once each
     delays: dict[str, float] = attrs.field(factory=dict)  # path prefix -> seconds before answering
+    # (namespace, pod, container) -> [(unix time, line)]: what the pod log API serves
+    pod_logs: dict[tuple[str, str, str], list[tuple[float, str]]] = attrs.field(factory=dict)
     _rv: Iterator[int] = attrs.field(factory=lambda: itertools.count(1000))
     _last_rv: int = 1000
     _owners: dict[Key, dict[Path, str]] = attrs.field(factory=dict)
@@ -203,6 +205,8 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
         assert request.resource is not None
         if request.resource.plural == "pods" and (request.subresource or "").startswith("proxy"):
             return await self._proxy(request, raw)
+        if request.resource.plural == "pods" and request.subresource == "log":
+            return self._log(request, raw)
         info = self._info(request)
         namespace = request.namespace if info.namespaced else None
         method = request.method.value
@@ -484,6 +488,25 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
             await asyncio.sleep(0.05)
         await response.write_eof()
         return response
+
+    # --- pod logs (GET .../pods/NAME/log: container, sinceSeconds, timestamps, limitBytes) ----
+
+    def _log(
+        self, request: rendering.Request, raw: aiohttp.web.BaseRequest
+    ) -> aiohttp.web.StreamResponse:
+        key = (request.namespace or "", request.name or "", raw.query.get("container", ""))
+        if key not in self.pod_logs:
+            raise _error(404, "NotFound", f"no container {key[2]!r} in pod {key[1]!r}")
+        since = time.time() - float(raw.query.get("sinceSeconds", "1e12"))
+        stamped = raw.query.get("timestamps") == "true"
+        lines = [
+            (datetime.fromtimestamp(when, UTC).isoformat().replace("+00:00", "Z")
+             + " " if stamped else "") + line + "\n"
+            for when, line in self.pod_logs[key]
+            if when >= since
+        ]  # fmt: skip
+        body = "".join(lines).encode()[: int(raw.query.get("limitBytes", "100000000"))]
+        return aiohttp.web.Response(body=body, content_type="text/plain")
 
     # --- pod proxy --------------------------------------------------------------------
 

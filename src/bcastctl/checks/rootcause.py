@@ -187,7 +187,11 @@ def root_causes(results: Sequence[CheckResult], unreachable: dict[str, str]) -> 
         if reasons is not None:
             for key in reasons:
                 explained.setdefault(key, []).append(result.id)
-        elif not (result.check == "mcs-dns" and _link(*result.regions) in facts.cut):
+        elif not (
+            result.check == "mcs-dns"
+            and result.scope_kind == "pair"  # a region-wide mcs-dns failure has no link
+            and _link(*result.regions) in facts.cut
+        ):
             leftovers.append(
                 RootCause(
                     cause=f"{result.check} in {result.scope}: {result.message}",

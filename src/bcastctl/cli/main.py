@@ -14,6 +14,7 @@ import typer
 from typer.exceptions import TyperException
 
 from bcastctl import __version__
+from bcastctl.cli import bundle as bundle_cmd
 from bcastctl.cli import deploy as deploy_cmd
 from bcastctl.cli import lab as lab_cmd
 from bcastctl.cli import monitor as monitor_cmd
@@ -91,6 +92,12 @@ deploy_cmd.register(app)  # deploy, rollback, status, clusters, dns
 app.add_typer(node_cmd.app, name="node")
 app.command("monitor", help=monitor_cmd.MONITOR_HELP, epilog=monitor_cmd.MONITOR_EPILOG)(
     monitor_cmd.monitor
+)
+app.command("bundle", help=bundle_cmd.BUNDLE_HELP, epilog=bundle_cmd.BUNDLE_EPILOG)(
+    bundle_cmd.bundle
+)
+app.command("analyze", help=bundle_cmd.ANALYZE_HELP, epilog=bundle_cmd.ANALYZE_EPILOG)(
+    bundle_cmd.analyze
 )
 
 

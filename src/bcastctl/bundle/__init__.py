@@ -1,0 +1,1 @@
+"""`bcastctl bundle` and `bcastctl analyze`: one archive of every region's evidence."""

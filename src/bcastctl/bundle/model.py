@@ -1,0 +1,33 @@
+"""What `bundle` returns and writes as manifest.json (JSON envelope kind "Bundle")."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+REPORT_KIND = "Bundle"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class RegionRecord(_Model):
+    name: str
+    reachable: bool  # the target reached the region at all
+    error: str | None = None  # why not, when not
+    unreachable_parts: dict[str, str] = {}  # "nats <server>", "node <name>", "logs", ... -> why
+    files: int = 0
+
+
+class BundleResult(_Model):
+    path: str
+    fleet: str
+    target: str
+    created_at: str  # ISO 8601 UTC
+    since_s: float
+    regions: list[RegionRecord]
+    files: int
+    size_bytes: int
+    duration_s: float
+    root_causes: list[str]  # as verify mesh found them at bundle time
+    timeline_entries: int
