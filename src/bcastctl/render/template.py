@@ -17,7 +17,16 @@ from typing import Any
 
 from bcastctl.yamlsafe import safe_load_all_unique
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+def _templates_dir() -> Path:
+    """bcastctl/templates in an installed wheel (the build's include rule puts it there);
+    the repository's top-level templates/ when running from a source checkout."""
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "templates"
+    return packaged if packaged.is_dir() else package.parent.parent / "templates"
+
+
+TEMPLATES_DIR = _templates_dir()
 
 Scalar = str | int | float | bool
 _WHOLE = re.compile(r"^\$\{([a-z_]+)\}$")
