@@ -16,7 +16,9 @@ Nothing on NATS is trusted because it arrived (DESIGN "Authenticated fabric"):
 - Every credential is an environment variable of the NATS container (`$VAR`, resolved
   by nats-server at start; a missing one stops it), filled from the Secret named in
   `fleet.secrets` (key `secret`): `nats_secret_env` is that contract, for render's
-  StatefulSet and the lab. The config text never holds a secret.
+  StatefulSet and the lab. The config text never holds a secret. nats-server parses a
+  variable's value as config syntax (conf/parse.go lookupVariable): generate passwords as
+  a letter followed by hex, or a leading digit makes the value a number.
 
 The node passwords of a region are one Secret: a StatefulSet's pods share one pod
 template, so they cannot each get a different Secret; per-node users still bind each
