@@ -136,8 +136,17 @@ class NodeSettings(_Model):
         return self
 
 
+class GatewayTls(_Model):
+    """Mutual TLS on the NATS gateways, where they cross networks: a `kubernetes.io/tls`
+    Secret (keys tls.crt, tls.key, ca.crt) of this name in every region; each region's
+    certificate must name its gateway's clusterset name (the name the others dial)."""
+
+    secret: Dns1123Label
+
+
 class Nats(_Model):
     image: ImageReference = "nats:2.10.24-alpine"
+    gateway_tls: GatewayTls | None = None
     client_port: Port = 4222
     cluster_port: Port = 6222
     gateway_port: Port = 7222

@@ -18,7 +18,7 @@ from bcastctl.fleet import Fleet, Region
 from bcastctl.node.settings import NodeSettings
 from bcastctl.render import template
 from bcastctl.render.monitoring import monitoring_manifests
-from bcastctl.render.nats_config import nats_config, nats_secret_env
+from bcastctl.render.nats_config import GATEWAY_TLS_DIR, nats_config, nats_secret_env
 from bcastctl.render.template import Scalar
 
 Manifest = dict[str, Any]
@@ -204,6 +204,8 @@ def _fill(fleet: Fleet, region: Region, doc: Manifest) -> None:
             config.encode()
         ).hexdigest()
         pod["spec"]["containers"][0]["env"] = nats_env(fleet, config)
+        if fleet.nats.gateway_tls is not None:
+            mount_gateway_tls(pod["spec"], fleet.nats.gateway_tls.secret)
     elif kind == "StatefulSet" and name == f"{region.name}-broadcaster":
         doc["spec"]["template"]["spec"]["containers"][0]["env"] = node_env(fleet, region)
     elif kind == "Gateway":
@@ -213,6 +215,14 @@ def _fill(fleet: Fleet, region: Region, doc: Manifest) -> None:
         ]
         if region.turn_address:
             doc["spec"]["addresses"] = [{"type": "IPAddress", "value": region.turn_address}]
+
+
+def mount_gateway_tls(pod_spec: Manifest, secret: str) -> None:
+    """The gateway certificate Secret, read-only where nats.conf's `tls {}` reads it."""
+    pod_spec["volumes"].append({"name": "gateway-tls", "secret": {"secretName": secret}})
+    pod_spec["containers"][0]["volumeMounts"].append(
+        {"name": "gateway-tls", "mountPath": GATEWAY_TLS_DIR, "readOnly": True}
+    )
 
 
 def sort_for_apply(docs: list[Manifest]) -> list[Manifest]:

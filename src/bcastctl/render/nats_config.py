@@ -12,7 +12,9 @@ Nothing on NATS is trusted because it arrived (DESIGN "Authenticated fabric"):
   read-only user (`bcastctl`) for tools. Account SYS has the system user (monitoring).
 - Gateways authenticate (`authorization` in `gateway {}`; a server dials the others
   with the same user and password) and a gateway whose name is not a configured
-  region is refused (`reject_unknown_cluster`).
+  region is refused (`reject_unknown_cluster`). With `fleet.nats.gateway_tls`, gateway
+  connections are mutual TLS (certificates from the Secret it names, mounted at
+  GATEWAY_TLS_DIR); the lab may run without.
 - Every credential is an environment variable of the NATS container (`$VAR`, resolved
   by nats-server at start; a missing one stops it), filled from the Secret named in
   `fleet.secrets` (key `secret`): `nats_secret_env` is that contract, for render's
@@ -39,6 +41,7 @@ from bcastctl.fleet import Fleet, Region
 from bcastctl.protocol import NATS_MONITOR_USER, NATS_SYSTEM_USER, subject_prefix
 
 GATEWAY_USER = "gateway"
+GATEWAY_TLS_DIR = "/etc/nats-gateway-tls"  # where the NATS pod mounts fleet.nats.gateway_tls
 MONITOR_USER = NATS_MONITOR_USER
 SYSTEM_USER = NATS_SYSTEM_USER
 
@@ -90,7 +93,7 @@ gateway {
   # only configured regions may join, and only with the gateway credentials
   reject_unknown_cluster: true
   authorization { user: ${gateway_user}, password: $$NATS_GATEWAY_PASSWORD }
-  gateways: [
+${gateway_tls}  gateways: [
 ${gateways}
   ]
 }
@@ -173,4 +176,21 @@ def nats_config(fleet: Fleet, region: Region) -> str:
         gateway_user=GATEWAY_USER,
         system_user=SYSTEM_USER,
         users=_users(fleet, region),
+        gateway_tls=_gateway_tls(fleet),
+    )
+
+
+def _gateway_tls(fleet: Fleet) -> str:
+    """Mutual TLS for every gateway connection, both directions, when the fleet asks."""
+    if fleet.nats.gateway_tls is None:
+        return ""
+    return (
+        "  # mutual TLS: both sides present a certificate from the fleet's gateway CA\n"
+        "  tls {\n"
+        f'    cert_file: "{GATEWAY_TLS_DIR}/tls.crt"\n'
+        f'    key_file: "{GATEWAY_TLS_DIR}/tls.key"\n'
+        f'    ca_file: "{GATEWAY_TLS_DIR}/ca.crt"\n'
+        "    verify: true\n"
+        "    timeout: 3\n"
+        "  }\n"
     )
