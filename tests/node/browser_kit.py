@@ -100,9 +100,26 @@ class Browser:
             "Emulation.setDeviceMetricsOverride",
             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
         )
-        shot = await self.call(
-            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}
+        # the override takes effect at the next layout: until then the page may report a
+        # 0-wide content box and Chromium refuses the capture ("Cannot take screenshot with
+        # 0 width"); wait for a laid-out page, then clip to its size
+        size = await self.evaluate(
+            "new Promise(r => requestAnimationFrame(() => r(document.documentElement"
+            ".scrollWidth > 0 && [document.documentElement.scrollWidth,"
+            " document.documentElement.scrollHeight])))",
+            until_true=True,
+            limit_s=10,
         )
+        page_w, page_h = size or (width, height)
+        shot = await self.call(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": max(page_w, width), "height": max(page_h, 1),
+                         "scale": 1},
+            },
+        )  # fmt: skip
         png = base64.b64decode(shot["data"])
         await asyncio.to_thread(path.write_bytes, png)
         return png
