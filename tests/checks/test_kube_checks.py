@@ -165,7 +165,11 @@ async def test_a_missing_import_of_a_fresh_export_is_only_a_warning(tmp_path: Pa
     assert result.status == Status.warn and "a-nats-gateway" in result.message
 
 
-def test_verify_mesh_cli_on_the_kube_target(deployed, capsys: pytest.CaptureFixture[str]):
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_verify_mesh_cli_on_the_kube_target(
+    deployed, capsys: pytest.CaptureFixture[str], where: str
+):
+    """`-o json -f F verify mesh` and `verify mesh -o json --fleet F`: global options anywhere."""
     import json
 
     from bcastctl.cli.main import run
@@ -179,22 +183,20 @@ def test_verify_mesh_cli_on_the_kube_target(deployed, capsys: pytest.CaptureFixt
     for region in document["regions"]:
         region["replicas"] = 1
     write_fleet(fleet_path, document)
-    code = run(
-        [
-            "-o",
-            "json",
-            "-f",
-            str(fleet_path),
-            "verify",
-            "mesh",
-            "--target",
-            "kube",
-            "--check",
-            "^kube-",
-            "--check",
-            "^nats-gateways$",
-        ]
-    )
+    command = [
+        "verify",
+        "mesh",
+        "--target",
+        "kube",
+        "--check",
+        "^kube-",
+        "--check",
+        "^nats-gateways$",
+    ]
+    if where == "before":
+        code = run(["-o", "json", "-f", str(fleet_path), *command])
+    else:
+        code = run([*command, "-o", "json", "--fleet", str(fleet_path)])
     report = json.loads(capsys.readouterr().out)["result"]
     assert code == 0, [r for r in report["results"] if r["status"] != "ok"]
     assert report["target"] == "kube"

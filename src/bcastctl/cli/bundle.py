@@ -3,46 +3,46 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import click
 
 from bcastctl.cli import context
-from bcastctl.cli.verify import (
-    StateDirOption,
-    TargetKind,
-    TargetOption,
-    open_target,
-    parse_duration,
-)
+from bcastctl.cli.base import Command
+from bcastctl.cli.options import duration_option, open_target, state_dir_option, target_option
 
-BUNDLE_HELP = (
-    "Collect one archive for the whole fleet: per region pods, events, logs, NATS monitoring, "
-    "node views, live vs rendered; verify mesh and probe rtt results; one timeline. "
-    "Secrets are redacted."
-)
 BUNDLE_EPILOG = (
     "Exit codes: 0 written (unreachable regions and parts are recorded inside), 2 usage, "
     "3 config or the file cannot be written."
 )
-ANALYZE_HELP = "Re-run the root-cause analysis of a bundle offline; print it as verify mesh does."
 ANALYZE_EPILOG = (
     "Exit codes: 0 nothing failed when the bundle was made, 1 a check failed, 3 not a bundle."
 )
 
 
+@click.command(cls=Command, epilog=BUNDLE_EPILOG)
+@target_option
+@state_dir_option
+@duration_option("--since", help="Logs and events since.", default="1h", positive=True)
+@click.option(
+    "--file", "-f", "out", type=click.Path(path_type=Path),
+    help="The archive [default: bcastctl-bundle-<time>.tar.gz].",
+)  # fmt: skip
+@duration_option("--timeout", help="Deadline of one request or check.", default="10s",
+                 positive=True)  # fmt: skip
+@click.pass_context
 def bundle(
-    ctx: typer.Context,
-    target: TargetOption = TargetKind.auto,
-    state_dir: StateDirOption = None,
-    since: Annotated[str, typer.Option(help="Logs and events since, e.g. 1h, 30m.")] = "1h",
-    out: Annotated[
-        Path | None,
-        typer.Option("--file", "-f", help="The archive [default: bcastctl-bundle-<time>.tar.gz]."),
-    ] = None,
-    timeout: Annotated[str, typer.Option(help="Deadline of one request or check.")] = "10s",
+    ctx: click.Context,
+    target: str,
+    state_dir: Path | None,
+    since: float,
+    out: Path | None,
+    timeout: float,
 ) -> int:
-    """Collect the evidence of every region into one .tar.gz."""
+    """Collect the evidence of every region into one .tar.gz.
+
+    Per region pods, events, logs, NATS monitoring, node views, live vs rendered; verify
+    mesh and probe rtt results; one timeline. Secrets are redacted.
+    """
     import asyncio
     import time
 
@@ -53,22 +53,21 @@ def bundle(
 
     cli = context.get(ctx)
     path = out or Path(time.strftime("bcastctl-bundle-%Y%m%dT%H%M%SZ.tar.gz", time.gmtime()))
-    options = BundleOptions(
-        path=path,
-        since_s=parse_duration("--since", since, positive=True),
-        timeout_s=parse_duration("--timeout", timeout, positive=True),
-    )
+    options = BundleOptions(path=path, since_s=since, timeout_s=timeout)
     options.validate()
     result = asyncio.run(collect_bundle_on(open_target(cli, target, state_dir), options))
     emit(cli.out, cli.output, REPORT_KIND, result, bundle_view)
     return 0
 
 
-def analyze(
-    ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="A bundle written by `bcastctl bundle`.")],
-) -> int:
-    """The same report as `verify mesh`, from a bundle, offline."""
+@click.command(cls=Command, epilog=ANALYZE_EPILOG)
+@click.argument("path", type=click.Path(path_type=Path))
+@click.pass_context
+def analyze(ctx: click.Context, path: Path) -> int:
+    """Re-run the root-cause analysis of a bundle (PATH, from `bcastctl bundle`) offline.
+
+    Prints the same report as `verify mesh`.
+    """
     from bcastctl.bundle.analyze import analyze_bundle
     from bcastctl.checks.report import REPORT_KIND
     from bcastctl.report.bundle_view import bundle_header

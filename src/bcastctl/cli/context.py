@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import typer
+import click
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -38,11 +39,25 @@ class CliContext:
             self._fleet = load_fleet(self.fleet_path)
         return self._fleet
 
-    def use_fleet(self, path: Path | None) -> None:
-        """A command-level --fleet overrides the global one."""
-        if path is not None:
-            self.fleet_path = path
-            self._fleet = None
+    def use_fleet(self, path: Path) -> None:
+        """A --fleet given after the command overrides one given before it."""
+        self.fleet_path = path
+        self._fleet = None
+
+    def set_verbosity(self, verbosity: int) -> None:
+        """-1 quiet, 0 warnings, 1 info, 2 and more debug (applied when the command runs)."""
+        self.verbosity = verbosity
+
+    def configure_logging(self) -> None:
+        """Logs to stderr at the level the verbosity asks for."""
+        import logging
+
+        level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
+            self.verbosity, logging.DEBUG
+        )
+        if not logging.getLogger().handlers:
+            logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        logging.getLogger().setLevel(level)
 
     @property
     def out(self) -> Console:
@@ -59,9 +74,9 @@ class CliContext:
         return stderr_console(self.no_color, quiet=self.verbosity < 0)
 
 
-def get(ctx: typer.Context) -> CliContext:
-    obj = ctx.find_root().obj
-    if not isinstance(obj, CliContext):  # a command invoked without the root callback (tests)
-        obj = CliContext(fleet_path=Path(os.environ.get("BCASTCTL_FLEET", "fleet.yaml")))
-        ctx.find_root().obj = obj
-    return obj
+def get(ctx: click.Context) -> CliContext:
+    """The CliContext the root group made (or a default one, for a command run on its own)."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliContext):
+        root.obj = CliContext(fleet_path=Path(os.environ.get("BCASTCTL_FLEET", "fleet.yaml")))
+    return root.obj

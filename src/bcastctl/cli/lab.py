@@ -3,33 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Any
 
-import typer
+import click
 
 from bcastctl.cli import context
+from bcastctl.cli.base import Group
+from bcastctl.cli.options import duration_option, state_dir_option
 
-app = typer.Typer(
-    help="The whole multi-region fleet on this machine (loopback only, no root), "
-    "with emulated WAN latency between regions.",
-    no_args_is_help=True,
-)
-fault_app = typer.Typer(
-    help="Rehearse failures on a running lab (and heal them).", no_args_is_help=True
-)
-app.add_typer(fault_app, name="fault")
 
-StateDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--state-dir",
-        envvar="BCASTCTL_LAB_DIR",
-        help="Where the lab keeps its state, logs and secrets [default: ./.bcastctl/lab].",
-        show_default=False,
-    ),
-]
-RegionA = Annotated[str, typer.Argument(help="One region of the link.")]
-RegionB = Annotated[str, typer.Argument(help="The other region.")]
+@click.group(cls=Group)
+def lab() -> None:
+    """The whole multi-region fleet on this machine (loopback only, no root), with emulated
+    WAN latency between regions."""
+
+
+@lab.group()
+def fault() -> None:
+    """Rehearse failures on a running lab (and heal them)."""
+
+
+def region_a(f: Any) -> Any:
+    return click.argument("a", metavar="REGION_A")(f)
+
+
+def region_b(f: Any) -> Any:
+    return click.argument("b", metavar="REGION_B")(f)
 
 
 def _dir(state_dir: Path | None) -> Path:
@@ -38,25 +37,19 @@ def _dir(state_dir: Path | None) -> Path:
     return default_state_dir(state_dir)
 
 
-@app.command(
-    epilog="Exit codes: 0 ready (or already running), 1 not ready in time, 2 usage, 3 config."
+@lab.command(
+    epilog="The lab's fleet file is the global --fleet/-f (before or after `up`). "
+    "Exit codes: 0 ready (or already running), 1 not ready in time, 2 usage, 3 config."
 )
+@state_dir_option
+@click.option("--nodes/--no-nodes", default=True, show_default=True,
+              help="Start the broadcaster nodes (--no-nodes: NATS, links, DNS, TURN).")  # fmt: skip
+@duration_option("--timeout", help="How long to wait for ready.", default="60s", minimum=1.0)
+@click.option("--monitor", is_flag=True,
+              help="Also run `bcastctl monitor` on the lab (stopped by lab down).")  # fmt: skip
+@click.pass_context
 def up(
-    ctx: typer.Context,
-    state_dir: StateDir = None,
-    fleet: Annotated[
-        Path | None, typer.Option("--fleet", "-f", help="Lab fleet file (overrides the global).")
-    ] = None,
-    nodes: Annotated[
-        bool, typer.Option(help="Start the broadcaster nodes (--no-nodes: NATS, links, DNS, TURN).")
-    ] = True,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for ready.", min=1)] = 60.0,
-    monitor: Annotated[
-        bool,
-        typer.Option(
-            "--monitor", help="Also run `bcastctl monitor` on the lab (stopped by lab down)."
-        ),
-    ] = False,
+    ctx: click.Context, state_dir: Path | None, nodes: bool, timeout: float, monitor: bool
 ) -> int:
     """Start NATS per region, delay links, DNS, TURN and nodes; wait until ready."""
     import asyncio
@@ -66,7 +59,6 @@ def up(
     from bcastctl.report.envelope import emit
 
     cli = context.get(ctx)
-    cli.use_fleet(fleet)
 
     def progress(message: str) -> None:
         cli.err.print(f"[dim]lab:[/] {message}", highlight=False)
@@ -86,8 +78,10 @@ def up(
     return 0
 
 
-@app.command(epilog="Exit codes: 0 healthy, 1 something down, 3 no lab in the state dir.")
-def status(ctx: typer.Context, state_dir: StateDir = None) -> int:
+@lab.command(epilog="Exit codes: 0 healthy, 1 something down, 3 no lab in the state dir.")
+@state_dir_option
+@click.pass_context
+def status(ctx: click.Context, state_dir: Path | None) -> int:
     """Show the lab and check it live: processes, gateways, links, node membership."""
     import asyncio
 
@@ -101,8 +95,10 @@ def status(ctx: typer.Context, state_dir: StateDir = None) -> int:
     return 0 if result.healthy else 1
 
 
-@app.command(epilog="Exit codes: 0 stopped (or nothing to stop), 1 something survived.")
-def down(ctx: typer.Context, state_dir: StateDir = None) -> int:
+@lab.command(epilog="Exit codes: 0 stopped (or nothing to stop), 1 something survived.")
+@state_dir_option
+@click.pass_context
+def down(ctx: click.Context, state_dir: Path | None) -> int:
     """Stop every process the lab started, by pid, and verify no port stays bound."""
     from bcastctl.lab.teardown import lab_down
     from bcastctl.lab.view import lab_down_view
@@ -113,7 +109,7 @@ def down(ctx: typer.Context, state_dir: StateDir = None) -> int:
     return 0
 
 
-def _emit_fault(ctx: typer.Context, result: object) -> int:
+def _emit_fault(ctx: click.Context, result: object) -> int:
     from bcastctl.lab.faults import FaultResult
     from bcastctl.lab.view import fault_view
     from bcastctl.report.envelope import emit
@@ -124,8 +120,12 @@ def _emit_fault(ctx: typer.Context, result: object) -> int:
     return 0
 
 
-@fault_app.command("cut-link")
-def cut_link(ctx: typer.Context, a: RegionA, b: RegionB, state_dir: StateDir = None) -> int:
+@fault.command("cut-link")
+@region_a
+@region_b
+@state_dir_option
+@click.pass_context
+def cut_link(ctx: click.Context, a: str, b: str, state_dir: Path | None) -> int:
     """Cut the WAN link between two regions, both ways (open connections dropped)."""
     import asyncio
 
@@ -134,8 +134,12 @@ def cut_link(ctx: typer.Context, a: RegionA, b: RegionB, state_dir: StateDir = N
     return _emit_fault(ctx, asyncio.run(link_fault(_dir(state_dir), "cut", a, b)))
 
 
-@fault_app.command("heal-link")
-def heal_link(ctx: typer.Context, a: RegionA, b: RegionB, state_dir: StateDir = None) -> int:
+@fault.command("heal-link")
+@region_a
+@region_b
+@state_dir_option
+@click.pass_context
+def heal_link(ctx: click.Context, a: str, b: str, state_dir: Path | None) -> int:
     """Restore the link between two regions at its configured latency."""
     import asyncio
 
@@ -144,52 +148,52 @@ def heal_link(ctx: typer.Context, a: RegionA, b: RegionB, state_dir: StateDir = 
     return _emit_fault(ctx, asyncio.run(link_fault(_dir(state_dir), "heal", a, b)))
 
 
-@fault_app.command("slow-link")
-def slow_link(
-    ctx: typer.Context,
-    a: RegionA,
-    b: RegionB,
-    ms: Annotated[float, typer.Option("--ms", help="New one-way latency in ms (both ways).")],
-    state_dir: StateDir = None,
-) -> int:
+@fault.command("slow-link")
+@region_a
+@region_b
+@duration_option(
+    "--delay", "--ms", help="New one-way latency (both ways).", bare="ms", required=True
+)
+@state_dir_option
+@click.pass_context
+def slow_link(ctx: click.Context, a: str, b: str, delay: float, state_dir: Path | None) -> int:
     """Change a link's one-way latency until healed."""
     import asyncio
 
     from bcastctl.lab.faults import link_fault
 
-    return _emit_fault(ctx, asyncio.run(link_fault(_dir(state_dir), "slow", a, b, ms)))
+    return _emit_fault(
+        ctx, asyncio.run(link_fault(_dir(state_dir), "slow", a, b, round(delay * 1000, 6)))
+    )
 
 
-@fault_app.command("kill-node")
-def kill_node(
-    ctx: typer.Context,
-    node: Annotated[str, typer.Argument(help="Node name, e.g. us-east5-0.")],
-    state_dir: StateDir = None,
-) -> int:
+@fault.command("kill-node")
+@click.argument("node", metavar="NODE")
+@state_dir_option
+@click.pass_context
+def kill_node(ctx: click.Context, node: str, state_dir: Path | None) -> int:
     """SIGKILL one broadcaster node (a crash: no goodbye to its peers)."""
     from bcastctl.lab.faults import kill_node as kill
 
     return _emit_fault(ctx, kill(_dir(state_dir), node))
 
 
-@fault_app.command("kill-nats")
-def kill_nats(
-    ctx: typer.Context,
-    region: Annotated[str, typer.Argument(help="Region whose NATS server dies.")],
-    state_dir: StateDir = None,
-) -> int:
+@fault.command("kill-nats")
+@click.argument("region", metavar="REGION")
+@state_dir_option
+@click.pass_context
+def kill_nats(ctx: click.Context, region: str, state_dir: Path | None) -> int:
     """SIGKILL one region's NATS server."""
     from bcastctl.lab.faults import kill_nats as kill
 
     return _emit_fault(ctx, kill(_dir(state_dir), region))
 
 
-@fault_app.command("restart-node")
-def restart_node(
-    ctx: typer.Context,
-    node: Annotated[str, typer.Argument(help="Node name, e.g. us-east5-0.")],
-    state_dir: StateDir = None,
-) -> int:
+@fault.command("restart-node")
+@click.argument("node", metavar="NODE")
+@state_dir_option
+@click.pass_context
+def restart_node(ctx: click.Context, node: str, state_dir: Path | None) -> int:
     """Start a killed node again, as `lab up` did; waits until it answers /healthz."""
     import asyncio
 
@@ -198,12 +202,11 @@ def restart_node(
     return _emit_fault(ctx, asyncio.run(restart(_dir(state_dir), node)))
 
 
-@fault_app.command("restart-nats")
-def restart_nats(
-    ctx: typer.Context,
-    region: Annotated[str, typer.Argument(help="Region whose NATS server comes back.")],
-    state_dir: StateDir = None,
-) -> int:
+@fault.command("restart-nats")
+@click.argument("region", metavar="REGION")
+@state_dir_option
+@click.pass_context
+def restart_nats(ctx: click.Context, region: str, state_dir: Path | None) -> int:
     """Start a killed NATS server again; waits until it answers /healthz."""
     import asyncio
 

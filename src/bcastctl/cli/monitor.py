@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from pathlib import Path
 
-import typer
+import click
 
 from bcastctl.cli import context
-from bcastctl.cli.verify import (
-    StateDirOption,
-    TargetKind,
-    TargetOption,
-    open_target,
-    parse_duration,
-)
+from bcastctl.cli.base import Command
+from bcastctl.cli.options import duration_option, open_target, state_dir_option, target_option
 from bcastctl.errors import UsageError
 
-MONITOR_HELP = (
-    "Run the mesh checks and the RTT probes every --interval and serve the results as "
-    "Prometheus metrics on http://LISTEN/metrics until SIGINT or SIGTERM."
-)
 MONITOR_EPILOG = "Exit codes: 0 stopped by a signal, 2 usage (e.g. the address is taken), 3 config."
 
 
@@ -37,23 +28,31 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host.strip("[]"), number
 
 
+@click.command(cls=Command, epilog=MONITOR_EPILOG)
+@target_option
+@state_dir_option
+@duration_option("--interval", help="Time between rounds.", default="30s", positive=True)
+@duration_option("--timeout", help="Deadline of one check in one region [default: 10s, at most "
+                 "--interval].", positive=True)  # fmt: skip
+@click.option("--samples", "-n", type=int, default=5, show_default=True,
+              help="RTT samples per pair.")  # fmt: skip
+@click.option("--listen", default="127.0.0.1:9100", show_default=True,
+              help="Serve /metrics on IP:PORT (loopback unless told otherwise).")  # fmt: skip
+@click.pass_context
 def monitor(
-    ctx: typer.Context,
-    target: TargetOption = TargetKind.auto,
-    state_dir: StateDirOption = None,
-    interval: Annotated[str, typer.Option(help="Time between rounds, e.g. 30s or 1m.")] = "30s",
-    timeout: Annotated[
-        str | None,
-        typer.Option(
-            help="Deadline of one check in one region [default: 10s, at most --interval]."
-        ),
-    ] = None,
-    samples: Annotated[int, typer.Option("--samples", "-n", help="RTT samples per pair.")] = 5,
-    listen: Annotated[
-        str, typer.Option(help="Serve /metrics on IP:PORT (loopback unless told otherwise).")
-    ] = "127.0.0.1:9100",
+    ctx: click.Context,
+    target: str,
+    state_dir: Path | None,
+    interval: float,
+    timeout: float | None,
+    samples: int,
+    listen: str,
 ) -> int:
-    """Serve the fleet's checks and RTTs as Prometheus metrics."""
+    """Serve the fleet's checks and RTTs as Prometheus metrics.
+
+    Runs the mesh checks and the RTT probes every --interval and serves the results as
+    Prometheus metrics on http://LISTEN/metrics until SIGINT or SIGTERM.
+    """
     import asyncio
 
     from bcastctl.monitor.rounds import MonitorOptions
@@ -62,14 +61,10 @@ def monitor(
 
     cli = context.get(ctx)
     host, port = parse_listen(listen)
-    interval_s = parse_duration("--interval", interval, positive=True)
-    timeout_s = (
-        parse_duration("--timeout", timeout, positive=True) if timeout else min(10.0, interval_s)
-    )
     opened = open_target(cli, target, state_dir)
     options = MonitorOptions(
-        interval_s=interval_s,
-        timeout_s=timeout_s,
+        interval_s=interval,
+        timeout_s=timeout if timeout is not None else min(10.0, interval),
         samples=samples,
         failing_intervals=opened.fleet.monitor.failing_intervals,
     )

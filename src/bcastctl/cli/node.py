@@ -7,17 +7,18 @@ as the environment, so a bad value names the flag it came from.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-import typer
+import click
 
+from bcastctl.cli.base import Command, Group
 from bcastctl.node.settings import NodeSettings, declared, load_settings
 
-app = typer.Typer(
-    help="The broadcaster media node (WHIP/WHEP, NATS membership, relay).", no_args_is_help=True
-)
+
+@click.group(cls=Group)
+def node() -> None:
+    """The broadcaster media node (WHIP/WHEP, NATS membership, relay)."""
 
 
 def _secrets_help() -> str:
@@ -26,7 +27,6 @@ def _secrets_help() -> str:
 
 
 def _serve(**flags: str | None) -> None:
-    """Run a node until SIGTERM. Bad settings: one line, exit 3."""
     import asyncio
     import logging
     import os
@@ -42,24 +42,24 @@ def _serve(**flags: str | None) -> None:
         runner.run(serve_node(settings))
 
 
-def _flag_parameters() -> list[inspect.Parameter]:
+def _flag_options() -> list[click.Parameter]:
     """One `--flag TEXT` option per setting that has a flag, named by the setting's key."""
     return [
-        inspect.Parameter(
-            s.key,
-            inspect.Parameter.KEYWORD_ONLY,
-            default=None,
-            annotation=Annotated[
-                str | None, typer.Option(s.flag, help=s.describe(), metavar=s.metavar)
-            ],
-        )
+        click.Option([s.flag, s.key], default=None, help=s.describe(), metavar=s.metavar)
         for s in declared()
         if s.flag is not None
     ]
 
 
-_serve.__signature__ = inspect.Signature(_flag_parameters())  # type: ignore[attr-defined]
-app.command("serve", epilog=_secrets_help())(_serve)
+node.add_command(
+    Command(
+        "serve",
+        callback=_serve,
+        params=_flag_options(),
+        help="Run a node until SIGTERM. Bad settings: one line, exit 3.",
+        epilog=_secrets_help(),
+    )
+)
 
 
 def _loop_factory(settings: NodeSettings) -> Callable[[], Any] | None:

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import click
 
 from bcastctl.cli import context
-from bcastctl.cli.verify import StateDirOption, TargetKind, TargetOption, open_target
-
-app = typer.Typer(
-    help="Measure the fleet: RTT between regions and from here.", no_args_is_help=True
-)
+from bcastctl.cli.base import Group
+from bcastctl.cli.options import duration_option, open_target, state_dir_option, target_option
 
 RTT_EPILOG = (
     "Exit codes: 0 ok, 1 a pair over --max-rtt (p50, or every sample lost), 2 usage, "
@@ -20,27 +16,37 @@ RTT_EPILOG = (
 )
 
 
-@app.command(epilog=RTT_EPILOG)
+@click.group(cls=Group)
+def probe() -> None:
+    """Measure the fleet: RTT between regions and from here."""
+
+
+@probe.command(epilog=RTT_EPILOG)
+@target_option
+@state_dir_option
+@click.option("--samples", "-n", type=int, default=10, show_default=True,
+              help="Requests per pair.")  # fmt: skip
+@duration_option("--interval", help="Time between requests.", default="100ms", bare="ms")
+@duration_option("--max-rtt", help="Exit 1 naming pairs whose p50 is over this.", bare="ms",
+                 positive=True)  # fmt: skip
+@click.option("--client/--no-client", default=True, show_default=True,
+              help="Also probe each region from here and elect one.")  # fmt: skip
+@click.option("--watch", is_flag=True, help="Refresh until Ctrl-C.")
+@click.option(
+    "--export", type=click.Path(path_type=Path),
+    help="Also write the heatmap and the region map to FILE.svg, or a page to FILE.html.",
+)  # fmt: skip
+@click.pass_context
 def rtt(
-    ctx: typer.Context,
-    target: TargetOption = TargetKind.auto,
-    state_dir: StateDirOption = None,
-    samples: Annotated[int, typer.Option("--samples", "-n", help="Requests per pair.")] = 10,
-    interval: Annotated[float, typer.Option(help="Milliseconds between requests.")] = 100.0,
-    max_rtt: Annotated[
-        float | None, typer.Option("--max-rtt", help="Exit 1 naming pairs whose p50 is over MS.")
-    ] = None,
-    client: Annotated[
-        bool, typer.Option(help="Also probe each region from here and elect one.")
-    ] = True,
-    watch: Annotated[bool, typer.Option("--watch", help="Refresh until Ctrl-C.")] = False,
-    export: Annotated[
-        Path | None,
-        typer.Option(
-            "--export",
-            help="Also write the heatmap and the region map to FILE.svg, or a page to FILE.html.",
-        ),
-    ] = None,
+    ctx: click.Context,
+    target: str,
+    state_dir: Path | None,
+    samples: int,
+    interval: float,
+    max_rtt: float | None,
+    client: bool,
+    watch: bool,
+    export: Path | None,
 ) -> int:
     """Node-to-node RTT for every region pair over NATS, and the region a client would elect."""
     import asyncio
@@ -53,7 +59,12 @@ def rtt(
     from bcastctl.report.probe_watch import watch_rtt
 
     cli = context.get(ctx)
-    options = RttOptions(samples=samples, interval_ms=interval, max_rtt_ms=max_rtt, client=client)
+    options = RttOptions(
+        samples=samples,
+        interval_ms=round(interval * 1000, 6),
+        max_rtt_ms=None if max_rtt is None else round(max_rtt * 1000, 6),
+        client=client,
+    )
     options.validate()
     if export is not None:
         check_export_path(export)

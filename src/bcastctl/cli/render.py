@@ -3,32 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import click
 
 from bcastctl.cli import context
-
-HELP = """Render per-region Kubernetes manifests from the fleet file.
-
-Writes DIR/base and DIR/overlays/<region> (build one with `kubectl kustomize`) and
-DIR/resolved/<region>.yaml: exactly what `bcastctl deploy` applies. Secrets are
-referenced by name, never written. Same fleet, same bytes.
-"""
+from bcastctl.cli.base import Command
+from bcastctl.cli.options import regions_option
 
 
-def render(
-    ctx: typer.Context,
-    out: Annotated[Path, typer.Option("--out", "-d", help="Output directory.")] = Path("out"),
-    region: Annotated[
-        list[str] | None, typer.Option("--region", "-r", help="Only this region (repeatable).")
-    ] = None,
-) -> int:
+@click.command(cls=Command)
+@click.option(
+    "--out", "-d", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
+    help="Output directory.",
+)  # fmt: skip
+@regions_option()
+@click.pass_context
+def render(ctx: click.Context, out: Path, region: tuple[str, ...]) -> int:
+    """Render per-region Kubernetes manifests from the fleet file.
+
+    Writes DIR/base and DIR/overlays/<region> (build one with `kubectl kustomize`) and
+    DIR/resolved/<region>.yaml: exactly what `bcastctl deploy` applies. Secrets are
+    referenced by name, never written. Same fleet, same bytes.
+    """
     from bcastctl.render.tree import render_tree
     from bcastctl.report.envelope import emit
     from bcastctl.report.render_view import render_table
 
     cli = context.get(ctx)
-    result = render_tree(cli.fleet(), out, region)
+    result = render_tree(cli.fleet(), out, list(region) or None)
     emit(cli.out, cli.output.value, "RenderResult", result, render_table)
     return 0

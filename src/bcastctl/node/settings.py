@@ -11,7 +11,6 @@ Secrets come only from the environment and never reach repr() or public_dict().
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -271,7 +270,10 @@ def load_settings(
 
 def _fill_defaults(values: dict[str, Any]) -> None:
     """Defaults that depend on the machine or on another setting."""
-    values.setdefault("name", socket.gethostname().split(".")[0])
+    if "name" not in values:
+        import socket  # here, not at module level: `bcastctl --help` lists `node serve`
+
+        values["name"] = socket.gethostname().split(".")[0]
     bind = values.get("bind_address")
     if "advertise_address" not in values and bind not in (None, "0.0.0.0", "::"):
         values["advertise_address"] = bind

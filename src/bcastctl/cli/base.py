@@ -1,0 +1,206 @@
+"""The command classes every bcastctl command is built from: global options anywhere, lazy groups.
+
+Global options (`--fleet/-f`, `-o/--output`, `-v`, `-q`, `--no-color`) are declared
+once, in GLOBAL_OPTIONS, and accepted before or after the subcommand with the same
+meaning, as kubectl's and cilium's persistent flags are: the root group takes them,
+and every group and command below it takes a copy. A copy given on the command line
+updates the one CliContext; `-v` counts add up. Where a command has an option of its
+own with the same name (`node serve --fleet` is the fleet NAME), the command's own
+wins and its help says the global one goes before the command.
+
+`LazyGroup` imports a subcommand's module only when that subcommand is looked up
+(hatch's LazyGroup), so running one command loads no other command's code.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bcastctl.cli.context import CliContext, OutputFormat, get
+
+
+class GlobalOption:
+    """One global option: its declaration and how a value given after the command applies."""
+
+    def __init__(
+        self,
+        decls: tuple[str, ...],
+        kwargs: dict[str, Any],
+        apply: Callable[[CliContext, Any], None],
+    ) -> None:
+        self.decls = decls
+        self.kwargs = kwargs
+        self.apply = apply
+
+    def option(self, *, after_command: bool) -> click.Option:
+        if not after_command:
+            return click.Option(list(self.decls), **self.kwargs)
+        # the same declaration and help; the root alone reads the environment and defaults
+        return _GlobalCopy(
+            list(self.decls), expose_value=False, callback=self._given, **self.kwargs
+        )
+
+    def _given(self, ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        """A copy after the command: only a value typed on the command line counts."""
+        if (
+            param.name
+            and ctx.get_parameter_source(param.name) is click.core.ParameterSource.COMMANDLINE
+        ):
+            self.apply(get(ctx), value)
+
+
+class _GlobalCopy(click.Option):
+    """A global option's copy on a group or command below the root (listed apart in help)."""
+
+
+def _set_fleet(cli: CliContext, value: Path) -> None:
+    cli.use_fleet(value)
+
+
+def _set_output(cli: CliContext, value: str) -> None:
+    cli.output = OutputFormat(value)
+
+
+def _add_verbose(cli: CliContext, value: int) -> None:
+    cli.set_verbosity(cli.verbosity + value if cli.verbosity >= 0 else cli.verbosity)
+
+
+def _set_quiet(cli: CliContext, value: bool) -> None:
+    if value:
+        cli.set_verbosity(-1)
+
+
+def _set_no_color(cli: CliContext, value: bool) -> None:
+    cli.no_color = cli.no_color or value
+
+
+GLOBAL_OPTIONS = (
+    GlobalOption(
+        ("--fleet", "-f", "fleet"),
+        {
+            "type": click.Path(path_type=Path),
+            "default": Path("fleet.yaml"),
+            "envvar": "BCASTCTL_FLEET",
+            "show_envvar": True,
+            "show_default": True,
+            "help": "Fleet file.",
+        },
+        _set_fleet,
+    ),
+    GlobalOption(
+        ("--output", "-o", "output"),
+        {
+            "type": click.Choice([f.value for f in OutputFormat]),
+            "default": OutputFormat.table.value,
+            "show_default": True,
+            "help": "Output format for data on stdout.",
+        },
+        _set_output,
+    ),
+    GlobalOption(
+        ("--verbose", "-v", "verbose"),
+        {"count": True, "help": "More logs (-vv: debug)."},
+        _add_verbose,
+    ),
+    GlobalOption(
+        ("--quiet", "-q", "quiet"), {"is_flag": True, "help": "No progress on stderr."}, _set_quiet
+    ),
+    GlobalOption(
+        ("--no-color", "no_color"),
+        {"is_flag": True, "help": "Plain output (also NO_COLOR)."},
+        _set_no_color,
+    ),
+)
+
+
+def _with_globals(params: list[click.Parameter]) -> list[click.Parameter]:
+    """The command's own parameters, then a copy of each global option that does not collide."""
+    taken = {opt for p in params for opt in p.opts + p.secondary_opts}
+    copies = [g.option(after_command=True) for g in GLOBAL_OPTIONS]
+    return params + [c for c in copies if not taken.intersection(c.opts)]
+
+
+def _skipped_globals(params: Sequence[click.Parameter]) -> list[GlobalOption]:
+    present = {opt for p in params if isinstance(p, _GlobalCopy) for opt in p.opts}
+    return [g for g in GLOBAL_OPTIONS if g.decls[0] not in present]
+
+
+def _format_options(
+    command: click.Command, ctx: click.Context, formatter: click.HelpFormatter
+) -> None:
+    own: list[tuple[str, str]] = []
+    shared: list[tuple[str, str]] = []
+    for param in command.get_params(ctx):
+        record = param.get_help_record(ctx)
+        if record is not None:
+            (shared if isinstance(param, _GlobalCopy) else own).append(record)
+    if own:
+        with formatter.section("Options"):
+            formatter.write_dl(own)
+    if shared:
+        with formatter.section("Global options (also accepted before the command)"):
+            formatter.write_dl(shared)
+    for skipped in _skipped_globals(command.params):
+        formatter.write_paragraph()
+        names = "/".join(d for d in skipped.decls if d.startswith("-"))
+        formatter.write_text(
+            f"Here {skipped.decls[0]} is this command's own option (above), not the global "
+            f"{names}: give the global one before the command name."
+        )
+
+
+class Command(click.Command):
+    """A bcastctl command: its options plus the global options."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
+        super().__init__(*args, **kwargs)
+        self.params = _with_globals(self.params)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        _format_options(self, ctx, formatter)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        get(ctx).configure_logging()  # now that options before and after the command are read
+        return super().invoke(ctx)
+
+
+class Group(click.Group):
+    """A bcastctl command group: takes the global options too; its commands are `Command`s."""
+
+    command_class = Command
+    group_class = type  # subgroups are of this class
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
+        super().__init__(*args, **kwargs)
+        self.params = _with_globals(self.params)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        _format_options(self, ctx, formatter)
+        self.format_commands(ctx, formatter)
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are `module:attribute` paths, imported when looked up."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module, _, attribute = self.lazy[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{self.lazy[cmd_name]} is not a click command")
+            return command
+        return super().get_command(ctx, cmd_name)
