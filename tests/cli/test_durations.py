@@ -60,7 +60,7 @@ def test_every_time_option_takes_a_duration() -> None:
                 seen.append(f"{name} {param.opts[0]}")
     assert {"verify mesh --timeout", "verify mesh --wait", "deploy --timeout", "deploy --gate-wait",
             "rollback --timeout", "lab up --timeout", "probe rtt --interval",
-            "probe rtt --max-rtt", "lab fault slow-link --delay"} <= set(seen)  # fmt: skip
+            "probe rtt --max-rtt", "lab fault slow-link --ms"} <= set(seen)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_every_time_option_takes_a_duration() -> None:
         (["rollback", "-r", "a", "--timeout", "x"], "--timeout 'x': expected a duration"),
         (["lab", "up", "--timeout", "500ms"], "--timeout '500ms': must be at least 1s"),
         (["probe", "rtt", "--interval", "fast"], "--interval 'fast': expected a duration"),
-        (["lab", "fault", "slow-link", "a", "b", "--delay", "-5ms"], "--delay '-5ms'"),
+        (["lab", "fault", "slow-link", "a", "b", "--ms", "-5ms"], "--ms '-5ms'"),
     ],
 )
 def test_a_bad_duration_is_one_line_exit_2(

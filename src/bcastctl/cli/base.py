@@ -118,11 +118,11 @@ GLOBAL_OPTIONS = (
 )
 
 
-def _with_globals(params: list[click.Parameter]) -> list[click.Parameter]:
-    """The command's own parameters, then a copy of each global option that does not collide."""
+def _global_copies(params: list[click.Parameter]) -> list[click.Parameter]:
+    """A copy of each global option whose names the command's own options leave free."""
     taken = {opt for p in params for opt in p.opts + p.secondary_opts}
     copies = [g.option(after_command=True) for g in GLOBAL_OPTIONS]
-    return params + [c for c in copies if not taken.intersection(c.opts)]
+    return [c for c in copies if not taken.intersection(c.opts)]
 
 
 def _skipped_globals(params: Sequence[click.Parameter]) -> list[GlobalOption]:
@@ -130,12 +130,26 @@ def _skipped_globals(params: Sequence[click.Parameter]) -> list[GlobalOption]:
     return [g for g in GLOBAL_OPTIONS if g.decls[0] not in present]
 
 
+class _TakesGlobals:
+    """Mixin: the command's parameters plus the global options' copies, made when first
+    needed (parsing or help of this command), not when the module is imported."""
+
+    params: list[click.Parameter]
+    _globals: list[click.Parameter] | None = None
+
+    def global_copies(self) -> list[click.Parameter]:
+        if self._globals is None:
+            self._globals = _global_copies(self.params)
+        return self._globals
+
+
 def _format_options(
     command: click.Command, ctx: click.Context, formatter: click.HelpFormatter
 ) -> None:
     own: list[tuple[str, str]] = []
     shared: list[tuple[str, str]] = []
-    for param in command.get_params(ctx):
+    params = command.get_params(ctx)
+    for param in params:
         record = param.get_help_record(ctx)
         if record is not None:
             (shared if isinstance(param, _GlobalCopy) else own).append(record)
@@ -145,7 +159,7 @@ def _format_options(
     if shared:
         with formatter.section("Global options (also accepted before the command)"):
             formatter.write_dl(shared)
-    for skipped in _skipped_globals(command.params):
+    for skipped in _skipped_globals(params):
         formatter.write_paragraph()
         names = "/".join(d for d in skipped.decls if d.startswith("-"))
         formatter.write_text(
@@ -154,13 +168,15 @@ def _format_options(
         )
 
 
-class Command(click.Command):
+class Command(_TakesGlobals, click.Command):
     """A bcastctl command: its options plus the global options."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
         super().__init__(*args, **kwargs)
-        self.params = _with_globals(self.params)
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        return [*super().get_params(ctx), *self.global_copies()]
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         _format_options(self, ctx, formatter)
@@ -170,7 +186,7 @@ class Command(click.Command):
         return super().invoke(ctx)
 
 
-class Group(click.Group):
+class Group(_TakesGlobals, click.Group):
     """A bcastctl command group: takes the global options too; its commands are `Command`s."""
 
     command_class = Command
@@ -179,7 +195,9 @@ class Group(click.Group):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
         super().__init__(*args, **kwargs)
-        self.params = _with_globals(self.params)
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        return [*super().get_params(ctx), *self.global_copies()]
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         _format_options(self, ctx, formatter)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,13 +22,24 @@ class OutputFormat(StrEnum):
     yaml = "yaml"
 
 
-@dataclass
 class CliContext:
-    fleet_path: Path
-    output: OutputFormat = OutputFormat.table
-    verbosity: int = 0
-    no_color: bool = False
-    _fleet: Fleet | None = field(default=None, repr=False)
+    """Mutable while the command line is read (a global option after the command updates it).
+
+    A plain class, not a dataclass: `bcastctl --help` should not pay for importing dataclasses.
+    """
+
+    def __init__(
+        self,
+        fleet_path: Path,
+        output: OutputFormat = OutputFormat.table,
+        verbosity: int = 0,
+        no_color: bool = False,
+    ) -> None:
+        self.fleet_path = fleet_path
+        self.output = output
+        self.verbosity = verbosity
+        self.no_color = no_color
+        self._fleet: Fleet | None = None
 
     def fleet(self) -> Fleet:
         """The fleet file, loaded once and validated (ConfigError on any problem)."""

@@ -151,9 +151,7 @@ def heal_link(ctx: click.Context, a: str, b: str, state_dir: Path | None) -> int
 @fault.command("slow-link")
 @region_a
 @region_b
-@duration_option(
-    "--delay", "--ms", help="New one-way latency (both ways).", bare="ms", required=True
-)
+@duration_option("--ms", "delay", help="New one-way latency (both ways).", bare="ms", required=True)
 @state_dir_option
 @click.pass_context
 def slow_link(ctx: click.Context, a: str, b: str, delay: float, state_dir: Path | None) -> int:

@@ -13,7 +13,6 @@ raises ValueError with the reason; the caller names the source (flag or env var)
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable
 from typing import Generic, TypeVar, overload
@@ -128,6 +127,8 @@ def name(text: str) -> str:
 
 
 def address(text: str) -> str:
+    import ipaddress  # here: `bcastctl --help` loads this module and needs none of it
+
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
@@ -135,6 +136,8 @@ def address(text: str) -> str:
 
 
 def host_port(text: str) -> tuple[str, int]:
+    import ipaddress
+
     host, _, port = text.rpartition(":")
     if not host:
         host, port = text, "53"
