@@ -96,3 +96,19 @@ def test_node_serve_keeps_its_own_fleet_name_option() -> None:
     )  # fmt: skip
     assert "Here --fleet is this command's own option" in " ".join(done.stdout.split())
     assert "-f, --fleet" not in done.stdout
+
+
+def test_bundle_keeps_f_for_its_archive_and_takes_the_long_global_fleet(tmp_path: Path) -> None:
+    """`bundle -f FILE` is the archive (as before); `--fleet` after `bundle` is the fleet file."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bcastctl", "bundle", "-f", str(tmp_path / "b.tar.gz"),
+         "--fleet", str(tmp_path / "no-fleet.yaml"), "--target", "kube"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert "no-fleet.yaml" in done.stderr and not (tmp_path / "b.tar.gz").exists()
+    done = subprocess.run(
+        [sys.executable, "-m", "bcastctl", "bundle", "--help"],
+        capture_output=True, text=True, timeout=60, env={"COLUMNS": "120", "PATH": "/usr/bin"},
+    )  # fmt: skip
+    assert "Here -f is this command's own option" in " ".join(done.stdout.split())

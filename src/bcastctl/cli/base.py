@@ -37,13 +37,17 @@ class GlobalOption:
         self.kwargs = kwargs
         self.apply = apply
 
-    def option(self, *, after_command: bool) -> click.Option:
+    def option(self, *, after_command: bool, taken: frozenset[str] = frozenset()) -> click.Option:
+        """The root's option, or a copy for a command whose own options hold `taken` names."""
         if not after_command:
             return click.Option(list(self.decls), **self.kwargs)
         # the same declaration and help; the root alone reads the environment and defaults
-        return _GlobalCopy(
-            list(self.decls), expose_value=False, callback=self._given, **self.kwargs
-        )
+        decls = [d for d in self.decls if d not in taken]
+        return _GlobalCopy(decls, expose_value=False, callback=self._given, **self.kwargs)
+
+    @property
+    def flags(self) -> list[str]:
+        return [d for d in self.decls if d.startswith("-")]
 
     def _given(self, ctx: click.Context, param: click.Parameter, value: Any) -> None:
         """A copy after the command: only a value typed on the command line counts."""
@@ -119,15 +123,18 @@ GLOBAL_OPTIONS = (
 
 
 def _global_copies(params: list[click.Parameter]) -> list[click.Parameter]:
-    """A copy of each global option whose names the command's own options leave free."""
-    taken = {opt for p in params for opt in p.opts + p.secondary_opts}
-    copies = [g.option(after_command=True) for g in GLOBAL_OPTIONS]
-    return [c for c in copies if not taken.intersection(c.opts)]
+    """A copy of each global option, less the names the command's own options use; none at
+    all where the command has its own option of the global's long name."""
+    taken = frozenset(opt for p in params for opt in p.opts + p.secondary_opts)
+    return [
+        g.option(after_command=True, taken=taken) for g in GLOBAL_OPTIONS if g.decls[0] not in taken
+    ]
 
 
-def _skipped_globals(params: Sequence[click.Parameter]) -> list[GlobalOption]:
-    present = {opt for p in params if isinstance(p, _GlobalCopy) for opt in p.opts}
-    return [g for g in GLOBAL_OPTIONS if g.decls[0] not in present]
+def _shadowed(params: Sequence[click.Parameter]) -> list[str]:
+    """Global option names this command uses for options of its own."""
+    own = {o for p in params if not isinstance(p, _GlobalCopy) for o in p.opts + p.secondary_opts}
+    return [flag for g in GLOBAL_OPTIONS for flag in g.flags if flag in own]
 
 
 class _TakesGlobals:
@@ -159,12 +166,11 @@ def _format_options(
     if shared:
         with formatter.section("Global options (also accepted before the command)"):
             formatter.write_dl(shared)
-    for skipped in _skipped_globals(params):
+    for flag in _shadowed(params):
         formatter.write_paragraph()
-        names = "/".join(d for d in skipped.decls if d.startswith("-"))
         formatter.write_text(
-            f"Here {skipped.decls[0]} is this command's own option (above), not the global "
-            f"{names}: give the global one before the command name."
+            f"Here {flag} is this command's own option (above), not the global {flag}: "
+            "give the global one before the command name."
         )
 
 
