@@ -1,50 +1,47 @@
-"""Root-cause summary over result sets shaped as the real checks produce them."""
+"""Root-cause summary over results built by the checks' own verdict functions.
+
+Every result here comes from a check module (`judge_node`, `pair_result`, ...), never
+from hand-written `values`, so renaming a finding field in a check breaks this fast
+test (and mypy) instead of silently leaving rootcause reading nothing.
+"""
 
 from __future__ import annotations
 
-from bcastctl.checks.base import CheckResult, fail, ok
+import ast
+import inspect
+
+from verdict_kit import link_result, members_result, registry_result, silent_result, view
+
+from bcastctl.checks import mcs_dns, media, membership, nats_gateways, rootcause, turn
+from bcastctl.checks.base import fail
 from bcastctl.checks.rootcause import root_causes
 
-
-def member(
-    node: str, region: str, missing: dict[str, str] | None = None, **more: object
-) -> CheckResult:
-    missing = missing or {}
-    return fail(
-        "membership",
-        node,
-        "problem",
-        kind="node",
-        region=region,
-        missing=list(missing),
-        missing_regions=list(missing.values()),
-        rejected=list(more.get("rejected", [])),  # type: ignore[call-overload]
-        unreachable=bool(more.get("unreachable", False)),
-    )
+EXPECTED = {"a-0": "a", "a-1": "a", "b-0": "b", "c-0": "c"}
 
 
 def test_cut_link_explains_gateways_partition_membership_registry_and_media() -> None:
+    expected = {"a-0": "a", "b-0": "b", "c-0": "c"}
+    holders = [view("c-0", "c", {}, registry={"s1": ("b-0", "b")})] * 2
     results = [
-        fail("nats-gateways", "a->b", "down"),
-        fail("nats-gateways", "b->a", "down"),
-        ok("nats-gateways", "a->c", "up"),
-        member("a-0", "a", {"b-0": "b"}),
-        member("b-0", "b", {"a-0": "a"}),
-        fail("membership", "fleet", "partition", kind="fleet", split_pairs=["a<->b"]),
-        fail("registry", "a-0", "x", kind="node", region="a", disagrees_with_regions=["b"]),
-        fail("media", "a->b", "no frames"),
+        link_result("a", "b", up=False),
+        link_result("b", "a", up=False),
+        link_result("a", "c", up=True),
+        members_result("a-0", "a", expected, sees=["c-0"]),
+        members_result("b-0", "b", expected, sees=["c-0"]),
+        membership.judge_fleet(membership.NAME, [("a", "b")], answering=3),
+        registry_result("a-0", "a", {}, majority_of=holders),
+        fail(media.NAME, "a->b", "no frame arrived"),
     ]
-    causes = root_causes(results, {})
-    assert len(causes) == 1
-    assert causes[0].cause == "NATS gateway link a <-> b is down"
+    causes = root_causes([r for r in results if r is not None], {})
+    assert [c.cause for c in causes] == ["NATS gateway link a <-> b is down"]
     assert len(causes[0].explains) == 7
 
 
 def test_dns_failure_is_the_deeper_cause_of_a_gateway_link() -> None:
     results = [
-        fail("mcs-dns", "a->b", "b-nats-gateway...: NXDOMAIN"),
-        fail("nats-gateways", "a->b", "down"),
-        fail("nats-gateways", "b->a", "down"),
+        fail(mcs_dns.NAME, "a->b", "b-nats-gateway...: NXDOMAIN"),
+        link_result("a", "b", up=False),
+        link_result("b", "a", up=False),
     ]
     causes = root_causes(results, {})
     assert len(causes) == 1
@@ -54,9 +51,9 @@ def test_dns_failure_is_the_deeper_cause_of_a_gateway_link() -> None:
 
 def test_dead_node_and_rogue_node_together() -> None:
     results = [
-        member("a-1", "a", unreachable=True),
-        member("a-0", "a", {"a-1": "a"}, rejected=["rogue"]),
-        member("b-0", "b", {"a-1": "a"}),
+        silent_result("a-1", "a", EXPECTED),
+        members_result("a-0", "a", EXPECTED, sees=["b-0", "c-0"], rejected=["rogue"]),
+        members_result("b-0", "b", EXPECTED, sees=["a-0", "c-0"]),
     ]
     causes = {c.cause: c.explains for c in root_causes(results, {})}
     assert causes == {
@@ -70,9 +67,11 @@ def test_dead_node_and_rogue_node_together() -> None:
 
 
 def test_unexplained_failures_are_their_own_causes() -> None:
+    expected = {"a-0": "a", "ghost": "b"}
+    refused = turn.FailedAllocation(server="t:3478/udp", elapsed_ms=3.0, error_code=401)
     results = [
-        member("a-0", "a", {"ghost": "b"}),  # b is fine and ghost is not known down
-        fail("turn", "a", "401 Unauthorized", hint="secret", error_code=401),
+        members_result("a-0", "a", expected, sees=[]),  # b is fine and ghost is not known down
+        fail(turn.NAME, "a", "401 Unauthorized", hint="secret", values=refused.as_values()),
     ]
     causes = root_causes(results, {})
     assert [c.explains for c in causes] == [["membership/a-0"], ["turn/a"]]
@@ -81,8 +80,8 @@ def test_unexplained_failures_are_their_own_causes() -> None:
 
 def test_unreachable_region_explains_its_results() -> None:
     results = [
-        fail("nats-gateways", "c", "region unreachable: refused"),
-        fail("nats-gateways", "a->c", "down"),
+        fail(nats_gateways.NAME, "c", "region unreachable: refused"),
+        link_result("a", "c", up=False),
     ]
     causes = root_causes(results, {"c": "refused"})
     assert causes[0].cause == "region c is unreachable: refused"
@@ -90,14 +89,15 @@ def test_unreachable_region_explains_its_results() -> None:
 
 
 def test_dead_nats_of_a_region_explains_its_links_and_every_view() -> None:
+    expected = {"a-0": "a", "b-0": "b"}
     results = [
-        fail("nats-gateways", "b", "1/1 NATS monitor(s) unreachable", monitor_unreachable=True),
-        fail("nats-gateways", "a->b", "down"),
-        member("a-0", "a", {"b-0": "b"}),
-        member("b-0", "b", {"a-0": "a"}),  # its own NATS is gone: it sees nobody
-        fail("membership", "fleet", "partition", kind="fleet", split_pairs=["a<->b", "b<->b"]),
+        nats_gateways.monitors_result(nats_gateways.NAME, "b", ["refused"], monitors=1),
+        link_result("a", "b", up=False),
+        members_result("a-0", "a", expected, sees=[]),
+        members_result("b-0", "b", expected, sees=[]),  # its own NATS is gone: it sees nobody
+        membership.judge_fleet(membership.NAME, [("a", "b"), ("b", "b")], answering=2),
     ]
-    causes = root_causes(results, {})
+    causes = root_causes([r for r in results if r is not None], {})
     assert [c.cause for c in causes] == [
         "NATS of region b does not answer (its monitor is unreachable)"
     ]
@@ -105,52 +105,21 @@ def test_dead_nats_of_a_region_explains_its_links_and_every_view() -> None:
 
 
 def test_one_dead_server_of_several_is_not_a_dead_region() -> None:
-    results = [
-        fail("nats-gateways", "b", "1/3 NATS monitor(s) unreachable", monitor_unreachable=False)
-    ]
+    results = [nats_gateways.monitors_result(nats_gateways.NAME, "b", ["refused"], monitors=3)]
     assert [c.explains for c in root_causes(results, {})] == [["nats-gateways/b"]]
 
 
 def test_a_node_off_nats_is_its_own_cause_not_a_membership_problem() -> None:
     """The node answers on its admin port but has no NATS connection (issue 12: a node
     dropped by the server after an -ERR was blamed on membership)."""
-    from bcastctl.checks.membership import judge_node, split_pairs
-    from bcastctl.checks.views import NodeView
-    from bcastctl.protocol import ClusterView, NodeIdentity
-    from bcastctl.targets.base import NodeEndpoints
-
-    def view(name: str, region: str, members: list[str], connected: bool) -> NodeView:
-        identity = NodeIdentity(name=name, region=region, address="", lat=0, lon=0, version="")
-        cluster = ClusterView(
-            node=identity,
-            nats_connected=connected,
-            members=[
-                {
-                    "name": m,
-                    "region": m[0],
-                    "address": "",
-                    "sessions": 0,
-                    "max_sessions": 1,
-                    "cpu": 0.0,
-                    "last_seen_ms": 0.0,
-                }
-                for m in members
-            ],
-            rejected=[],
-            registry={},
-        )
-        return NodeView(
-            NodeEndpoints(name=name, region=region, admin=None, signalling=None), cluster
-        )
-
     expected = {"a-0": "a", "a-1": "a", "b-0": "b"}
     views = [
-        view("a-0", "a", ["b-0"], True),
-        view("a-1", "a", [], False),  # off NATS: sees nobody
-        view("b-0", "b", ["a-0"], True),
+        view("a-0", "a", {"b-0": "b"}),
+        view("a-1", "a", {}, nats_connected=False),  # off NATS: sees nobody
+        view("b-0", "b", {"a-0": "a"}),
     ]
-    assert split_pairs(views, expected) == []  # not a partition
-    results = [judge_node("membership", v, expected, set()) for v in views]
+    assert membership.split_pairs(views, expected) == []  # not a partition
+    results = [membership.judge_node(membership.NAME, v, expected, set()) for v in views]
     assert results[1].message.startswith("not connected to NATS")
     causes = root_causes(results, {})
     assert [(c.cause, c.explains) for c in causes] == [
@@ -159,3 +128,17 @@ def test_a_node_off_nats_is_its_own_cause_not_a_membership_problem() -> None:
             ["membership/a-0", "membership/a-1", "membership/b-0"],
         )
     ]
+
+
+def test_rootcause_reads_results_only_through_typed_findings_and_names() -> None:
+    """No string check name and no `values[...]` key in rootcause: a rename cannot slip by."""
+    tree = ast.parse(inspect.getsource(rootcause))
+    names = {membership.NAME, nats_gateways.NAME, mcs_dns.NAME, media.NAME, turn.NAME, "registry"}
+    literals = {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    assert not names & literals
+    attributes = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    assert "values" not in attributes

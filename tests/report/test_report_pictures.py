@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from browser_kit import CHROMIUM, Browser
 
-from bcastctl.checks.base import fail, ok
+from bcastctl.checks.base import CheckResult, fail, ok
+from bcastctl.checks.nats_gateways import NAME, GatewayPair
 from bcastctl.checks.report import CheckReport, RootCause, Summary
 from bcastctl.fleet import Geo
 from bcastctl.probes.model import Election, PairRtt, RttReport
@@ -137,14 +138,19 @@ async def test_probe_page_in_chromium_shows_coloured_heatmap_and_map(tmp_path: P
     assert requests == []  # nothing fetched: the file is self-contained
 
 
+def connected(scope: str, rtt_ms: float) -> CheckResult:
+    link = GatewayPair(servers=1, outbound_connected=1, inbound_servers=1, rtt_ms=rtt_ms)
+    return ok(NAME, scope, "connected", values=link.as_values())
+
+
 def check_report() -> CheckReport:
     results = [
-        ok("nats-gateways", f"{A}->{B}", "connected", rtt_ms=84.2),
-        ok("nats-gateways", f"{B}->{A}", "connected", rtt_ms=84.6),
+        connected(f"{A}->{B}", 84.2),
+        connected(f"{B}->{A}", 84.6),
         fail("nats-gateways", f"{A}->{C}", "configured but not connected", hint="path"),
         fail("nats-gateways", f"{C}->{A}", "configured but not connected", hint="path"),
-        ok("nats-gateways", f"{B}->{C}", "connected", rtt_ms=160.1),
-        ok("nats-gateways", f"{C}->{B}", "connected", rtt_ms=160.4),
+        connected(f"{B}->{C}", 160.1),
+        connected(f"{C}->{B}", 160.4),
         fail("membership", "fleet", f"partition: {A} <-> {C} <script>x</script>", kind="fleet"),
     ]
     cause = RootCause(

@@ -29,12 +29,13 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bcastctl.errors import BcastError
 from bcastctl.targets.base import RegionEndpoints, Target
+from bcastctl.targets.capabilities import KubeAccess, kube_access
 
 Need = Literal["kube", "lab", "media"]
 ScopeKind = Literal["region", "pair", "node", "fleet"]
@@ -77,6 +78,33 @@ class CheckResult(BaseModel):
             return (self.scope,)
         region = self.values.get("region")
         return (region,) if isinstance(region, str) else ()
+
+
+class Finding(BaseModel):
+    """The measured values of one kind of result of one check, typed.
+
+    A check builds its results' `values` from a Finding (`as_values()`), and whoever
+    reads them (rootcause, the monitor, reports) reads them back with `of(result)`, so a
+    renamed field breaks mypy and the fast tests instead of silently reading nothing.
+    The JSON contract is unchanged: `values` holds exactly the fields.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    check: ClassVar[str]  # the name of the check that writes it
+
+    def as_values(self) -> dict[str, Value]:
+        return self.model_dump()
+
+    @classmethod
+    def of(cls, result: CheckResult) -> Self | None:
+        """This finding of `result`, or None (another check, or another kind of result)."""
+        if result.check != cls.check:
+            return None
+        try:
+            return cls.model_validate(result.values)
+        except ValidationError:
+            return None
 
 
 def pair(a: str, b: str) -> str:
@@ -227,6 +255,24 @@ class Check:
         self, ctx: CheckContext, regions: Sequence[RegionEndpoints]
     ) -> list[CheckResult]:
         raise NotImplementedError(f"{type(self).__name__} must override run_fleet")
+
+
+class KubeCheck(Check):
+    """A per-region check that reads the region's Kubernetes API ("kube" targets only).
+
+    The runner runs it only where the target offers "kube"; the base hands it the
+    target's typed `KubeAccess`, so a kube check never tests the target's class.
+    """
+
+    needs: ClassVar[frozenset[Need]] = frozenset({"kube"})
+
+    async def run_region(self, ctx: CheckContext, region: RegionEndpoints) -> list[CheckResult]:
+        return await self.run_kube(ctx, kube_access(ctx.target), region)
+
+    async def run_kube(
+        self, ctx: CheckContext, kube: KubeAccess, region: RegionEndpoints
+    ) -> list[CheckResult]:
+        raise NotImplementedError(f"{type(self).__name__} must override run_kube")
 
 
 CheckFactory = Callable[[], Check]

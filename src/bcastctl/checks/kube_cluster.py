@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from bcastctl.checks.base import Check, CheckContext, CheckResult, fail, ok, skip
-from bcastctl.targets.base import RegionEndpoints
-from bcastctl.targets.kube import KubeTarget
+from typing import Final
 
+from bcastctl.checks.base import CheckContext, CheckResult, Finding, KubeCheck, fail, ok
+from bcastctl.targets.base import RegionEndpoints
+from bcastctl.targets.capabilities import KubeAccess
+
+NAME: Final = "kube-cluster"
 MIN_MINOR = 26
 
 
-class KubeCluster(Check):
-    name = "kube-cluster"
+class ClusterVersion(Finding):
+    check = NAME
+    version: str  # the API server's gitVersion
+
+
+class KubeCluster(KubeCheck):
+    name = NAME
     title = "Kubernetes API reachable, version"
     layer = "cluster"
-    needs = frozenset({"kube"})
 
-    async def run_region(self, ctx: CheckContext, region: RegionEndpoints) -> list[CheckResult]:
-        if not isinstance(ctx.target, KubeTarget):
-            return [skip(self.name, region.name, "not a kube target")]
-        client = await ctx.target.kube_client(region.name)
+    async def run_kube(
+        self, ctx: CheckContext, kube: KubeAccess, region: RegionEndpoints
+    ) -> list[CheckResult]:
+        client = await kube.kube_client(region.name)
         version = await client.version()
         minor = int("".join(c for c in version["minor"] if c.isdigit()) or 0)
         if version["major"] == "1" and minor < MIN_MINOR:
@@ -28,7 +35,7 @@ class KubeCluster(Check):
                     region.name,
                     f"Kubernetes {version['gitVersion']} is too old",
                     hint=f"bcastctl needs Kubernetes 1.{MIN_MINOR} or newer",
-                    version=version["gitVersion"],
+                    values=ClusterVersion(version=version["gitVersion"]).as_values(),
                 )
             ]
         return [
@@ -36,6 +43,6 @@ class KubeCluster(Check):
                 self.name,
                 region.name,
                 f"Kubernetes {version['gitVersion']} at {client.host}",
-                version=version["gitVersion"],
+                values=ClusterVersion(version=version["gitVersion"]).as_values(),
             )
         ]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
-from bcastctl.checks.base import Check, CheckContext, CheckResult, fail, ok, skip, warn
+from bcastctl.checks.base import CheckContext, CheckResult, Finding, KubeCheck, fail, ok, warn
 from bcastctl.errors import BcastError
 from bcastctl.targets.base import RegionEndpoints
-from bcastctl.targets.kube import KubeTarget
+from bcastctl.targets.capabilities import KubeAccess
 
+NAME: Final = "kube-mcs"
 MCS = "net.gke.io/v1"
 PROPAGATION_S = 300.0  # GKE MCS can take minutes to import a new export elsewhere
 
@@ -28,7 +29,12 @@ def _age_s(obj: dict[str, Any]) -> float | None:
     return (datetime.now(tz=UTC) - created).total_seconds()
 
 
-async def _export_settled(target: KubeTarget, region: str, name: str, namespace: str) -> bool:
+class MissingImports(Finding):
+    check = NAME
+    missing_imports: list[str]  # ServiceImports of other regions' exports not present here
+
+
+async def _export_settled(target: KubeAccess, region: str, name: str, namespace: str) -> bool:
     """True when `region` has exported `name` for longer than MCS takes to propagate it.
 
     An export that is missing, younger than PROPAGATION_S or in a cluster we cannot ask
@@ -46,7 +52,7 @@ async def _export_settled(target: KubeTarget, region: str, name: str, namespace:
 
 
 async def _missing_imports(
-    target: KubeTarget, region: str, services: tuple[str, ...]
+    target: KubeAccess, region: str, services: tuple[str, ...]
 ) -> tuple[list[str], list[str]]:
     """Other regions' exports this region does not import: (failures, not yet expected)."""
     namespace = target.fleet.namespace
@@ -67,17 +73,16 @@ async def _missing_imports(
     return missing, not_yet
 
 
-class KubeMcsExports(Check):
-    name = "kube-mcs"
+class KubeMcsExports(KubeCheck):
+    name = NAME
     title = "MCS ServiceExports exported, ServiceImports of every other region present"
     layer = "dns"
-    needs = frozenset({"kube"})
 
-    async def run_region(self, ctx: CheckContext, region: RegionEndpoints) -> list[CheckResult]:
-        if not isinstance(ctx.target, KubeTarget):
-            return [skip(self.name, region.name, "not a kube target")]
-        fleet = ctx.target.fleet
-        client = await ctx.target.kube_client(region.name)
+    async def run_kube(
+        self, ctx: CheckContext, kube: KubeAccess, region: RegionEndpoints
+    ) -> list[CheckResult]:
+        fleet = kube.fleet
+        client = await kube.kube_client(region.name)
         services = ("broadcaster-headless", "nats-gateway")
         problems: list[str] = []
         for service in services:
@@ -85,7 +90,7 @@ class KubeMcsExports(Check):
             export = await client.get(MCS, "ServiceExport", name, fleet.namespace)
             if not exported(export):
                 problems.append(f"ServiceExport {name} {'not exported' if export else 'missing'}")
-        missing, not_yet = await _missing_imports(ctx.target, region.name, services)
+        missing, not_yet = await _missing_imports(kube, region.name, services)
         problems += [f"ServiceImport {name} missing" for name in missing]
         if problems:
             return [
@@ -95,7 +100,7 @@ class KubeMcsExports(Check):
                     "; ".join(problems),
                     hint="check the cluster's fleet membership and the MCS controller "
                     "(gcloud container fleet multi-cluster-services describe)",
-                    missing_imports=missing,
+                    values=MissingImports(missing_imports=missing).as_values(),
                 )
             ]
         if not_yet:
@@ -105,7 +110,7 @@ class KubeMcsExports(Check):
                     region.name,
                     f"not imported yet (new or no export there): {', '.join(not_yet)}",
                     hint="deploy those regions; MCS imports their exports within minutes",
-                    missing_imports=not_yet,
+                    values=MissingImports(missing_imports=not_yet).as_values(),
                 )
             ]
         others = len(fleet.region_names) - 1

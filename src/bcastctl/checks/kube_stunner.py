@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
-from bcastctl.checks.base import Check, CheckContext, CheckResult, fail, ok, skip
+from typing import Final
+
+from bcastctl.checks.base import CheckContext, CheckResult, Finding, KubeCheck, fail, ok
 from bcastctl.targets.base import RegionEndpoints
-from bcastctl.targets.kube import KubeTarget, gateway_address
+from bcastctl.targets.capabilities import KubeAccess
+from bcastctl.targets.kube import gateway_address
+
+NAME: Final = "kube-stunner-gateway"
 
 
-class KubeStunnerGateway(Check):
-    name = "kube-stunner-gateway"
+class GatewayAddress(Finding):
+    check = NAME
+    address: str  # the Gateway's public address
+
+
+class KubeStunnerGateway(KubeCheck):
+    name = NAME
     title = "STUNner Gateway programmed with a public address"
     layer = "turn"
-    needs = frozenset({"kube"})
 
-    async def run_region(self, ctx: CheckContext, region: RegionEndpoints) -> list[CheckResult]:
-        if not isinstance(ctx.target, KubeTarget):
-            return [skip(self.name, region.name, "not a kube target")]
-        namespace = ctx.target.fleet.namespace
+    async def run_kube(
+        self, ctx: CheckContext, kube: KubeAccess, region: RegionEndpoints
+    ) -> list[CheckResult]:
+        namespace = kube.fleet.namespace
         name = f"{region.name}-turn-gateway"
-        gateway = await (await ctx.target.kube_client(region.name)).get(
+        gateway = await (await kube.kube_client(region.name)).get(
             "gateway.networking.k8s.io/v1", "Gateway", name, namespace
         )
         if gateway is None:
@@ -46,5 +55,10 @@ class KubeStunnerGateway(Check):
                 )
             ]
         return [
-            ok(self.name, region.name, f"Gateway {name} programmed at {address}", address=address)
+            ok(
+                self.name,
+                region.name,
+                f"Gateway {name} programmed at {address}",
+                values=GatewayAddress(address=address).as_values(),
+            )
         ]

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
-from bcastctl.checks.base import Check, CheckContext, CheckResult, fail, ok, skip
+from bcastctl.checks.base import CheckContext, CheckResult, Finding, KubeCheck, fail, ok
 from bcastctl.targets.base import RegionEndpoints
-from bcastctl.targets.kube import KubeTarget
+from bcastctl.targets.capabilities import KubeAccess
+
+NAME: Final = "kube-workloads"
+
+
+class WorkloadsReady(Finding):
+    check = NAME
+    statefulsets_ready: int
 
 
 def statefulset_problem(name: str, sts: dict[str, Any] | None) -> str | None:
@@ -22,17 +29,16 @@ def statefulset_problem(name: str, sts: dict[str, Any] | None) -> str | None:
     return None
 
 
-class KubeWorkloads(Check):
-    name = "kube-workloads"
+class KubeWorkloads(KubeCheck):
+    name = NAME
     title = "StatefulSets ready and updated, PodDisruptionBudget present"
     layer = "cluster"
-    needs = frozenset({"kube"})
 
-    async def run_region(self, ctx: CheckContext, region: RegionEndpoints) -> list[CheckResult]:
-        if not isinstance(ctx.target, KubeTarget):
-            return [skip(self.name, region.name, "not a kube target")]
-        client = await ctx.target.kube_client(region.name)
-        namespace = ctx.target.fleet.namespace
+    async def run_kube(
+        self, ctx: CheckContext, kube: KubeAccess, region: RegionEndpoints
+    ) -> list[CheckResult]:
+        client = await kube.kube_client(region.name)
+        namespace = kube.fleet.namespace
         names = [f"{region.name}-broadcaster", f"{region.name}-nats"]
         problems: list[str] = []
         ready = 0
@@ -53,7 +59,7 @@ class KubeWorkloads(Check):
                     region.name,
                     "; ".join(problems),
                     hint=f"kubectl -n {namespace} describe statefulset; look at pod events",
-                    statefulsets_ready=ready,
+                    values=WorkloadsReady(statefulsets_ready=ready).as_values(),
                 )
             ]
         return [
@@ -61,6 +67,6 @@ class KubeWorkloads(Check):
                 self.name,
                 region.name,
                 f"{ready} StatefulSets ready, PDB present",
-                statefulsets_ready=ready,
+                values=WorkloadsReady(statefulsets_ready=ready).as_values(),
             )
         ]

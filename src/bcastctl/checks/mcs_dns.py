@@ -9,11 +9,20 @@ resolve from A, to the expected addresses when the target knows them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
-from bcastctl.checks.base import Check, CheckContext, CheckResult, fail, ok, pair
+from bcastctl.checks.base import Check, CheckContext, CheckResult, Finding, fail, ok, pair
 from bcastctl.errors import BcastError, UnreachableError
 from bcastctl.targets.base import DnsExpectation, NodeEndpoints, RegionEndpoints, get_json
+
+NAME: Final = "mcs-dns"
+
+
+class NamesResolved(Finding):
+    """Scope "A->B": B's clusterset names asked from inside A."""
+
+    check = NAME
+    names: int
 
 
 async def _resolve_from(ctx: CheckContext, nodes: Sequence[NodeEndpoints], name: str) -> Any:
@@ -48,7 +57,7 @@ def _problem(expectation: DnsExpectation, answer: Any) -> str | None:
 
 
 class McsDns(Check):
-    name = "mcs-dns"
+    name = NAME
     title = "clusterset names of every other region resolve from inside each region"
     layer = "dns"
 
@@ -80,7 +89,7 @@ class McsDns(Check):
                         "; ".join(problems),
                         hint=f"{other}'s services must be exported (ServiceExport) and imported "
                         f"into {region.name}",
-                        names=len(expectations),
+                        values=NamesResolved(names=len(expectations)).as_values(),
                     )
                 )
             else:
@@ -89,7 +98,7 @@ class McsDns(Check):
                         self.name,
                         scope,
                         f"{len(expectations)} name(s) resolve",
-                        names=len(expectations),
+                        values=NamesResolved(names=len(expectations)).as_values(),
                     )
                 )
         return results

@@ -15,17 +15,27 @@ import os
 import secrets
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
-from bcastctl.checks.base import Check, CheckContext, CheckResult, fail, ok, pair, skip
+from bcastctl.checks.base import Check, CheckContext, CheckResult, Finding, fail, ok, pair, skip
 from bcastctl.errors import BcastError
 from bcastctl.targets.base import Endpoint, EndpointSignalling, RegionEndpoints, get_json
+from bcastctl.targets.capabilities import whip_token_source
 from bcastctl.whip.client import ClientSession, publish, rtc_configuration, view
 from bcastctl.whip.signalling import WhipError
 
+NAME: Final = "media"
 WHIP_TOKEN_ENV = "BCASTCTL_WHIP_TOKEN"
 WINDOW_S = 1.5  # frames are counted for this long after the first one
 FPS = 30
+
+
+class FirstFrame(Finding):
+    """Scope "A->B": a viewer in B of a stream published in A."""
+
+    check = NAME
+    first_frame_ms: float | None  # from the viewer's offer to its first decoded frame
+    frames: int  # frames decoded in WINDOW_S after the first
 
 
 def _signalling(region: RegionEndpoints) -> Endpoint | None:
@@ -36,8 +46,8 @@ async def whip_token(ctx: CheckContext) -> str | None:
     """BCASTCTL_WHIP_TOKEN, else the target's own (the lab knows its secrets)."""
     if os.environ.get(WHIP_TOKEN_ENV):
         return os.environ[WHIP_TOKEN_ENV]
-    provider = getattr(ctx.target, "whip_token", None)
-    return str(await provider()) if provider is not None else None
+    source = whip_token_source(ctx.target)
+    return await source.whip_token() if source is not None else None
 
 
 async def _view_pair(
@@ -78,13 +88,18 @@ async def _measure(
         frames = sum(1 for t in session.frame_times if t <= end)
         first = session.first_frame_ms
         message = f"first frame after {first:g} ms, {frames} frames in {WINDOW_S:g} s"
-        return ok(check, scope, message, first_frame_ms=first, frames=frames)
+        return ok(
+            check,
+            scope,
+            message,
+            values=FirstFrame(first_frame_ms=first, frames=frames).as_values(),
+        )
     finally:
         await session.close()
 
 
 class Media(Check):
-    name = "media"
+    name = NAME
     title = "publish by WHIP in each region, view by WHEP from every other"
     layer = "media"
     needs = frozenset({"media"})

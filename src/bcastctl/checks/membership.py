@@ -13,10 +13,49 @@ partition, named group by group.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
-from bcastctl.checks.base import Check, CheckContext, CheckResult, Value, fail, ok, warn
+from bcastctl.checks.base import Check, CheckContext, CheckResult, Finding, fail, ok, warn
 from bcastctl.checks.views import NodeView, cluster_views, expected_nodes
 from bcastctl.targets.base import RegionEndpoints
+
+NAME: Final = "membership"
+
+
+class NodeMembership(Finding):
+    """Scope a node that answered: who it sees against who it should."""
+
+    check = NAME
+    region: str
+    members: int  # other nodes it sees
+    expected: int  # other nodes it should see
+    missing: list[str]  # expected nodes it does not see
+    missing_regions: list[str]  # the region of each missing node, in the same order
+    extra: list[str]  # live nodes outside the expected set
+    rejected: list[str]  # peers whose heartbeats fail the signature (cluster secret)
+
+
+class SilentNode(Finding):
+    """Scope a node whose admin endpoint does not answer."""
+
+    check = NAME
+    region: str
+    unreachable: bool
+
+
+class OffNats(Finding):
+    """Scope a node that answers but is not connected to NATS (it sees nobody)."""
+
+    check = NAME
+    region: str
+    off_nats: bool
+
+
+class Partition(Finding):
+    """Scope "fleet": region pairs whose answering nodes do not see each other."""
+
+    check = NAME
+    split_pairs: list[str]  # "A<->B"
 
 
 def split_pairs(views: Sequence[NodeView], expected: dict[str, str]) -> list[tuple[str, str]]:
@@ -45,8 +84,7 @@ def _silent(check: str, view: NodeView) -> CheckResult:
         f"node does not answer: {view.error}",
         hint=f"is {name} running? look at its logs",
         kind="node",
-        region=view.node.region,
-        unreachable=True,
+        values=SilentNode(region=view.node.region, unreachable=True).as_values(),
     )
 
 
@@ -58,8 +96,7 @@ def _off_nats(check: str, view: NodeView) -> CheckResult:
         "not connected to NATS: it sees no other node and no other node sees it",
         hint=f"look at {name}'s log for NATS errors (credentials, -ERR) and at its region's NATS",
         kind="node",
-        region=view.node.region,
-        off_nats=True,
+        values=OffNats(region=view.node.region, off_nats=True).as_values(),
     )
 
 
@@ -77,15 +114,15 @@ def judge_node(
     extra = sorted(m for m in members - want if m != name)
     extra = [m for m in extra if not _in_unknown_region(view, m, unknown_regions)]
     rejected = sorted({peer["name"] for peer in view.view["rejected"]})
-    values: dict[str, Value] = {
-        "region": region,
-        "members": len(members),
-        "expected": len(want),
-        "missing": missing,
-        "missing_regions": [expected[m] for m in missing],
-        "extra": extra,
-        "rejected": rejected,
-    }
+    values = NodeMembership(
+        region=region,
+        members=len(members),
+        expected=len(want),
+        missing=missing,
+        missing_regions=[expected[m] for m in missing],
+        extra=extra,
+        rejected=rejected,
+    ).as_values()
     problems = []
     if missing:
         problems.append(f"missing {', '.join(missing)}")
@@ -111,6 +148,24 @@ def judge_node(
     return ok(check, name, f"sees all {len(want)} other node(s)", kind="node", values=values)
 
 
+def judge_fleet(check: str, pairs: Sequence[tuple[str, str]], answering: int) -> CheckResult | None:
+    """The fleet-wide result: a partition fails; none among answering nodes is ok."""
+    if pairs:
+        named = ", ".join(f"{a} -x- {b}" for a, b in pairs)
+        return fail(
+            check,
+            "fleet",
+            f"partition: nodes cannot see each other across {named}",
+            hint="heartbeats between these regions do not arrive: see nats-gateways",
+            kind="fleet",
+            values=Partition(split_pairs=[f"{a}<->{b}" for a, b in pairs]).as_values(),
+        )
+    if answering:
+        message = f"no partition among {answering} answering node(s)"
+        return ok(check, "fleet", message, kind="fleet")
+    return None
+
+
 def _in_unknown_region(view: NodeView, member: str, unknown_regions: set[str]) -> bool:
     assert view.view is not None
     regions = {m["name"]: m["region"] for m in view.view["members"]}
@@ -118,7 +173,7 @@ def _in_unknown_region(view: NodeView, member: str, unknown_regions: set[str]) -
 
 
 class Membership(Check):
-    name = "membership"
+    name = NAME
     title = "every node sees every expected node, nobody rejected"
     layer = "membership"
     per_region = False
@@ -129,27 +184,6 @@ class Membership(Check):
         expected, unknown_regions = await expected_nodes(ctx)
         views = await cluster_views(ctx, regions)
         results = [judge_node(self.name, view, expected, unknown_regions) for view in views]
-        pairs = split_pairs(views, expected)
         answering = sum(1 for view in views if view.view is not None)
-        if pairs:
-            named = ", ".join(f"{a} -x- {b}" for a, b in pairs)
-            results.append(
-                fail(
-                    self.name,
-                    "fleet",
-                    f"partition: nodes cannot see each other across {named}",
-                    hint="heartbeats between these regions do not arrive: see nats-gateways",
-                    kind="fleet",
-                    split_pairs=[f"{a}<->{b}" for a, b in pairs],
-                )
-            )
-        elif answering:
-            results.append(
-                ok(
-                    self.name,
-                    "fleet",
-                    f"no partition among {answering} answering node(s)",
-                    kind="fleet",
-                )
-            )
-        return results
+        fleet = judge_fleet(self.name, split_pairs(views, expected), answering)
+        return results + ([fleet] if fleet is not None else [])

@@ -10,22 +10,43 @@ ordered pair; an unreachable monitor endpoint fails its region.
 
 from __future__ import annotations
 
-from bcastctl.checks.base import Check, CheckContext, CheckResult, Value, fail, ok, pair
+from typing import Final
+
+from bcastctl.checks.base import Check, CheckContext, CheckResult, Finding, fail, ok, pair
 from bcastctl.errors import BcastError
 from bcastctl.readers.nats import PairLinks, ServerLinks, judge_pair, read_server_links
 from bcastctl.targets.base import EndpointSource, RegionEndpoints
+
+NAME: Final = "nats-gateways"
+
+
+class GatewayPair(Finding):
+    """Scope "A->B": the link from A's servers to region B."""
+
+    check = NAME
+    servers: int  # A's NATS servers that answered
+    outbound_connected: int  # of them, those with a connected outbound gateway to B
+    inbound_servers: int  # of them, those B dials into
+    rtt_ms: float | None  # the slowest server's outbound RTT
+
+
+class MonitorsUnreachable(Finding):
+    """Scope a region: some (or all) of its NATS monitors do not answer."""
+
+    check = NAME
+    monitor_unreachable: bool  # True when none answered: the region's NATS is gone
 
 
 def pair_result(check: str, link: PairLinks) -> CheckResult:
     """The result for region->peer from the shared gateway verdict (`readers.nats.judge_pair`)."""
     region, peer, servers = link.region, link.peer, link.servers
     scope = pair(region, peer)
-    values: dict[str, Value] = {
-        "servers": servers,
-        "outbound_connected": link.outbound_connected,
-        "inbound_servers": link.inbound_servers,
-        "rtt_ms": link.rtt_ms,
-    }
+    values = GatewayPair(
+        servers=servers,
+        outbound_connected=link.outbound_connected,
+        inbound_servers=link.inbound_servers,
+        rtt_ms=link.rtt_ms,
+    ).as_values()
     if link.not_configured:
         return fail(
             check,
@@ -56,8 +77,19 @@ def pair_result(check: str, link: PairLinks) -> CheckResult:
     )
 
 
+def monitors_result(check: str, region: str, errors: list[str], monitors: int) -> CheckResult:
+    """Some of the region's NATS monitors do not answer; all of them: its NATS is gone."""
+    return fail(
+        check,
+        region,
+        f"{len(errors)}/{monitors} NATS monitor(s) unreachable: " + "; ".join(errors),
+        hint="is NATS running in this region? its monitor port must answer /varz",
+        values=MonitorsUnreachable(monitor_unreachable=len(errors) == monitors).as_values(),
+    )
+
+
 class NatsGateways(Check):
-    name = "nats-gateways"
+    name = NAME
     title = "NATS gateway links, configured vs connected, both directions"
     layer = "nats"
 
@@ -77,17 +109,8 @@ class NatsGateways(Check):
                 raise error
         results: list[CheckResult] = []
         if errors:
-            every = not servers
-            results.append(
-                fail(
-                    self.name,
-                    region.name,
-                    f"{len(errors)}/{len(answers)} NATS monitor(s) unreachable: "
-                    + "; ".join(str(error) for error in errors),
-                    hint="is NATS running in this region? its monitor port must answer /varz",
-                    monitor_unreachable=every,  # the whole region's NATS, for the root cause
-                )
-            )
+            reasons = [str(error) for error in errors]
+            results.append(monitors_result(self.name, region.name, reasons, len(answers)))
         if not servers:
             return results
         peers = [name for name in ctx.target.region_names if name != region.name]

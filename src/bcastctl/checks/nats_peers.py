@@ -12,14 +12,25 @@ One result per region.
 
 from __future__ import annotations
 
-from bcastctl.checks.base import Check, CheckContext, CheckResult, Value, fail, ok
+from typing import Final
+
+from bcastctl.checks.base import Check, CheckContext, CheckResult, Finding, fail, ok
 from bcastctl.checks.views import expected_nodes
 from bcastctl.errors import BcastError
 from bcastctl.protocol import NATS_MONITOR_USER, NATS_SYSTEM_USER
 from bcastctl.readers.nats import Connz, ServerLinks, read_connz, read_server_links
 from bcastctl.targets.base import EndpointSource, RegionEndpoints
 
+NAME: Final = "nats-peers"
 TOOL_USERS = frozenset({NATS_MONITOR_USER, NATS_SYSTEM_USER})
+
+
+class NatsPeersFound(Finding):
+    """Scope a region: what is connected to its NATS that the fleet does not know."""
+
+    check = NAME
+    foreign_gateways: list[str]  # gateway names that are not fleet regions
+    unknown_clients: list[str]  # client identities that are neither nodes nor tool users
 
 
 def foreign_gateways(servers: list[ServerLinks], regions: set[str]) -> list[str]:
@@ -45,7 +56,7 @@ def unknown_clients(connz: list[Connz], known: set[str]) -> list[str]:
 
 
 class NatsPeers(Check):
-    name = "nats-peers"
+    name = NAME
     title = "only fleet regions as gateways and fleet nodes as clients on NATS"
     layer = "nats"
 
@@ -64,7 +75,7 @@ class NatsPeers(Check):
         expected, _ = await expected_nodes(ctx)
         gateways = foreign_gateways(servers, set(ctx.target.region_names))
         clients = unknown_clients([a for a in connz if isinstance(a, dict)], set(expected))
-        values: dict[str, Value] = {"foreign_gateways": gateways, "unknown_clients": clients}
+        values = NatsPeersFound(foreign_gateways=gateways, unknown_clients=clients).as_values()
         problems = []
         if gateways:
             problems.append(f"gateway(s) not in the fleet connected: {', '.join(gateways)}")

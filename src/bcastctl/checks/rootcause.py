@@ -9,10 +9,10 @@ of it (a node missing one peer that is down and rejecting another with a wrong
 secret is explained by both). Failures nothing explains are listed as their own
 causes, so the summary always accounts for every failure.
 
-Reads only documented result values: pair scopes "A->B" (nats-gateways, mcs-dns,
-media), membership node results (`region`, `missing`, `missing_regions`,
-`rejected`, `unreachable`, `off_nats`), membership fleet `split_pairs`, registry
-`disagrees_with_regions`.
+Reads results only through the checks' typed findings and names (imported from
+each check module): pair scopes "A->B" (nats-gateways, mcs-dns, media),
+`membership.NodeMembership` / `SilentNode` / `OffNats` / `Partition`,
+`stream_registry.RegistryAgreement`, `nats_gateways.MonitorsUnreachable`.
 """
 
 from __future__ import annotations
@@ -20,15 +20,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bcastctl.checks import mcs_dns, membership, nats_gateways, stream_registry
 from bcastctl.checks.base import CheckResult, Status
 from bcastctl.checks.report import RootCause
 
 Key = tuple[str, str]  # (kind, subject): ("link", "a|b"), ("down", node), ("secret", node), ...
-
-
-def _strs(result: CheckResult, key: str) -> list[str]:
-    value = result.values.get(key)
-    return [str(item) for item in value] if isinstance(value, list) else []
 
 
 def _link(a: str, b: str) -> Key:
@@ -60,21 +56,24 @@ def _facts(failures: Sequence[CheckResult], unreachable: set[str]) -> _Facts:
         cut={
             _link(*r.regions)
             for r in failures
-            if r.check == "nats-gateways" and r.scope_kind == "pair"
+            if r.check == nats_gateways.NAME and r.scope_kind == "pair"
         },
     )
     for r in failures:
-        if r.check == "nats-gateways" and r.values.get("monitor_unreachable"):
+        monitors = nats_gateways.MonitorsUnreachable.of(r)
+        if monitors is not None and monitors.monitor_unreachable:
             facts.nats_down.add(r.scope)
-        if r.check == "mcs-dns" and r.scope_kind == "pair":
+        if r.check == mcs_dns.NAME and r.scope_kind == "pair":
             facts.dns[_link(*r.regions)] = r.id
-        if r.check == "membership" and r.scope_kind == "node":
-            if r.values.get("unreachable"):
-                facts.down.add(r.scope)
-            if r.values.get("off_nats"):
-                facts.off_nats.add(r.scope)
-            for name, region in zip(_strs(r, "missing"), _strs(r, "missing_regions"), strict=False):
-                facts.node_region[name] = region
+        silent = membership.SilentNode.of(r)
+        if silent is not None and silent.unreachable:
+            facts.down.add(r.scope)
+        off = membership.OffNats.of(r)
+        if off is not None and off.off_nats:
+            facts.off_nats.add(r.scope)
+        node = membership.NodeMembership.of(r)
+        if node is not None:
+            facts.node_region.update(zip(node.missing, node.missing_regions, strict=False))
     return facts
 
 
@@ -83,42 +82,54 @@ def _reasons(result: CheckResult, facts: _Facts) -> set[Key] | None:
     touched = set(result.regions) | ({result.scope} if result.scope_kind == "region" else set())
     if touched & facts.unreachable:
         return {("region", region) for region in touched & facts.unreachable}
-    if result.check == "nats-gateways" and result.scope in facts.nats_down:
+    if result.check == nats_gateways.NAME and result.scope in facts.nats_down:
         return {("nats", result.scope)}
     if result.scope_kind == "pair":
-        if result.check == "mcs-dns":
+        if result.check == mcs_dns.NAME:
             return None  # DNS is the deepest layer we see: a cause of its own
         key = facts.between(*result.regions)
         return {key} if key else None
-    if result.scope_kind == "fleet" and result.check == "membership":
-        keys = [facts.between(*p.split("<->")) for p in _strs(result, "split_pairs")]
+    partition = membership.Partition.of(result)
+    if partition is not None:
+        keys = [facts.between(*p.split("<->")) for p in partition.split_pairs]
         return {k for k in keys if k} if keys and all(keys) else None
-    if result.values.get("unreachable"):
+    silent = membership.SilentNode.of(result)
+    if silent is not None and silent.unreachable:
         return {("down", result.scope)}
+    off = membership.OffNats.of(result)
+    if off is not None and off.off_nats:
+        return {
+            ("nats", off.region) if off.region in facts.nats_down else ("off-nats", result.scope)
+        }
     return _node_reasons(result, facts)
 
 
 def _node_reasons(result: CheckResult, facts: _Facts) -> set[Key] | None:
-    region = str(result.values.get("region", ""))
-    if region in facts.nats_down:  # its own NATS is gone: it sees nobody
-        return {("nats", region)}
-    if result.values.get("off_nats"):
-        return {("off-nats", result.scope)}
-    reasons: set[Key] = {("secret", name) for name in _strs(result, "rejected")}
-    for name, far in zip(_strs(result, "missing"), _strs(result, "missing_regions"), strict=False):
-        if name in facts.down:
-            key: Key | None = ("down", name)
-        elif far in facts.nats_down:  # its region's NATS is gone: that, not the node
-            key = ("nats", far)
-        elif name in facts.off_nats:
-            key = ("off-nats", name)
-        else:
-            key = facts.between(region, far)
-        if key is None:
-            return None
-        reasons.add(key)
-    for far in _strs(result, "disagrees_with_regions"):
-        key = facts.between(region, far)
+    """A node's membership or registry failure, explained by what it cannot reach."""
+    node = membership.NodeMembership.of(result)
+    registry = stream_registry.RegistryAgreement.of(result)
+    finding = node or registry
+    if finding is None:
+        return None
+    if finding.region in facts.nats_down:  # its own NATS is gone: it sees nobody
+        return {("nats", finding.region)}
+    reasons: set[Key] = set()
+    if node is not None:
+        reasons |= {("secret", name) for name in node.rejected}
+        for name, far in zip(node.missing, node.missing_regions, strict=False):
+            if name in facts.down:
+                key: Key | None = ("down", name)
+            elif far in facts.nats_down:  # its region's NATS is gone: that, not the node
+                key = ("nats", far)
+            elif name in facts.off_nats:
+                key = ("off-nats", name)
+            else:
+                key = facts.between(node.region, far)
+            if key is None:
+                return None
+            reasons.add(key)
+    for far in registry.disagrees_with_regions if registry is not None else []:
+        key = facts.between(finding.region, far)
         if key is None:
             return None
         reasons.add(key)
@@ -188,7 +199,7 @@ def root_causes(results: Sequence[CheckResult], unreachable: dict[str, str]) -> 
             for key in reasons:
                 explained.setdefault(key, []).append(result.id)
         elif not (
-            result.check == "mcs-dns"
+            result.check == mcs_dns.NAME
             and result.scope_kind == "pair"  # a region-wide mcs-dns failure has no link
             and _link(*result.regions) in facts.cut
         ):

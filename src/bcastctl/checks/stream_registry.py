@@ -10,10 +10,23 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import Final
 
-from bcastctl.checks.base import Check, CheckContext, CheckResult, Value, fail, ok
+from bcastctl.checks.base import Check, CheckContext, CheckResult, Finding, fail, ok
 from bcastctl.checks.views import NodeView, cluster_views
 from bcastctl.targets.base import RegionEndpoints
+
+NAME: Final = "registry"
+
+
+class RegistryAgreement(Finding):
+    """Scope a node: how its stream registry compares with the majority's."""
+
+    check = NAME
+    region: str
+    streams: int  # streams in its registry
+    disagrees_on: list[str]  # streams it names another holder for, or does not know
+    disagrees_with_regions: list[str]  # the majority holders' regions of those streams
 
 
 def majority_holders(views: Sequence[NodeView]) -> dict[str, tuple[str, str]]:
@@ -45,12 +58,12 @@ def judge_node(check: str, view: NodeView, majority: dict[str, tuple[str, str]])
         else:
             continue
         far_regions.append(holder_region)
-    values: dict[str, Value] = {
-        "region": region,
-        "streams": len(registry),
-        "disagrees_on": [item.split(" ", 1)[0] for item in wrong],
-        "disagrees_with_regions": sorted(set(far_regions)),
-    }
+    values = RegistryAgreement(
+        region=region,
+        streams=len(registry),
+        disagrees_on=[item.split(" ", 1)[0] for item in wrong],
+        disagrees_with_regions=sorted(set(far_regions)),
+    ).as_values()
     if wrong:
         return fail(
             check,
@@ -64,7 +77,7 @@ def judge_node(check: str, view: NodeView, majority: dict[str, tuple[str, str]])
 
 
 class StreamRegistry(Check):
-    name = "registry"
+    name = NAME
     title = "every node agrees on who holds each stream"
     layer = "registry"
     per_region = False

@@ -9,13 +9,27 @@ server that does not answer as a timeout. Credentials are never shown.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qs
 
 from bcastctl.adapters.turn import Transport, allocate
-from bcastctl.checks.base import Check, CheckContext, CheckResult, Value, fail, ok, skip
+from bcastctl.checks.base import Check, CheckContext, CheckResult, Finding, fail, ok, skip
 from bcastctl.errors import BcastError, UnreachableError
 from bcastctl.targets.base import RegionEndpoints, get_json
+
+NAME: Final = "turn"
+
+
+class Allocation(Finding):
+    """Scope a region: one TURN allocation with the credentials its clients get."""
+
+    check = NAME
+    server: str  # host:port/transport
+    elapsed_ms: float
+
+
+class FailedAllocation(Allocation):
+    error_code: int | None  # the STUN error (401: wrong secret); None: no answer
 
 
 def parse_turn_url(url: str) -> tuple[str, int, Transport] | None:
@@ -65,7 +79,7 @@ def _turn_server(config: Any) -> tuple[tuple[str, int, Transport], str, str] | N
 
 
 class Turn(Check):
-    name = "turn"
+    name = NAME
     title = "TURN allocation with fresh credentials from /api/pc-config"
     layer = "turn"
 
@@ -86,11 +100,9 @@ class Turn(Check):
         outcome = await allocate(
             host, port, username, password, transport=transport, timeout_s=ctx.timeout_s
         )
-        values: dict[str, Value] = {
-            "server": f"{host}:{port}/{transport}",
-            "elapsed_ms": outcome.elapsed_ms,
-        }
+        found_at = f"{host}:{port}/{transport}"
         if outcome.allocated:
+            values = Allocation(server=found_at, elapsed_ms=outcome.elapsed_ms).as_values()
             message = f"allocated on {host}:{port}/{transport} in {outcome.elapsed_ms:g} ms"
             return [ok(self.name, region.name, message, values=values)]
         hint = (
@@ -104,7 +116,8 @@ class Turn(Check):
                 region.name,
                 f"{host}:{port}/{transport}: {outcome.reason}",
                 hint=hint,
-                values=values,
-                error_code=outcome.error_code,
+                values=FailedAllocation(
+                    server=found_at, elapsed_ms=outcome.elapsed_ms, error_code=outcome.error_code
+                ).as_values(),
             )
         ]

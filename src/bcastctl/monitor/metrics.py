@@ -36,11 +36,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from bcastctl.checks import membership, nats_gateways, stream_registry, turn
 from bcastctl.checks.base import CheckResult, Status
-from bcastctl.checks.membership import Membership
-from bcastctl.checks.nats_gateways import NatsGateways
-from bcastctl.checks.stream_registry import StreamRegistry
-from bcastctl.checks.turn import Turn
 from bcastctl.monitor.rounds import MonitorOptions, Round
 
 RTT_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0)
@@ -50,13 +47,8 @@ def _gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, labels=labels)
 
 
-def _seconds(ms: float | int | str | bool | list[str] | None) -> float | None:
-    return float(ms) / 1000 if isinstance(ms, int | float) and not isinstance(ms, bool) else None
-
-
-def _strs(result: CheckResult, key: str) -> list[str]:
-    value = result.values.get(key)
-    return [str(v) for v in value] if isinstance(value, list) else []
+def _seconds(ms: float | None) -> float | None:
+    return ms / 1000 if ms is not None else None
 
 
 @dataclass
@@ -95,23 +87,25 @@ def _mesh_families(latest: Round) -> Iterator[Metric]:
     turn_up = _gauge("bcast_turn_up", "1 when a TURN allocation succeeded", ["region"])
     turn_s = _gauge("bcast_turn_allocation_seconds", "TURN allocation time", ["region"])
     for r in latest.checks.results:
-        region = str(r.values.get("region", r.scope))
-        if r.check == NatsGateways.name and r.scope_kind == "pair":
+        region = r.regions[0] if r.regions else r.scope
+        if r.check == nats_gateways.NAME and r.scope_kind == "pair":
             up.add_metric(list(r.regions), 1 if r.status == Status.ok else 0)
-        elif r.check == Membership.name and r.scope_kind == "fleet":
-            partitioned.add_metric([], 1 if _strs(r, "split_pairs") else 0)
-            for pair in _strs(r, "split_pairs"):
+        elif r.check == membership.NAME and r.scope_kind == "fleet":
+            partition = membership.Partition.of(r)
+            split_pairs = partition.split_pairs if partition is not None else []
+            partitioned.add_metric([], 1 if split_pairs else 0)
+            for pair in split_pairs:
                 split.add_metric(pair.split("<->", 1), 1)
-        elif r.check == Membership.name and isinstance(r.values.get("members"), int):
-            size.add_metric([r.scope, region], float(r.values["members"]))  # type: ignore[arg-type]
-            for name in _strs(r, "rejected"):
+        elif (seen := membership.NodeMembership.of(r)) is not None:
+            size.add_metric([r.scope, region], float(seen.members))
+            for name in seen.rejected:
                 rejected.add_metric([name, r.scope], 1)
-        elif r.check == StreamRegistry.name and r.scope_kind == "node":
+        elif r.check == stream_registry.NAME and r.scope_kind == "node":
             agree.add_metric([r.scope, region], 1 if r.status == Status.ok else 0)
-        elif r.check == Turn.name and r.status != Status.skip:
+        elif r.check == turn.NAME and r.status != Status.skip:
             turn_up.add_metric([r.scope], 1 if r.status == Status.ok else 0)
-            if (elapsed := _seconds(r.values.get("elapsed_ms"))) is not None:
-                turn_s.add_metric([r.scope], elapsed)
+            if (allocation := turn.Allocation.of(r)) is not None:
+                turn_s.add_metric([r.scope], allocation.elapsed_ms / 1000)
     yield from (up, partitioned, split, size, rejected, agree, turn_up, turn_s)
 
 

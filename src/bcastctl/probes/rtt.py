@@ -27,6 +27,7 @@ from bcastctl.targets.base import (
     Target,
     get_json,
 )
+from bcastctl.targets.capabilities import emulated_latency
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,14 @@ async def _pair(
 ) -> PairRtt:
     await asyncio.sleep(start_delay_s)
     source, peer = _pick(a.nodes), _pick(b.nodes)
-    configured = getattr(target, "configured_rtt_ms", None)
+    emulated = emulated_latency(target)
     base = {
         "from_region": a.name,
         "to_region": b.name,
         "from_node": source.name if source else None,
         "to_node": peer.name if peer else None,
         "gateway_rtt_ms": gateway.outbound_rtt_ms.get(b.name) if gateway else None,
-        "configured_rtt_ms": configured(a.name, b.name) if configured else None,
+        "configured_rtt_ms": emulated.configured_rtt_ms(a.name, b.name) if emulated else None,
     }
     if source is None or source.admin is None or peer is None:
         missing = a.name if source is None else b.name

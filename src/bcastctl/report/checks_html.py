@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from bcastctl.checks import nats_gateways
 from bcastctl.checks.base import CheckResult, Status
 from bcastctl.checks.report import CheckReport
 from bcastctl.fleet import Geo
@@ -18,17 +19,16 @@ from bcastctl.report.html_page import Page
 from bcastctl.report.probe_export import places
 from bcastctl.report.svg import Cell, Link, fleet_map, heatmap
 
-GATEWAY_CHECK = "nats-gateways"
 MARKS = {Status.ok: "✔ ok", Status.fail: "✖ fail", Status.warn: "⚠ warn", Status.skip: "↷ skip"}
 
 
 def _gateway_pairs(report: CheckReport) -> list[CheckResult]:
-    return [r for r in report.results if r.check == GATEWAY_CHECK and r.scope_kind == "pair"]
+    return [r for r in report.results if r.check == nats_gateways.NAME and r.scope_kind == "pair"]
 
 
 def _rtt(result: CheckResult) -> float | None:
-    value = result.values.get("rtt_ms")
-    return float(value) if isinstance(value, int | float) and result.status != Status.fail else None
+    link = nats_gateways.GatewayPair.of(result)
+    return link.rtt_ms if link is not None and result.status != Status.fail else None
 
 
 def gateway_cells(results: Sequence[CheckResult]) -> list[Cell]:

@@ -1,0 +1,60 @@
+"""What a Target can do beyond the `Target` protocol, as typed capability protocols.
+
+A check or probe that needs more than endpoints asks for the capability by its
+protocol (`kube_access(target)`, `whip_token_source(target)`, `emulated_latency(target)`)
+and gets a typed value or None; it never tests a target's class or reads an
+attribute by name. The kube target offers `KubeAccess`; the lab offers
+`WhipTokenSource` (it knows its own secrets) and `EmulatedLatency` (its delay links).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from bcastctl.errors import UsageError
+from bcastctl.fleet import Fleet
+
+if TYPE_CHECKING:
+    from bcastctl.adapters.kube import KubeClient
+    from bcastctl.targets.base import Target
+
+
+@runtime_checkable
+class KubeAccess(Protocol):
+    """Each region's Kubernetes API (the "kube" capability)."""
+
+    @property
+    def fleet(self) -> Fleet: ...
+
+    async def kube_client(self, region: str) -> KubeClient:
+        """The region's API client (ConfigError/UnreachableError if it cannot be built)."""
+        ...
+
+
+@runtime_checkable
+class WhipTokenSource(Protocol):
+    """A target that knows the fleet's WHIP token (the lab: it generated it)."""
+
+    async def whip_token(self) -> str: ...
+
+
+@runtime_checkable
+class EmulatedLatency(Protocol):
+    """A target whose inter-region latency is configured, not measured (the lab's links)."""
+
+    def configured_rtt_ms(self, a: str, b: str) -> float | None: ...
+
+
+def kube_access(target: Target) -> KubeAccess:
+    """The target's Kubernetes access; UsageError when it has none (a check ran off-kube)."""
+    if "kube" in target.capabilities and isinstance(target, KubeAccess):
+        return target
+    raise UsageError(f"the {target.kind} target has no Kubernetes API")
+
+
+def whip_token_source(target: Target) -> WhipTokenSource | None:
+    return target if isinstance(target, WhipTokenSource) else None
+
+
+def emulated_latency(target: Target) -> EmulatedLatency | None:
+    return target if isinstance(target, EmulatedLatency) else None
