@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -24,6 +22,7 @@ from pydantic import (
 )
 
 from bcastctl.errors import ConfigError
+from bcastctl.model import StrictModel
 
 API_VERSION: Final = "bcastctl.io/v1alpha1"
 CLUSTERSET_DOMAIN: Final = "svc.clusterset.local"  # multi-cluster services (MCS) DNS zone
@@ -48,17 +47,13 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 MAX_FLEET_BYTES: Final = 1024 * 1024
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class GkeCluster(_Model):
+class GkeCluster(StrictModel):
     project: str = Field(min_length=1)
     location: str = Field(min_length=1)
     cluster: str = Field(min_length=1)
 
 
-class ClusterRef(_Model):
+class ClusterRef(StrictModel):
     """Where a region runs: a kube context (any distribution) or a GKE cluster."""
 
     context: str | None = None
@@ -72,12 +67,12 @@ class ClusterRef(_Model):
         return self
 
 
-class Geo(_Model):
+class Geo(StrictModel):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
 
 
-class Region(_Model):
+class Region(StrictModel):
     name: Dns1123Label
     cluster: ClusterRef = ClusterRef()
     geo: Geo
@@ -96,7 +91,7 @@ class Region(_Model):
         return self
 
 
-class Secrets(_Model):
+class Secrets(StrictModel):
     """Names of Kubernetes Secrets (key `secret`) the manifests reference; never values."""
 
     turn: Dns1123Label = "bcast-turn-secret"
@@ -109,7 +104,7 @@ class Secrets(_Model):
     monitor_kubeconfig: Dns1123Label = "bcast-monitor-kubeconfig"  # used when monitor.enabled
 
 
-class NodeSettings(_Model):
+class NodeSpec(StrictModel):
     """The broadcaster node's ports and limits, as deployed."""
 
     signalling_port: Port = 8080
@@ -136,7 +131,7 @@ class NodeSettings(_Model):
         return self
 
 
-class GatewayTls(_Model):
+class GatewayTls(StrictModel):
     """Mutual TLS on the NATS gateways, where they cross networks: a `kubernetes.io/tls`
     Secret (keys tls.crt, tls.key, ca.crt) of this name in every region; each region's
     certificate must name its gateway's clusterset name (the name the others dial)."""
@@ -144,7 +139,7 @@ class GatewayTls(_Model):
     secret: Dns1123Label
 
 
-class Nats(_Model):
+class Nats(StrictModel):
     image: ImageReference = "nats:2.10.24-alpine"
     gateway_tls: GatewayTls | None = None
     client_port: Port = 4222
@@ -154,13 +149,13 @@ class Nats(_Model):
     cluster_size: int = Field(default=3, ge=1, le=15)
 
 
-class Listener(_Model):
+class Listener(StrictModel):
     name: Dns1123Label
     protocol: Literal["TURN-UDP", "TURN-TCP", "TURN-TLS", "TURN-DTLS"]
     port: Port
 
 
-class Stunner(_Model):
+class Stunner(StrictModel):
     realm: str = Field(default="stunner.l7mp.io", pattern=DNS1123_SUBDOMAIN, max_length=253)
     # Nodes hand out TURN REST (ephemeral) credentials from /api/pc-config; STUNner must
     # check them the same way, so no other type can work.
@@ -186,26 +181,26 @@ class Stunner(_Model):
     )
 
 
-class Rollout(_Model):
+class Rollout(StrictModel):
     order: list[str] | None = None
     canary: str | None = None
     parallelism: int = Field(default=1, ge=1)
     timeout_s: float = Field(default=600, gt=0)
 
 
-class Dns(_Model):
+class Dns(StrictModel):
     project: str = Field(min_length=1)
     zone: str = Field(min_length=1)
     record: str = Field(min_length=1, description="fully qualified name, e.g. turn.example.com.")
     ttl: int = Field(default=60, ge=1)
 
 
-class LabLink(_Model):
+class LabLink(StrictModel):
     between: tuple[str, str]
     one_way_ms: float = Field(ge=0, le=10_000)
 
 
-class Lab(_Model):
+class Lab(StrictModel):
     latency: list[LabLink] = []
     default_one_way_ms: float = Field(default=0, ge=0, le=10_000)
     loopback_prefix: str = Field(
@@ -213,7 +208,7 @@ class Lab(_Model):
     )
 
 
-class Monitor(_Model):
+class Monitor(StrictModel):
     """`bcastctl monitor` as a Deployment of the fleet (rendered when enabled) and its alerts."""
 
     enabled: bool = False
@@ -224,7 +219,7 @@ class Monitor(_Model):
     port: Port = 9100
 
 
-class Fleet(_Model):
+class Fleet(StrictModel):
     apiVersion: Literal["bcastctl.io/v1alpha1"] = API_VERSION  # the YAML key
     kind: Literal["Fleet"] = "Fleet"
     name: Dns1123Label
@@ -232,7 +227,7 @@ class Fleet(_Model):
     image: ImageReference
     regions: list[Region] = Field(min_length=1)
     secrets: Secrets = Secrets()
-    node: NodeSettings = NodeSettings()
+    node: NodeSpec = NodeSpec()
     nats: Nats = Nats()
     stunner: Stunner = Stunner()
     rollout: Rollout = Rollout()

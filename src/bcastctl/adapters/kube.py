@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from bcastctl.adapters.kube_errors import ApplyConflict, KubeApiError, decode, unreachable
 from bcastctl.errors import ConfigError, UnreachableError
+from bcastctl.model import Manifest as Manifest
 
 if TYPE_CHECKING:
     from bcastctl.fleet import ClusterRef
@@ -33,7 +34,6 @@ APPLY_CONTENT_TYPE: Final = "application/apply-patch+yaml"
 MERGE_CONTENT_TYPE: Final = "application/merge-patch+json"
 _TRANSIENT_STATUS: Final = frozenset({429, 500, 502, 503, 504})
 
-Manifest = dict[str, Any]
 
 # Blocking SDK calls run here, not in asyncio's default pool (min(32, cores + 4) threads:
 # 6 on 2 cores), so that a dozen regions' requests are in flight at once.

@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from bcastctl.errors import BcastError
+from bcastctl.model import FrozenModel
 from bcastctl.targets.base import RegionEndpoints, Target
 from bcastctl.targets.capabilities import KubeAccess, kube_access
 
@@ -51,10 +52,8 @@ class Status(StrEnum):
     skip = "skip"
 
 
-class CheckResult(BaseModel):
+class CheckResult(FrozenModel):
     """One finding of one check about one scope."""
-
-    model_config = ConfigDict(frozen=True)
 
     check: str
     scope: str  # "us-east5", "us-east5->europe-west9", "us-east5-0", or "fleet"
@@ -80,7 +79,7 @@ class CheckResult(BaseModel):
         return (region,) if isinstance(region, str) else ()
 
 
-class Finding(BaseModel):
+class Finding(FrozenModel):
     """The measured values of one kind of result of one check, typed.
 
     A check builds its results' `values` from a Finding (`as_values()`), and whoever
@@ -88,8 +87,6 @@ class Finding(BaseModel):
     renamed field breaks mypy and the fast tests instead of silently reading nothing.
     The JSON contract is unchanged: `values` holds exactly the fields.
     """
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
 
     check: ClassVar[str]  # the name of the check that writes it
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from bcastctl.adapters.kube import ServerVersion
 from bcastctl.checks.base import CheckContext, CheckResult, Finding, KubeCheck, fail, ok
 from bcastctl.targets.base import RegionEndpoints
 from bcastctl.targets.capabilities import KubeAccess
@@ -17,6 +18,12 @@ class ClusterVersion(Finding):
     version: str  # the API server's gitVersion
 
 
+def too_old(version: ServerVersion) -> bool:
+    """True for Kubernetes 1.x older than 1.MIN_MINOR ("27+" minors, as GKE prints, count)."""
+    minor = int("".join(c for c in version["minor"] if c.isdigit()) or 0)
+    return version["major"] == "1" and minor < MIN_MINOR
+
+
 class KubeCluster(KubeCheck):
     name = NAME
     title = "Kubernetes API reachable, version"
@@ -27,8 +34,7 @@ class KubeCluster(KubeCheck):
     ) -> list[CheckResult]:
         client = await kube.kube_client(region.name)
         version = await client.version()
-        minor = int("".join(c for c in version["minor"] if c.isdigit()) or 0)
-        if version["major"] == "1" and minor < MIN_MINOR:
+        if too_old(version):
             return [
                 fail(
                     self.name,

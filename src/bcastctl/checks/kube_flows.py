@@ -9,23 +9,26 @@ actually holds: a policy someone added or edited by hand shows up here.
 
 from __future__ import annotations
 
-from bcastctl.checks.base import Check, CheckContext, CheckResult, fail, ok, skip
+from typing import Final
+
+from bcastctl.checks.base import CheckContext, CheckResult, KubeCheck, fail, ok
 from bcastctl.flows import region_flow_problems
 from bcastctl.targets.base import RegionEndpoints
-from bcastctl.targets.kube import KubeTarget
+from bcastctl.targets.capabilities import KubeAccess
+
+NAME: Final = "kube-flows"
 
 
-class KubeFlows(Check):
-    name = "kube-flows"
+class KubeFlows(KubeCheck):
+    name = NAME
     title = "NetworkPolicies admit the flows the system needs, admin closed outside"
     layer = "cluster"
-    needs = frozenset({"kube"})
 
-    async def run_region(self, ctx: CheckContext, region: RegionEndpoints) -> list[CheckResult]:
-        if not isinstance(ctx.target, KubeTarget):
-            return [skip(self.name, region.name, "not a kube target")]
-        client = await ctx.target.kube_client(region.name)
-        namespace = ctx.target.fleet.namespace
+    async def run_kube(
+        self, ctx: CheckContext, kube: KubeAccess, region: RegionEndpoints
+    ) -> list[CheckResult]:
+        client = await kube.kube_client(region.name)
+        namespace = kube.fleet.namespace
         objects = await client.list_objects("networking.k8s.io/v1", "NetworkPolicy", namespace)
         for policy in objects:
             policy.setdefault("kind", "NetworkPolicy")
@@ -33,7 +36,7 @@ class KubeFlows(Check):
             statefulset = await client.get("apps/v1", "StatefulSet", name, namespace)
             if statefulset is not None:
                 objects.append({**statefulset, "kind": "StatefulSet"})
-        problems = region_flow_problems(ctx.target.fleet, region.name, objects)
+        problems = region_flow_problems(kube.fleet, region.name, objects)
         if not problems:
             return [
                 ok(self.name, region.name, f"{len(objects) - 2} NetworkPolicies admit every flow")

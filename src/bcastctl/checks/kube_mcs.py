@@ -20,13 +20,21 @@ def exported(export: dict[str, Any] | None) -> bool:
     return any(c.get("type") == "Exported" and c.get("status") == "True" for c in conditions)
 
 
-def _age_s(obj: dict[str, Any]) -> float | None:
+def _age_s(obj: dict[str, Any], now: datetime) -> float | None:
     stamp = obj.get("metadata", {}).get("creationTimestamp")
     try:
         created = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return (datetime.now(tz=UTC) - created).total_seconds()
+    return (now - created).total_seconds()
+
+
+def export_settled(export: dict[str, Any] | None, now: datetime) -> bool:
+    """An export older than PROPAGATION_S (or of unknown age): its import must exist by now."""
+    if export is None:
+        return False
+    age = _age_s(export, now)
+    return age is None or age > PROPAGATION_S
 
 
 class MissingImports(Finding):
@@ -45,10 +53,7 @@ async def _export_settled(target: KubeAccess, region: str, name: str, namespace:
         export = await client.get(MCS, "ServiceExport", name, namespace)
     except BcastError:
         return False
-    if export is None:
-        return False
-    age = _age_s(export)
-    return age is None or age > PROPAGATION_S
+    return export_settled(export, datetime.now(tz=UTC))
 
 
 async def _missing_imports(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from bcastctl.checks.base import CheckContext, CheckResult, Finding, KubeCheck, fail, ok
+from bcastctl.model import Manifest
 from bcastctl.targets.base import RegionEndpoints
 from bcastctl.targets.capabilities import KubeAccess
 from bcastctl.targets.kube import gateway_address
@@ -15,6 +16,15 @@ NAME: Final = "kube-stunner-gateway"
 class GatewayAddress(Finding):
     check = NAME
     address: str  # the Gateway's public address
+
+
+def not_programmed(gateway: Manifest) -> str | None:
+    """Why the Gateway is not Programmed (its condition's reason), or None when it is."""
+    conditions = {c.get("type"): c for c in gateway.get("status", {}).get("conditions", [])}
+    programmed = conditions.get("Programmed", {})
+    if programmed.get("status") == "True":
+        return None
+    return str(programmed.get("reason") or "no Programmed condition")
 
 
 class KubeStunnerGateway(KubeCheck):
@@ -39,16 +49,15 @@ class KubeStunnerGateway(KubeCheck):
                     hint="bcastctl deploy --region " + region.name,
                 )
             ]
-        conditions = {c.get("type"): c for c in gateway.get("status", {}).get("conditions", [])}
-        programmed = conditions.get("Programmed", {})
         address = gateway_address(gateway)
-        if programmed.get("status") != "True" or address is None:
-            why = programmed.get("reason") or "no Programmed condition"
+        why = not_programmed(gateway)
+        if why is not None or address is None:
             return [
                 fail(
                     self.name,
                     region.name,
-                    f"Gateway {name} not programmed ({why}), address: {address or 'none'}",
+                    f"Gateway {name} not programmed ({why or 'Programmed'}), "
+                    f"address: {address or 'none'}",
                     hint="is the STUNner gateway operator running, and did the LoadBalancer "
                     "Service get an external IP? (kubectl -n stunner-system logs deploy/"
                     "stunner-gateway-operator-controller-manager)",

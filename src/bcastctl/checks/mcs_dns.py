@@ -44,7 +44,7 @@ async def _resolve_from(ctx: CheckContext, nodes: Sequence[NodeEndpoints], name:
     )
 
 
-def _problem(expectation: DnsExpectation, answer: Any) -> str | None:
+def resolve_problem(expectation: DnsExpectation, answer: Any) -> str | None:
     addresses = sorted(str(a) for a in answer.get("addresses") or [])
     if answer.get("error"):
         return f"{expectation.name}: {answer['error']}"
@@ -77,7 +77,7 @@ class McsDns(Check):
                     return [fail(self.name, region.name, answer.message, hint=answer.hint)]
                 if isinstance(answer, BaseException):
                     raise answer
-                problem = _problem(expectation, answer)
+                problem = resolve_problem(expectation, answer)
                 if problem:
                     problems.append(problem)
             scope = pair(region.name, other)

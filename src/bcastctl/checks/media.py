@@ -50,6 +50,18 @@ async def whip_token(ctx: CheckContext) -> str | None:
     return await source.whip_token() if source is not None else None
 
 
+def judge_frames(check: str, scope: str, started: float, frame_times: list[float]) -> CheckResult:
+    """The viewer's verdict: its first frame's delay after `started` (the offer), and the
+    frames that arrived in WINDOW_S from the first (times from time.monotonic())."""
+    if not frame_times:
+        return fail(check, scope, "no frame arrived", hint="see nats-gateways: media crosses them")
+    first_ms = round((frame_times[0] - started) * 1000, 1)
+    frames = sum(1 for at in frame_times if at <= frame_times[0] + WINDOW_S)
+    message = f"first frame after {first_ms:g} ms, {frames} frames in {WINDOW_S:g} s"
+    finding = FirstFrame(first_frame_ms=first_ms, frames=frames)
+    return ok(check, scope, message, values=finding.as_values())
+
+
 async def _view_pair(
     ctx: CheckContext, viewer_at: Endpoint, stream: str, config: Any, deadline: float
 ) -> ClientSession:
@@ -79,21 +91,9 @@ async def _measure(
             await asyncio.wait_for(
                 session.first_frame.wait(), max(0.0, deadline - time.monotonic())
             )
-        if not session.frame_times:
-            return fail(
-                check, scope, "no frame arrived", hint="see nats-gateways: media crosses them"
-            )
-        await asyncio.sleep(max(0.0, session.frame_times[0] + WINDOW_S - time.monotonic()))
-        end = session.frame_times[0] + WINDOW_S
-        frames = sum(1 for t in session.frame_times if t <= end)
-        first = session.first_frame_ms
-        message = f"first frame after {first:g} ms, {frames} frames in {WINDOW_S:g} s"
-        return ok(
-            check,
-            scope,
-            message,
-            values=FirstFrame(first_frame_ms=first, frames=frames).as_values(),
-        )
+        if session.frame_times:
+            await asyncio.sleep(max(0.0, session.frame_times[0] + WINDOW_S - time.monotonic()))
+        return judge_frames(check, scope, session.started, session.frame_times)
     finally:
         await session.close()
 

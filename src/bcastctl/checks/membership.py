@@ -172,7 +172,7 @@ def _in_unknown_region(view: NodeView, member: str, unknown_regions: set[str]) -
     return regions.get(member) in unknown_regions
 
 
-class Membership(Check):
+class MembershipCheck(Check):
     name = NAME
     title = "every node sees every expected node, nobody rejected"
     layer = "membership"

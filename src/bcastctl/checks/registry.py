@@ -22,7 +22,7 @@ CHECKS: Final[tuple[str, ...]] = (
     "bcastctl.checks.mcs_dns:McsDns",
     "bcastctl.checks.nats_gateways:NatsGateways",
     "bcastctl.checks.nats_peers:NatsPeers",
-    "bcastctl.checks.membership:Membership",
+    "bcastctl.checks.membership:MembershipCheck",
     "bcastctl.checks.stream_registry:StreamRegistry",
     "bcastctl.checks.turn:Turn",
     "bcastctl.checks.media:Media",

@@ -8,19 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict
-
 from bcastctl.checks.base import CheckResult, Status
 from bcastctl.errors import ExitCode
+from bcastctl.model import FrozenModel
 
 REPORT_KIND = "MeshReport"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class Summary(_Model):
+class Summary(FrozenModel):
     total: int
     ok: int
     warn: int
@@ -41,7 +36,7 @@ class Summary(_Model):
         )
 
 
-class RootCause(_Model):
+class RootCause(FrozenModel):
     """One underlying problem and the failures it explains (result ids "check/scope")."""
 
     cause: str  # e.g. "NATS gateway link us-east5 <-> europe-west9 is down"
@@ -50,7 +45,7 @@ class RootCause(_Model):
     hint: str | None = None
 
 
-class CheckReport(_Model):
+class CheckReport(FrozenModel):
     target: str  # "lab" | "kube"
     fleet: str
     regions: list[str]  # the regions checked

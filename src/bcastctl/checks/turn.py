@@ -68,7 +68,7 @@ async def _pc_config(ctx: CheckContext, region: RegionEndpoints) -> Any:
     )
 
 
-def _turn_server(config: Any) -> tuple[tuple[str, int, Transport], str, str] | None:
+def turn_server(config: Any) -> tuple[tuple[str, int, Transport], str, str] | None:
     for server in config.get("iceServers") or []:
         urls = server.get("urls") or []
         for url in [urls] if isinstance(urls, str) else urls:
@@ -86,7 +86,7 @@ class Turn(Check):
     async def run_region(self, ctx: CheckContext, region: RegionEndpoints) -> list[CheckResult]:
         if region.turn.host is None:
             return [skip(self.name, region.name, f"no TURN server: {region.turn.absent_reason}")]
-        found = _turn_server(await _pc_config(ctx, region))
+        found = turn_server(await _pc_config(ctx, region))
         if found is None:
             return [
                 fail(

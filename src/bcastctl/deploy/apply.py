@@ -4,6 +4,7 @@ Apply is one object at a time in render's dependency order (namespace and RBAC, 
 STUNner, broadcaster), with field manager `bcastctl`. The wait polls the StatefulSets
 (updated and ready at the current generation) and the STUNner Gateway (Programmed)
 under one deadline, and says what it was still waiting for when the deadline passes.
+`restore` makes an earlier revision live again (rollback after a failed gate, `rollback`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from bcastctl.adapters.kube import KubeClient, Manifest
 from bcastctl.deploy.model import ObjectChange
 from bcastctl.deploy.plan import change, is_subset
 from bcastctl.errors import OperationFailed
+from bcastctl.render.manifests import object_key
 
-Progress = Callable[[str, str, float], None]  # region, what is happening, fraction done
+RolloutProgress = Callable[[str, str, float], None]  # region, what is happening, fraction done
 
 
 def no_progress(region: str, what: str, fraction: float) -> None:
@@ -29,7 +31,7 @@ async def apply_all(
     manifests: list[Manifest],
     *,
     force: bool,
-    progress: Progress = no_progress,
+    progress: RolloutProgress = no_progress,
     live: list[Manifest | None] | None = None,
 ) -> list[ObjectChange]:
     """Apply every object in order; the objects the server actually changed."""
@@ -123,7 +125,7 @@ async def wait_rollout(
     region: str,
     manifests: list[Manifest],
     timeout_s: float,
-    progress: Progress = no_progress,
+    progress: RolloutProgress = no_progress,
 ) -> None:
     """Until StatefulSets are updated and ready and Gateways programmed, or the deadline."""
     watched = [d for d in manifests if d["kind"] in ("StatefulSet", "Gateway")]
@@ -143,3 +145,19 @@ async def wait_rollout(
             )
         await asyncio.sleep(interval)
         interval = min(interval * 2, 1.0)
+
+
+async def restore(
+    client: KubeClient,
+    region: str,
+    manifests: list[Manifest],
+    replacing: list[Manifest],
+    timeout_s: float,
+    progress: RolloutProgress = no_progress,
+) -> list[ObjectChange]:
+    """Make `manifests` live again: apply them (taking fields over), prune the rest, wait."""
+    keep = {object_key(doc) for doc in manifests}
+    changes = await apply_all(client, region, manifests, force=True, progress=progress)
+    changes += await prune(client, [d for d in replacing if object_key(d) not in keep])
+    await wait_rollout(client, region, manifests, timeout_s, progress)
+    return changes

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, Final
 
 import yaml
-from pydantic import BaseModel, ConfigDict
 
 from bcastctl.adapters.gke import GkeClusterInfo, list_clusters
 from bcastctl.fleet import load_fleet, parse_fleet
+from bcastctl.model import FrozenModel
 
 # Approximate city coordinates of GCP regions (lat, lon).
 GCP_REGIONS: Final[dict[str, tuple[float, float]]] = {
@@ -61,9 +61,7 @@ GCP_REGIONS: Final[dict[str, tuple[float, float]]] = {
 }
 
 
-class DiscoveredCluster(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class DiscoveredCluster(FrozenModel):
     region: str  # the fleet region name it would get
     project: str
     location: str
@@ -75,9 +73,7 @@ class DiscoveredCluster(BaseModel):
     geo_known: bool
 
 
-class DiscoverResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class DiscoverResult(FrozenModel):
     project: str
     clusters: list[DiscoveredCluster]
     fleet_file: str | None = None

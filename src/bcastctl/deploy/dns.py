@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import asyncio
 
-from pydantic import BaseModel, ConfigDict
-
 from bcastctl.adapters.clouddns import CloudDns, GeoItem, geo_items, geo_record
 from bcastctl.deploy.connect import connect_regions
 from bcastctl.errors import BcastError, ConfigError, ExitCode
 from bcastctl.fleet import Dns, Fleet
+from bcastctl.model import FrozenModel
 from bcastctl.targets.kube import gateway_address
 
 
-class DnsResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class DnsResult(FrozenModel):
     action: str  # plan | apply | verify
     project: str
     zone: str

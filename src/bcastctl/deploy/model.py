@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from bcastctl.model import FrozenModel
 
-RegionState = Literal[
+RolloutState = Literal[
     "deployed", "unchanged", "failed", "rolled-back", "not-started", "dry-run", "preflight-failed"
 ]
 ChangeAction = Literal["create", "update", "delete"]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class ObjectChange(_Model):
+class ObjectChange(FrozenModel):
     action: ChangeAction
     kind: str
     name: str
@@ -28,9 +24,9 @@ class ObjectChange(_Model):
         return f"{self.kind}/{where}{self.name}"
 
 
-class RegionDeploy(_Model):
+class RegionDeploy(FrozenModel):
     region: str
-    state: RegionState
+    state: RolloutState
     revision: int | None = None  # the revision live in the region after this run
     previous_revision: int | None = None  # the revision that was live before
     image: str = ""
@@ -44,7 +40,7 @@ class RegionDeploy(_Model):
     api_calls: int = 0  # requests to this region's API server during the run (preflight included)
 
 
-class DeployResult(_Model):
+class DeployResult(FrozenModel):
     fleet: str
     dry_run: bool
     parallel: bool
@@ -52,7 +48,7 @@ class DeployResult(_Model):
     exit_code: int
 
 
-class RollbackResult(_Model):
+class RollbackResult(FrozenModel):
     fleet: str
     region: str
     from_revision: int | None
@@ -63,7 +59,7 @@ class RollbackResult(_Model):
     exit_code: int
 
 
-class RegionStatus(_Model):
+class RegionStatus(FrozenModel):
     region: str
     reachable: bool
     error: str | None = None
@@ -76,7 +72,7 @@ class RegionStatus(_Model):
     last_attempt: str | None = None  # a failed (rolled back) attempt after it, if any
 
 
-class StatusResult(_Model):
+class StatusResult(FrozenModel):
     fleet: str
     regions: list[RegionStatus]
     exit_code: int

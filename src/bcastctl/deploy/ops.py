@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 
 from bcastctl.adapters.kube import KubeClient
 from bcastctl.deploy import revisions
-from bcastctl.deploy.apply import Progress, no_progress
+from bcastctl.deploy.apply import RolloutProgress, no_progress, restore
 from bcastctl.deploy.connect import connect_regions
 from bcastctl.deploy.model import RegionStatus, RollbackResult, StatusResult
-from bcastctl.deploy.rollout import restore
 from bcastctl.errors import BcastError, ConfigError, ExitCode, UnreachableError
 from bcastctl.fleet import Fleet
 
@@ -23,7 +21,7 @@ async def rollback(
     kubeconfig: str | None = None,
     context: str | None = None,
     timeout_s: float | None = None,
-    progress: Progress = no_progress,
+    progress: RolloutProgress = no_progress,
 ) -> RollbackResult:
     """Make the revision before the live one live again (recorded as a new revision)."""
     connected = await connect_regions(fleet, [region], kubeconfig, context, 10.0)
@@ -79,7 +77,7 @@ async def _region_status(client: KubeClient, fleet: Fleet, region: str) -> Regio
     containers = (
         (sts or {}).get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])
     )
-    attempt = json.loads(history.last_failed_attempt) if history.last_failed_attempt else None
+    attempt = history.last_failed_attempt
     return RegionStatus(
         region=region,
         reachable=True,
@@ -89,7 +87,7 @@ async def _region_status(client: KubeClient, fleet: Fleet, region: str) -> Regio
         replicas=(sts or {}).get("spec", {}).get("replicas"),
         ready_replicas=(sts or {}).get("status", {}).get("readyReplicas", 0) if sts else None,
         gate=current.gate if current else None,
-        last_attempt=f"{attempt['image']} rolled back: {attempt['failure']}" if attempt else None,
+        last_attempt=attempt.describe() if attempt else None,
     )
 
 

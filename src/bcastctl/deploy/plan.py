@@ -24,7 +24,7 @@ _NOISE = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedF
 
 
 @dataclass(frozen=True)
-class RegionPlan:
+class RegionDeployPlan:
     region: str
     namespace: str
     manifests: list[Manifest]
@@ -77,7 +77,7 @@ def desired(fleet: Fleet, region: str) -> list[Manifest]:
     return region_manifests(fleet, fleet.region(region)).resolved
 
 
-async def plan_region(client: KubeClient, fleet: Fleet, region: str) -> RegionPlan:
+async def plan_region(client: KubeClient, fleet: Fleet, region: str) -> RegionDeployPlan:
     manifests = desired(fleet, region)
     history = await revisions.load(client, fleet.namespace)
     live = await asyncio.gather(
@@ -102,7 +102,7 @@ async def plan_region(client: KubeClient, fleet: Fleet, region: str) -> RegionPl
         for doc in (history.current.manifests if history.current else [])
         if object_key(doc) not in wanted
     ]
-    return RegionPlan(
+    return RegionDeployPlan(
         region=region,
         namespace=fleet.namespace,
         manifests=manifests,
@@ -134,7 +134,7 @@ def object_diff(before: Manifest | None, after: Manifest | None, label: str) -> 
     return "".join(lines)
 
 
-async def dry_run_diff(client: KubeClient, plan: RegionPlan, force: bool) -> str:
+async def dry_run_diff(client: KubeClient, plan: RegionDeployPlan, force: bool) -> str:
     """Server-side dry-run apply of every changed object; the diff against live."""
     parts: list[str] = []
     for doc, current in zip(plan.manifests, plan.live, strict=True):

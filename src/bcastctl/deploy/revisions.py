@@ -47,9 +47,38 @@ class Revision:
 
 
 @dataclass(frozen=True)
+class FailedAttempt:
+    """A deploy that failed its region and was rolled back (annotation ATTEMPT_ANNOTATION)."""
+
+    digest: str  # of the manifests that failed
+    image: str
+    at: str  # UTC, as now() writes it
+    failure: str  # the failure, one line
+
+    def annotation(self) -> str:
+        return json.dumps(
+            {"digest": self.digest, "image": self.image, "at": self.at, "failure": self.failure}
+        )
+
+    @classmethod
+    def from_annotation(cls, text: str) -> FailedAttempt:
+        """Parse the annotation; ValueError / KeyError / TypeError when it is not one."""
+        record = json.loads(text)
+        return cls(
+            digest=str(record["digest"]),
+            image=str(record["image"]),
+            at=str(record["at"]),
+            failure=str(record["failure"]),
+        )
+
+    def describe(self) -> str:
+        return f"{self.image} rolled back: {self.failure}"
+
+
+@dataclass(frozen=True)
 class History:
     revisions: list[Revision]  # oldest first
-    last_failed_attempt: str | None = None
+    last_failed_attempt: FailedAttempt | None = None
 
     @property
     def current(self) -> Revision | None:
@@ -110,6 +139,8 @@ async def load(client: KubeClient, namespace: str) -> History:
             for meta in json.loads(annotations.get(HISTORY_ANNOTATION, "[]"))
             if f"rev-{meta['number']}" in binary
         ]
+        attempt = annotations.get(ATTEMPT_ANNOTATION)
+        failed = FailedAttempt.from_annotation(attempt) if attempt else None
     except (ValueError, KeyError, TypeError, OSError) as e:  # OSError: a broken gzip stream
         raise ConfigError(
             f"{client.name}: revision record {namespace}/{CONFIGMAP} is unreadable "
@@ -117,7 +148,7 @@ async def load(client: KubeClient, namespace: str) -> History:
             hint=f"delete ConfigMap {namespace}/{CONFIGMAP} to start a new history "
             "(rollback then has nothing to go back to)",
         ) from e
-    return History(revisions, annotations.get(ATTEMPT_ANNOTATION))
+    return History(revisions, failed)
 
 
 def _configmap(namespace: str, fleet: str, history: History) -> Manifest:
@@ -125,7 +156,7 @@ def _configmap(namespace: str, fleet: str, history: History) -> Manifest:
         HISTORY_ANNOTATION: json.dumps([r.meta() for r in history.revisions], sort_keys=True)
     }
     if history.last_failed_attempt:
-        annotations[ATTEMPT_ANNOTATION] = history.last_failed_attempt
+        annotations[ATTEMPT_ANNOTATION] = history.last_failed_attempt.annotation()
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",

@@ -9,30 +9,29 @@ revision and stop. `--dry-run` stops after a server-side dry run and a diff.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bcastctl.adapters.kube import ApplyConflict, KubeClient, Manifest
+from bcastctl.adapters.kube import ApplyConflict, KubeClient
 from bcastctl.deploy import revisions
 from bcastctl.deploy.apply import (
-    Progress,
+    RolloutProgress,
     apply_all,
     check_conflicts,
     no_progress,
     prune,
+    restore,
     wait_rollout,
 )
 from bcastctl.deploy.connect import Connected, connect_regions
 from bcastctl.deploy.gate import health_gate
-from bcastctl.deploy.model import DeployResult, ObjectChange, RegionDeploy
-from bcastctl.deploy.plan import RegionPlan, desired, dry_run_diff, plan_region
+from bcastctl.deploy.model import DeployResult, RegionDeploy
+from bcastctl.deploy.plan import RegionDeployPlan, desired, dry_run_diff, plan_region
 from bcastctl.deploy.preflight import preflight_all
 from bcastctl.errors import BcastError, ConfigError, ExitCode, OperationFailed, UnreachableError
 from bcastctl.fleet import Fleet
-from bcastctl.render.manifests import object_key
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ async def _preflight(fleet: Fleet, connected: Connected, regions: list[str]) -> 
 
 
 async def deploy(
-    fleet: Fleet, options: DeployOptions, progress: Progress = no_progress
+    fleet: Fleet, options: DeployOptions, progress: RolloutProgress = no_progress
 ) -> DeployResult:
     connected = await connect_regions(
         fleet, options.regions, options.kubeconfig, options.context, options.api_timeout_s
@@ -120,9 +119,9 @@ async def deploy(
 async def _roll(
     fleet: Fleet,
     connected: Connected,
-    plans: dict[str, RegionPlan],
+    plans: dict[str, RegionDeployPlan],
     options: DeployOptions,
-    progress: Progress,
+    progress: RolloutProgress,
 ) -> list[RegionDeploy]:
     done: dict[str, RegionDeploy] = {}
     stopped = False
@@ -155,7 +154,9 @@ def _result(
     )
 
 
-async def _dry_run(client: KubeClient, plan: RegionPlan, options: DeployOptions) -> RegionDeploy:
+async def _dry_run(
+    client: KubeClient, plan: RegionDeployPlan, options: DeployOptions
+) -> RegionDeploy:
     current = plan.history.current
     if plan.unchanged:
         return RegionDeploy(
@@ -175,7 +176,7 @@ async def _dry_run(client: KubeClient, plan: RegionPlan, options: DeployOptions)
 
 
 async def _gate(
-    connected: Connected, region: str, options: DeployOptions, progress: Progress
+    connected: Connected, region: str, options: DeployOptions, progress: RolloutProgress
 ) -> Literal["passed", "skipped"]:
     """The region-scoped verify mesh; OperationFailed naming the failures if it fails."""
     if not options.gate:
@@ -199,9 +200,9 @@ async def _gate(
 async def _deploy_region(
     fleet: Fleet,
     connected: Connected,
-    plan: RegionPlan,
+    plan: RegionDeployPlan,
     options: DeployOptions,
-    progress: Progress,
+    progress: RolloutProgress,
 ) -> RegionDeploy:
     started = time.monotonic()
     client = connected.clients[plan.region]
@@ -262,11 +263,11 @@ async def _deploy_region(
 async def _fail_region(
     fleet: Fleet,
     client: KubeClient,
-    plan: RegionPlan,
+    plan: RegionDeployPlan,
     error: BcastError,
     started: float,
     timeout_s: float,
-    progress: Progress,
+    progress: RolloutProgress,
 ) -> RegionDeploy:
     """Roll the region back to the revision that was live before, and say what happened."""
     current = plan.history.current
@@ -282,16 +283,14 @@ async def _fail_region(
                 client, plan.region, current.manifests, plan.manifests, timeout_s, progress
             )
             rolled_back_to = current.number
-            note = json.dumps(
-                {
-                    "digest": plan.digest,
-                    "image": plan.image,
-                    "at": revisions.now(),
-                    "failure": error.message,
-                }
+            attempt = revisions.FailedAttempt(
+                digest=plan.digest, image=plan.image, at=revisions.now(), failure=error.message
             )
             await revisions.save(
-                client, fleet.namespace, fleet.name, revisions.History(plan.history.revisions, note)
+                client,
+                fleet.namespace,
+                fleet.name,
+                revisions.History(plan.history.revisions, attempt),
             )
         except BcastError as rollback_error:
             failure += f"; rollback to revision {current.number} failed: {rollback_error.message}"
@@ -306,19 +305,3 @@ async def _fail_region(
         rolled_back_to=rolled_back_to,
         duration_s=round(time.monotonic() - started, 3),
     )
-
-
-async def restore(
-    client: KubeClient,
-    region: str,
-    manifests: list[Manifest],
-    replacing: list[Manifest],
-    timeout_s: float,
-    progress: Progress = no_progress,
-) -> list[ObjectChange]:
-    """Make `manifests` live again: apply them (taking fields over), prune the rest, wait."""
-    keep = {object_key(doc) for doc in manifests}
-    changes = await apply_all(client, region, manifests, force=True, progress=progress)
-    changes += await prune(client, [d for d in replacing if object_key(d) not in keep])
-    await wait_rollout(client, region, manifests, timeout_s, progress)
-    return changes

@@ -14,19 +14,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from bcastctl.errors import ConfigError, OperationFailed, UsageError
 from bcastctl.lab import procs
 from bcastctl.lab.linkctl import link_request
+from bcastctl.model import FrozenModel
 from bcastctl.targets.lab_state import LabState, load_lab_state, save_lab_state
 
 LinkOp = Literal["cut", "heal", "slow"]
 
 
-class FaultResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class FaultResult(FrozenModel):
     fault: str
     target: str
     detail: str

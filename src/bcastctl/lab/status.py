@@ -10,22 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, computed_field
+from pydantic import computed_field
 
 from bcastctl.errors import BcastError, UnreachableError
 from bcastctl.lab import procs, readiness
 from bcastctl.lab.linkctl import link_request
+from bcastctl.model import FrozenModel
 from bcastctl.readers.cluster import member_names, read_cluster_view
 from bcastctl.readers.nats import LinkGap, ServerLinks, region_gaps
 from bcastctl.readers.source import UrlSource
 from bcastctl.targets.lab_state import LabState, NodeState, RegionState, load_lab_state
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class LinkStatus(_Frozen):
+class LinkStatus(FrozenModel):
     name: str
     listen: str
     configured_one_way_ms: float
@@ -34,7 +31,7 @@ class LinkStatus(_Frozen):
     open_connections: int | None
 
 
-class NodeStatus(_Frozen):
+class NodeStatus(FrozenModel):
     name: str
     address: str
     signalling_url: str
@@ -45,7 +42,7 @@ class NodeStatus(_Frozen):
     sees: int | None  # how many other nodes its /api/cluster lists
 
 
-class RegionStatus(_Frozen):
+class LabRegionStatus(FrozenModel):
     name: str
     nats_client_url: str
     nats_monitor_url: str
@@ -58,7 +55,7 @@ class RegionStatus(_Frozen):
     nodes: list[NodeStatus]
 
 
-class LabStatus(_Frozen):
+class LabStatus(FrozenModel):
     state_dir: str
     fleet_name: str
     fleet_path: str
@@ -70,7 +67,7 @@ class LabStatus(_Frozen):
     turn_running: bool
     turn_note: str | None
     linkd_running: bool
-    regions: list[RegionStatus]
+    regions: list[LabRegionStatus]
     problems: list[str]
 
     @computed_field  # type: ignore[prop-decorator]
@@ -111,7 +108,7 @@ async def _region_status(
     state: LabState,
     region: RegionState,
     live_links: dict[str, dict[str, Any]],
-) -> RegionStatus:
+) -> LabRegionStatus:
     others = [r.name for r in state.regions if r.name != region.name]
     links = await readiness.nats_links(session, region)
     if isinstance(links, ServerLinks):
@@ -134,7 +131,7 @@ async def _region_status(
             )
         )
     nodes = await asyncio.gather(*(_node_status(session, node) for node in region.nodes))
-    return RegionStatus(
+    return LabRegionStatus(
         name=region.name,
         nats_client_url=region.nats_client_url,
         nats_monitor_url=region.nats_monitor_url,
@@ -156,7 +153,7 @@ def _gateway_problem(gap: LinkGap) -> str:
     return f"gateway {gap.peer} not configured in {gap.region}"
 
 
-def _problems(status_regions: list[RegionStatus], state: LabState, linkd_ok: bool) -> list[str]:
+def _problems(status_regions: list[LabRegionStatus], state: LabState, linkd_ok: bool) -> list[str]:
     problems = [] if linkd_ok else ["link daemon not answering"]
     total_nodes = len(state.nodes)
     for region in status_regions:

@@ -10,18 +10,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
 from bcastctl.errors import OperationFailed
 from bcastctl.lab import addresses, procs
+from bcastctl.model import FrozenModel
 from bcastctl.targets.lab_state import LAB_ID_ENV, LabState, load_lab_state, state_file
 
 PORT_RELEASE_S = 5.0
 
 
-class LabDownResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class LabDownResult(FrozenModel):
     state_dir: str
     was_running: bool
     stopped: list[str]  # "name (pid N)"

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bcastctl.lab.faults import FaultResult
-from bcastctl.lab.status import LabStatus, RegionStatus
+from bcastctl.lab.status import LabRegionStatus, LabStatus
 from bcastctl.lab.supervisor import LabUpResult
 from bcastctl.lab.teardown import LabDownResult
 from bcastctl.targets.lab_state import LabState, RegionState
@@ -65,7 +65,7 @@ def _mark(ok: bool) -> str:
     return "[green]✔[/]" if ok else "[red]✖[/]"
 
 
-def _status_region(region: RegionStatus) -> Table:
+def _status_region(region: LabRegionStatus) -> Table:
     table = Table(title=f"region {region.name}", title_justify="left")
     for column in ("", "part", "name", "address", "detail"):
         table.add_column(column, overflow="fold")

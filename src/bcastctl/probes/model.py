@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from bcastctl.model import FrozenModel
 from bcastctl.probes.stats import SampleStats
 
 REPORT_KIND = "RttReport"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class PairRtt(_Model):
+class PairRtt(FrozenModel):
     """Node-to-node RTT from one region to another over NATS request/reply (the media path)."""
 
     from_region: str
@@ -34,7 +31,7 @@ class PairRtt(_Model):
         return f"{self.from_region}->{self.to_region}"
 
 
-class ClientRtt(_Model):
+class ClientRtt(FrozenModel):
     """From where bcastctl runs to a region: HTTP to signalling, STUN to its TURN address."""
 
     region: str
@@ -48,7 +45,7 @@ class ClientRtt(_Model):
 Metric = Literal["http", "stun"]
 
 
-class Election(_Model):
+class Election(FrozenModel):
     """The region a client would elect: lowest mean RTT over at least 2 probes."""
 
     winner: str | None
@@ -57,7 +54,7 @@ class Election(_Model):
     why_not: dict[str, str]  # loser -> why it lost
 
 
-class RttReport(_Model):
+class RttReport(FrozenModel):
     target: str
     fleet: str
     regions: list[str]

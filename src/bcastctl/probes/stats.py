@@ -6,12 +6,10 @@ import itertools
 import math
 from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict
+from bcastctl.model import FrozenModel
 
 
-class SampleStats(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class SampleStats(FrozenModel):
     sent: int
     received: int
     loss_pct: float

@@ -12,16 +12,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from bcastctl.fleet import Fleet, Region
+from bcastctl.model import Manifest as Manifest
 from bcastctl.node.settings import NodeSettings
 from bcastctl.render import template
 from bcastctl.render.monitoring import monitoring_manifests
 from bcastctl.render.nats_config import GATEWAY_TLS_DIR, nats_config, nats_secret_env
 from bcastctl.render.template import Scalar
-
-Manifest = dict[str, Any]
 
 _CONFIG_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 

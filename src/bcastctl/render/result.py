@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from bcastctl.model import FrozenModel
 
 
-class RegionRendered(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class RegionRendered(FrozenModel):
     region: str
     objects: int
     kinds: dict[str, int]
@@ -17,9 +15,7 @@ class RegionRendered(BaseModel):
     sha256: str
 
 
-class RenderResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class RenderResult(FrozenModel):
     fleet: str
     out: str
     regions: list[RegionRendered]

@@ -19,13 +19,13 @@ request through the API server; the lab Target uses `url` directly.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from bcastctl.errors import UnreachableError
 from bcastctl.fleet import Fleet
+from bcastctl.model import HttpResponse as HttpResponse
 
 Capability = Literal["lab", "kube"]
 
@@ -82,23 +82,6 @@ class RegionEndpoints:
     dns_expectations: tuple[DnsExpectation, ...]
     turn: TurnEndpoint
     details: Mapping[str, str] = field(default_factory=dict)  # e.g. kube context, lab pids
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    body: bytes
-    url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    def json(self) -> Any:
-        """The body as JSON; UnreachableError (naming the URL) when it is not JSON."""
-        try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise UnreachableError(
-                f"{self.url}: answered HTTP {self.status} with a body that is not JSON"
-            ) from e
 
 
 @runtime_checkable

@@ -17,9 +17,10 @@ import stat
 from pathlib import Path
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError
 
 from bcastctl.errors import ConfigError
+from bcastctl.model import StrictModel
 
 STATE_FILE: Final = "state.json"
 SECRETS_FILE: Final = "secrets.json"
@@ -28,11 +29,7 @@ LAB_DIR_ENV: Final = "BCASTCTL_LAB_DIR"
 LAB_ID_ENV: Final = "BCASTCTL_LAB_ID"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ProcessState(_Model):
+class ProcessState(StrictModel):
     """One process the lab started; `down` kills its process group by pid."""
 
     role: str  # "nats", "node", "linkd", "dns", "turn", "monitor"
@@ -46,7 +43,7 @@ class ProcessState(_Model):
     secret_env: dict[str, str] = {}
 
 
-class DelayLinkState(_Model):
+class DelayLinkState(StrictModel):
     """A userspace TCP proxy: `from_region`'s gateway dials `to_region` through it.
 
     Both directions of every connection through it are delayed by `one_way_ms`
@@ -65,7 +62,7 @@ class DelayLinkState(_Model):
         return f"{self.from_region}->{self.to_region}"
 
 
-class NodeState(_Model):
+class NodeState(StrictModel):
     name: str  # e.g. us-east5-0
     region: str
     advertise_address: str  # its own 127.x address (ICE host candidate too)
@@ -74,7 +71,7 @@ class NodeState(_Model):
     pid: int | None  # None only if the node could not be started
 
 
-class RegionState(_Model):
+class RegionState(StrictModel):
     name: str
     index: int  # position in the fleet file
     nats_client_url: str  # nats://host:port
@@ -85,13 +82,13 @@ class RegionState(_Model):
     nodes: list[NodeState]
 
 
-class DnsState(_Model):
+class DnsState(StrictModel):
     address: str  # host:port, UDP (and TCP)
     pid: int | None
     domains: list[str]  # zones it answers, e.g. svc.clusterset.local
 
 
-class TurnState(_Model):
+class TurnState(StrictModel):
     address: str | None  # host:port (UDP and TCP) or None when TURN is not running
     urls: list[str]  # turn: URIs handed to the nodes
     realm: str | None
@@ -99,14 +96,14 @@ class TurnState(_Model):
     reason: str | None  # why address is None, in plain words
 
 
-class LinkdState(_Model):
+class LinkdState(StrictModel):
     """The one process that runs every delay link, and its control socket."""
 
     pid: int | None
     control_socket: str
 
 
-class LabState(_Model):
+class LabState(StrictModel):
     version: Literal[1] = STATE_VERSION
     fleet_name: str
     namespace: str
@@ -153,7 +150,7 @@ class LabState(_Model):
         return [process.pid for process in self.processes]
 
 
-class LabSecrets(_Model):
+class LabSecrets(StrictModel):
     """The lab's generated secrets. Values are SecretStr: masked in repr and str."""
 
     cluster_secret: SecretStr

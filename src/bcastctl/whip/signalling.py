@@ -11,29 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from bcastctl.errors import OperationFailed, UnreachableError
+from bcastctl.model import HttpResponse
 
 if TYPE_CHECKING:
     import aiohttp
-
-
-class Answer(Protocol):
-    """An HTTP answer (targets.base.HttpResponse satisfies it)."""
-
-    @property
-    def status(self) -> int: ...
-
-    @property
-    def body(self) -> bytes: ...
-
-    @property
-    def url(self) -> str: ...
-
-    @property
-    def headers(self) -> Mapping[str, str]: ...
 
 
 class Signalling(Protocol):
@@ -52,17 +37,9 @@ class Signalling(Protocol):
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         timeout_s: float = 10.0,
-    ) -> Answer:
+    ) -> HttpResponse:
         """One request; UnreachableError on no answer within timeout_s, any status returned."""
         ...
-
-
-@dataclass(frozen=True)
-class HttpAnswer:
-    status: int
-    body: bytes
-    url: str
-    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,7 +57,7 @@ class HttpSignalling:
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         timeout_s: float = 10.0,
-    ) -> HttpAnswer:
+    ) -> HttpResponse:
         import aiohttp
 
         url = self.url + path
@@ -92,7 +69,7 @@ class HttpSignalling:
                 headers=dict(headers or {}),
                 timeout=aiohttp.ClientTimeout(total=timeout_s),
             ) as response:
-                return HttpAnswer(response.status, await response.read(), url, response.headers)
+                return HttpResponse(response.status, await response.read(), url, response.headers)
         except (TimeoutError, aiohttp.ClientError) as e:
             raise UnreachableError(f"{url}: no answer within {timeout_s:g} s ({e!r})") from e
 
@@ -107,7 +84,7 @@ class WhipError(OperationFailed):
         self.reason = reason
 
     @classmethod
-    def from_answer(cls, answer: Answer) -> WhipError:
+    def from_answer(cls, answer: HttpResponse) -> WhipError:
         return cls(answer.url, answer.status, one_line_reason(answer.body))
 
 
