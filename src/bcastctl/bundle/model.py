@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from bcastctl.model import FrozenModel
 
 REPORT_KIND = "Bundle"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class RegionRecord(_Model):
+class RegionRecord(FrozenModel):
     name: str
     reachable: bool  # the target reached the region at all
     error: str | None = None  # why not, when not
@@ -19,7 +15,7 @@ class RegionRecord(_Model):
     files: int = 0
 
 
-class BundleResult(_Model):
+class BundleResult(FrozenModel):
     path: str
     fleet: str
     target: str
