@@ -5,9 +5,10 @@ Every process is started on loopback, and stopped by pid in a finally block.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from node_testkit import NatsServer, NodeFactory, NodeProcess, start_super_cluster, stop_process
 
@@ -24,6 +25,19 @@ def super_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Nat
         for server in servers:
             if server.process is not None:
                 stop_process(server.process)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP session for WHIP/WHEP clients; ICE offers loopback while it is open."""
+    from bcastctl.adapters import ice
+
+    ice.offer_only("127.0.0.1")
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+            yield session
+    finally:
+        ice.restore()
 
 
 @pytest.fixture

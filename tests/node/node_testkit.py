@@ -6,12 +6,14 @@ started here is stopped by pid in a finally block by the fixtures in conftest.py
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -221,6 +223,16 @@ class NodeProcess:
     def stop(self) -> None:
         if self.process is not None:
             stop_process(self.process)
+
+
+async def until(what: str, predicate: Callable[[], bool], limit_s: float = 15.0) -> None:
+    """Poll `predicate` on the event loop until true (AssertionError naming `what` after
+    `limit_s`); for tests whose clients run on the same loop."""
+    deadline = time.monotonic() + limit_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
 
 
 # What the `start_node` fixture (conftest.py) yields: start a node process, get it back.

@@ -3,27 +3,13 @@ keeps serving (a publish right after succeeds)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
-import pytest
 from http_kit import offer, post
 from node_testkit import SECRET, WHIP_TOKEN, NatsServer, NodeFactory, NodeProcess
 
-from bcastctl.adapters import ice
 from bcastctl.whip.client import publish
 from bcastctl.whip.signalling import HttpSignalling
 from bcastctl.whip.synthetic import SyntheticVideo
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    ice.offer_only("127.0.0.1")
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
-            yield session
-    finally:
-        ice.restore()
 
 
 async def test_bad_requests_get_a_reason_and_the_node_keeps_serving(

@@ -3,38 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import pytest
-from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory, wait_for
+from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory, until, wait_for
 
-from bcastctl.adapters import ice
 from bcastctl.node.sdp import answer_codecs
 from bcastctl.whip.client import publish, view
 from bcastctl.whip.signalling import HttpSignalling, WhipError
 from bcastctl.whip.synthetic import SyntheticVideo, read_number
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    ice.offer_only("127.0.0.1")
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
-            yield session
-    finally:
-        ice.restore()
-
-
-async def until(what: str, predicate: Callable[[], bool], limit_s: float = 15.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_viewer_in_other_region_decodes_the_published_frames_without_reencode(

@@ -8,13 +8,12 @@ BCAST_NATS_PASSWORD, as the rendered StatefulSet sets them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import aiohttp
 import pytest
 from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory, http_json, wait_for
 
-from bcastctl.adapters import ice
 from bcastctl.whip.client import publish, view
 from bcastctl.whip.signalling import HttpSignalling
 from bcastctl.whip.synthetic import SyntheticVideo
@@ -43,26 +42,16 @@ def credentials(server: RenderedServer, user: str, password: str = NODE_PASSWORD
     return {"BCAST_NATS_URL": server.url, "BCAST_NATS_USER": user, "BCAST_NATS_PASSWORD": password}
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    ice.offer_only("127.0.0.1")
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
-            yield session
-    finally:
-        ice.restore()
-
-
 @pytest.mark.slow
 async def test_nodes_with_their_credentials_form_the_mesh_and_relay_media(
     rendered_nats: list[RenderedServer], start_node: NodeFactory, http: aiohttp.ClientSession
 ) -> None:
     r1, r2 = rendered_nats
     a = start_node(
-        "r1-broadcaster-0", region_of(r1), "127.0.0.71", **credentials(r1, "r1-broadcaster-0")
+        "r1-broadcaster-0", region_of(r1), "127.0.2.11", **credentials(r1, "r1-broadcaster-0")
     )
     b = start_node(
-        "r2-broadcaster-0", region_of(r2), "127.0.0.72", **credentials(r2, "r2-broadcaster-0")
+        "r2-broadcaster-0", region_of(r2), "127.0.2.12", **credentials(r2, "r2-broadcaster-0")
     )
     for node, other in ((a, b), (b, a)):
         await asyncio.to_thread(
@@ -96,7 +85,7 @@ def test_a_node_without_valid_credentials_is_not_on_nats_and_not_ready(
         "r1-broadcaster-7": NODE_PASSWORD,  # no such ordinal: no such user
     }
     nodes = [
-        start_node(name, region_of(r1), f"127.0.0.{73 + i}", **credentials(r1, name, password))
+        start_node(name, region_of(r1), f"127.0.2.{13 + i}", **credentials(r1, name, password))
         for i, (name, password) in enumerate(cases.items())
     ]
     for node in nodes:

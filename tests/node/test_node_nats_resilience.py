@@ -22,8 +22,8 @@ def test_node_reconnects_after_its_nats_server_restarts(
     server = NatsServer("r9", free_port(), free_port(), free_port())
     server.start(tmp_path, [])
     try:
-        a = start_node("rs-a", server, "127.0.0.97", BCAST_EXPECTED_NODES="2")
-        start_node("rs-b", server, "127.0.0.98", BCAST_EXPECTED_NODES="2")
+        a = start_node("rs-a", server, "127.0.2.21", BCAST_EXPECTED_NODES="2")
+        start_node("rs-b", server, "127.0.2.22", BCAST_EXPECTED_NODES="2")
         wait_for("a sees b", lambda: "rs-b" in a.member_names())
         assert nats_connected(a.admin)
         assert server.process is not None

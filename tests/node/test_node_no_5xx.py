@@ -10,27 +10,14 @@ VP8, H264, Opus, G722, PCMU, PCMA); VP9, AV1 and H.265 offers are refused by nam
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 from http_kit import offer, post, raw_request
 from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory
 
-from bcastctl.adapters import ice
 from bcastctl.whip.client import publish
 from bcastctl.whip.signalling import HttpSignalling
 from bcastctl.whip.synthetic import SyntheticVideo
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    ice.offer_only("127.0.0.1")
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
-            yield session
-    finally:
-        ice.restore()
 
 
 def only_codecs(sdp: str, names: dict[str, str]) -> str:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 import pytest
-from node_testkit import SECRET, WHIP_TOKEN, NatsServer, NodeFactory, wait_for
+from node_testkit import SECRET, WHIP_TOKEN, NatsServer, NodeFactory, until, wait_for
 
-from bcastctl.adapters import ice
 from bcastctl.adapters.nats_bus import BusMessage, NatsBus
 from bcastctl.node.frames import EncodedFrame, FrameSeal, media_key
 from bcastctl.protocol import heartbeat_subject, media_subject
@@ -26,24 +24,6 @@ from bcastctl.whip.synthetic import SyntheticVideo, read_number
 
 pytestmark = pytest.mark.slow
 FLEET = "testfleet"
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    ice.offer_only("127.0.0.1")
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
-            yield session
-    finally:
-        ice.restore()
-
-
-async def until(what: str, predicate: Callable[[], bool], limit_s: float = 15.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 class Recorder:
@@ -69,8 +49,8 @@ async def test_recorded_beats_of_a_killed_node_do_not_bring_it_or_its_stream_bac
     super_cluster: list[NatsServer], start_node: NodeFactory, http: aiohttp.ClientSession
 ) -> None:
     r1, r2 = super_cluster
-    a = start_node("rp-a", r1, "127.0.0.91")
-    victim = start_node("rp-victim", r2, "127.0.0.92")
+    a = start_node("rp-a", r1, "127.0.2.1")
+    victim = start_node("rp-victim", r2, "127.0.2.2")
     attacker = await NatsBus.connect([r1.url], "attacker")
     recorder = Recorder()
     await attacker.subscribe(heartbeat_subject(FLEET, "r2", "rp-victim"), recorder)
@@ -108,8 +88,8 @@ async def test_recorded_beats_of_a_live_node_change_nothing(
 ) -> None:
     """The issue's case: an earlier claim replayed would win the stream from its publisher."""
     r1, r2 = super_cluster
-    x = start_node("rl-x", r1, "127.0.0.93")
-    y = start_node("rl-y", r2, "127.0.0.94")
+    x = start_node("rl-x", r1, "127.0.2.3")
+    y = start_node("rl-y", r2, "127.0.2.4")
     attacker = await NatsBus.connect([r1.url], "attacker")
     recorder = Recorder()
     await attacker.subscribe(heartbeat_subject(FLEET, "r1", "rl-x"), recorder)
@@ -172,8 +152,8 @@ async def test_frames_forged_into_a_streams_subject_are_not_decoded(
     super_cluster: list[NatsServer], start_node: NodeFactory, http: aiohttp.ClientSession
 ) -> None:
     r1, r2 = super_cluster
-    a = start_node("fg-a", r1, "127.0.0.95")
-    b = start_node("fg-b", r2, "127.0.0.96")
+    a = start_node("fg-a", r1, "127.0.2.5")
+    b = start_node("fg-b", r2, "127.0.2.6")
     attacker = await NatsBus.connect([r2.url], "attacker")
     try:
         await asyncio.to_thread(wait_for, "b sees a", lambda: "fg-a" in b.member_names())
