@@ -79,6 +79,7 @@ async def test_recorded_beats_of_a_killed_node_do_not_bring_it_or_its_stream_bac
         assert unknown.value.status == 404
         assert a.metric("stale_heartbeats_total") >= 20
         assert a.metric("node_up_total") == 1  # the victim joined once, never again
+        assert a.log().count("refused a stale heartbeat from rp-victim") == 1  # rate-limited
     finally:
         await attacker.close()
 

@@ -40,6 +40,7 @@ WRONG_SUBJECT = "published on another node's heartbeat subject"
 # How far a beat's `sent` may be from this node's clock: bounds a replay of a beat this
 # node never saw, and tolerates that much clock skew between nodes.
 FRESHNESS_WINDOW_S = 10.0
+STALE_WARNING_EVERY_S = 60.0
 
 
 def sign(body: HeartbeatBody, secret: str) -> bytes:
@@ -126,6 +127,7 @@ class Membership:
     downs: int = 0
     rejected_beats: int = 0
     stale_beats: int = 0
+    _stale_warned: dict[str, float] = field(default_factory=dict)  # peer -> monotonic time
 
     def stale_reason(self, body: HeartbeatBody, wall: float) -> str | None:
         """Why a well-signed beat is not fresh, or None when it is."""
@@ -135,6 +137,13 @@ class Membership:
         last = self.incarnations.get(body["name"])
         return last.refuses(body) if last is not None else None
 
+    def _log_stale(self, name: str, reason: str, now: float) -> None:
+        """A warning per peer at most once a minute: a replay, or clocks out of step (then
+        every beat of that peer is refused and it never becomes a member)."""
+        if now - self._stale_warned.get(name, -STALE_WARNING_EVERY_S) >= STALE_WARNING_EVERY_S:
+            self._stale_warned[name] = now
+            log.warning("refused a stale heartbeat from %s: %s", name, reason)
+
     def accept(self, body: HeartbeatBody, now: float, wall: float) -> bool:
         """Take a well-signed beat if it is fresh; False (and counted) when it is not."""
         if body["name"] == self.self_name:
@@ -142,7 +151,7 @@ class Membership:
         reason = self.stale_reason(body, wall)
         if reason is not None:
             self.stale_beats += 1
-            log.debug("stale heartbeat from %s refused: %s", body["name"], reason)
+            self._log_stale(body["name"], reason, now)
             return False
         self.incarnations[body["name"]] = Incarnation(body["boot"], body["seq"])
         known = self.members.get(body["name"])
