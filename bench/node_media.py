@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/node_media.py [--quick] [--capacity-only] [--steps 100,200]
                                          [--window SECONDS] [--no-pin]
+                                         [--paths passthrough,relayed,mediarelay]
 
 Real parts: nats-server processes joined by a gateway (two regions), node processes
 (`python -m bcastctl node serve`), aiortc publisher and viewers in this process. The
@@ -463,30 +464,32 @@ async def run(args: argparse.Namespace, nodes: dict[str, NodeProcess]) -> None:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
         if not args.capacity_only:
             await latency_figures(http, args, nodes)
-        print("viewers per core, passthrough:", flush=True)
         steps = args.steps or ([30, 90] if args.quick else [100, 200, 300, 400, 500, 600])
         window = args.window or (3 if args.quick else 10)
-        passthrough = await capacity(http, nodes["a"], "load-passthrough", steps, window)
-        print("  => " + per_core(passthrough))
-        print(
-            "viewers per core, relayed over NATS (frames sealed by the holder, opened here):",
-            flush=True,
-        )
-        await asyncio.to_thread(
-            wait_for, "b sees a", lambda: "bench-a" in nodes["b"].member_names()
-        )
-        relayed = await capacity(http, nodes["b"], "load-relayed", steps, window, holder=nodes["a"])
-        print("  => " + per_core(relayed))
-        print("frame authentication cost: " + frame_seal_cost())
-        print("viewers per core, MediaRelay (decode + re-encode):", flush=True)
-        relay = await capacity(
-            http,
-            nodes["relay"],
-            "load-relay",
-            [2, 4] if args.quick else [2, 4, 8, 12],
-            3 if args.quick else 5,
-        )
-        print("  => " + per_core(relay))
+        if "passthrough" in args.paths:
+            print("viewers per core, passthrough:", flush=True)
+            passthrough = await capacity(http, nodes["a"], "load-passthrough", steps, window)
+            print("  => " + per_core(passthrough))
+        if "relayed" in args.paths:
+            print(
+                "viewers per core, relayed over NATS (frames sealed by the holder, opened here):",
+                flush=True,
+            )
+            relayed = await capacity(
+                http, nodes["b"], "load-relayed", steps, window, holder=nodes["a"]
+            )
+            print("  => " + per_core(relayed))
+            print("frame authentication cost: " + frame_seal_cost())
+        if "mediarelay" in args.paths:
+            print("viewers per core, MediaRelay (decode + re-encode):", flush=True)
+            relay = await capacity(
+                http,
+                nodes["relay"],
+                "load-relay",
+                [2, 4] if args.quick else [2, 4, 8, 12],
+                3 if args.quick else 5,
+            )
+            print("  => " + per_core(relay))
     ice.restore()
 
 
@@ -536,6 +539,12 @@ def main() -> None:
         help="passthrough viewer counts, e.g. 100,200,300",
     )
     parser.add_argument("--window", type=float, help="seconds each capacity step is measured")
+    parser.add_argument(
+        "--paths",
+        type=lambda text: set(text.split(",")),
+        default={"passthrough", "relayed", "mediarelay"},
+        help="capacity runs, comma-separated: passthrough, relayed (over NATS), mediarelay",
+    )
     parser.add_argument(
         "--no-pin",
         action="store_true",
