@@ -50,6 +50,9 @@ def test_pods_events_logs_collected_and_secrets_redacted(tmp_path: Path) -> None
             "reason": "BackOff", "message": "Back-off restarting failed container",
             "type": "Warning", "lastTimestamp": event_time,
         })  # fmt: skip
+        # someone scaled A's broadcaster by hand: the live-vs-rendered diff shows it
+        clusters.merge_patch(A, "apps/v1", "statefulsets", fleet.namespace, f"{A}-broadcaster",
+                             {"spec": {"replicas": 5}}, "kubectl-edit")  # fmt: skip
         # C's API server stops answering: the bundle records it and collects A and B
         broken = clusters.write_kubeconfig(tmp_path / "kc2", {C: clusters.unreachable_url()})
         fleet_file = write_fleet(tmp_path / "fleet.yaml", fleet_document(broken))
@@ -73,6 +76,8 @@ def test_pods_events_logs_collected_and_secrets_redacted(tmp_path: Path) -> None
     texts = [line for line in timeline if A in line]
     assert any("BackOff" in t for t in texts) and any(f"gateway {B} down" in t for t in texts)
     assert timeline == sorted(timeline)  # ordered by time (the time is the first key)
-    assert f"regions/{A}/diff.txt" in files
+    diff = files[f"regions/{A}/diff.txt"].decode()
+    assert f"live/StatefulSet/{A}-broadcaster" in diff and "+  replicas: 5" in diff
+    assert files[f"regions/{B}/diff.txt"].decode() == "live objects match the rendered ones\n"
     assert {"verify-mesh.json", "probe-rtt.json", "fleet.yaml"} <= set(files)
     assert leaks(files, [SECRET_VALUE, *PLANTED]) == []

@@ -32,6 +32,8 @@ WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection", "*"}
 
 def fleet_with_monitor(**monitor: Any) -> Any:
     data = yaml.safe_load((REPO / "examples" / "fleet.yaml").read_text())
+    for region in data["regions"]:  # as an operator's fleet: contexts in a local kubeconfig
+        region["cluster"] = {"context": f"gke-{region['name']}", "kubeconfig": "/home/me/.kube/x"}
     data["monitor"] = {"enabled": True, **monitor}
     return parse_fleet(data)
 
@@ -76,7 +78,10 @@ def test_objects_validate_and_rbac_is_read_only() -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["args"][container["args"].index("monitor") + 1 :][:2] == ["--target", "kube"]
     shipped = next(d for d in docs if d["metadata"]["name"] == "bcast-monitor-fleet")
-    assert parse_fleet(yaml.safe_load(shipped["data"]["fleet.yaml"])) == fleet  # loads back
+    loaded = parse_fleet(yaml.safe_load(shipped["data"]["fleet.yaml"]))  # loads back
+    assert [r.cluster.kubeconfig for r in loaded.regions] == [None] * len(fleet.regions)
+    assert [r.cluster.context for r in loaded.regions] == [r.cluster.context for r in fleet.regions]
+    assert loaded.model_copy(update={"regions": fleet.regions}) == fleet  # nothing else changed
     dashboard = next(d for d in docs if d["metadata"]["name"] == "bcast-monitor-dashboard")
     model = json.loads(dashboard["data"]["bcastctl-fleet.json"])
     assert {p["type"] for p in model["panels"]} >= {"table", "heatmap", "state-timeline"}
