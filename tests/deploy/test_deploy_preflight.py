@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from bcastctl.deploy.preflight import referenced_secrets
+from bcastctl.fleet import parse_fleet
+from bcastctl.render.manifests import region_manifests
 from fakes.clusters import cluster_set
 from fakes.fleets import REGIONS, SECRET_VALUE, fleet_document, seed_secrets, write_fleet
 from fakes.kube_api import CRDS
@@ -165,3 +168,34 @@ def test_gke_too_old_for_a_tcp_and_udp_turn_service_is_refused(tmp_path: Path, c
             line = error_lines(err)[0]
             assert f"{REGIONS[2]}: GKE {version} cannot provision the TURN Service" in line
             assert_nothing_written(clusters)
+
+
+def test_monitor_enabled_needs_the_prometheus_operator_crds(tmp_path: Path, cli):
+    """The monitor region's PrometheusRule and ServiceMonitor are prometheus-operator kinds
+    (monitoring.coreos.com/v1); a cluster without them is refused before any write."""
+    with cluster_set(REGIONS) as clusters:
+        for region in REGIONS:
+            seed_secrets(clusters, region)
+        document = fleet_document(clusters.write_kubeconfig(tmp_path / "kc"))
+        document["monitor"] = {"enabled": True, "region": REGIONS[1]}
+        fleet = write_fleet(tmp_path / "fleet.yaml", document)
+        code, _, err = cli("-f", str(fleet), "deploy", "--yes", json_output=False)
+        assert code == 3
+        lines = error_lines(err)
+        assert REGIONS[1] in lines[0] and "PrometheusRule, ServiceMonitor" in lines[0]
+        assert "prometheus-operator CRDs" in lines[1]
+        assert_nothing_written(clusters)
+
+
+def test_a_secret_mounted_as_a_volume_is_checked_too(tmp_path: Path, cli):
+    """The monitor mounts its kubeconfig Secret as a volume: a missing one is named."""
+    with cluster_set(REGIONS) as clusters:
+        for region in REGIONS:
+            seed_secrets(clusters, region, skip=("bcast-monitor-kubeconfig",))
+        document = fleet_document(clusters.write_kubeconfig(tmp_path / "kc"))
+        document["monitor"] = {"enabled": True, "region": REGIONS[1]}
+        fleet = write_fleet(tmp_path / "fleet.yaml", document)
+        parsed = parse_fleet(document)
+        docs = region_manifests(parsed, parsed.region(REGIONS[1])).resolved
+        assert ("broadcaster", "bcast-monitor-kubeconfig") in referenced_secrets(docs)
+        assert cli("-f", str(fleet), "deploy", "--yes", json_output=False)[0] == 3

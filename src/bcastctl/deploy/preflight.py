@@ -27,6 +27,8 @@ INSTALL_HINTS: Final = {
     "stunner/stunner-gateway-operator --create-namespace --namespace=stunner-system",
     "net.gke.io": "enable GKE multi-cluster services: gcloud container fleet "
     "multi-cluster-services enable (and register the cluster in the fleet)",
+    "monitoring.coreos.com": "install the prometheus-operator CRDs (PrometheusRule, "
+    "ServiceMonitor), e.g. with the kube-prometheus-stack chart, or set monitor.enabled: false",
 }
 MIN_MINOR: Final = 26
 
@@ -56,6 +58,9 @@ def _secret_key_refs(value: object) -> Iterator[str]:
         ref = value.get("secretKeyRef")
         if isinstance(ref, dict) and isinstance(ref.get("name"), str):
             yield ref["name"]
+        volume = value.get("secret")  # a pod volume: {secret: {secretName: ...}}
+        if isinstance(volume, dict) and isinstance(volume.get("secretName"), str):
+            yield volume["secretName"]
         for item in value.values():
             yield from _secret_key_refs(item)
     elif isinstance(value, list):
