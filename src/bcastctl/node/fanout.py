@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Callable
@@ -73,6 +74,44 @@ class KeyframeLimiter:
             self._pending.cancel()
             self._pending = None
 
+    def rebind(self, send: Callable[[], None]) -> None:
+        """Send future requests to another source (the stream's publisher came back)."""
+        self.cancel()
+        self._send = send
+        self._last = -1e9
+
+
+class TimestampRebase:
+    """RTP timestamps that run on across a change of source.
+
+    A new publisher starts its timestamps anywhere (RFC 3550 picks them at random); the
+    first frame after a change is placed one wall-clock interval after the last frame
+    sent, and later frames keep the new source's spacing, so a viewer's decoder and
+    jitter buffer see one stream. Sequence numbers and SSRC are the viewer's own
+    sender's (aiortc_hook.DirectSender), which run on by themselves.
+    """
+
+    def __init__(self) -> None:
+        self._offset = 0
+        self._last: tuple[int, float] | None = None  # (timestamp out, time.monotonic())
+        self._pending = False
+
+    def new_source(self) -> None:
+        self._pending = self._last is not None
+
+    def apply(self, frame: EncodedFrame) -> EncodedFrame:
+        now = time.monotonic()
+        if self._pending and self._last is not None:
+            last_timestamp, last_at = self._last
+            advance = max(1, round((now - last_at) * frame.clock_rate))
+            self._offset = (last_timestamp + advance - frame.timestamp) & 0xFFFFFFFF
+            self._pending = False
+        if self._offset:
+            timestamp = (frame.timestamp + self._offset) & 0xFFFFFFFF
+            frame = dataclasses.replace(frame, timestamp=timestamp, _packet=None, rtp=None)
+        self._last = (frame.timestamp, now)
+        return frame
+
 
 class ForwardTrack(MediaStreamTrack):
     """One viewer's track: encoded frames in, av.Packet out."""
@@ -132,6 +171,11 @@ class ForwardTrack(MediaStreamTrack):
         self._frames.append(frame)
         self._wakeup.set()
 
+    def resync(self) -> None:
+        """A new source: drop what the old one left queued, start again on a keyframe."""
+        self._frames.clear()
+        self._synced = self.kind != "video"
+
     @property
     def waiting(self) -> bool:
         """Still waiting for a keyframe to start (or restart) on."""
@@ -183,7 +227,25 @@ class Fanout:
         self._retry: asyncio.TimerHandle | None = None
         self._since_keyframe: list[EncodedFrame] = []  # the current GOP while it is short
         self._packer: Any = None  # aiortc's packetizer, shared by the direct senders
+        self._rebase = TimestampRebase()
         self.send_time: int | None = None  # NTP time of the frame being pushed
+
+    def detach_source(self) -> None:
+        """The source is gone; the viewers stay (continuity.py) until one resumes them."""
+        self._limiter.rebind(lambda: None)
+
+    def resume(self, send_keyframe_request: Callable[[], None]) -> None:
+        """A new source of the same stream feeds these viewers: timestamps run on, every
+        viewer waits for the new source's first keyframe, and one is asked for at once."""
+        self._limiter.rebind(send_keyframe_request)
+        self._rebase.new_source()
+        self._since_keyframe = []
+        for viewer in self.viewers:
+            viewer.resync()
+        self._metrics.inc("viewer_tracks_resumed_total", len(self.viewers))
+        if self.kind == "video" and self.viewers:
+            self.request_keyframe()
+            self.schedule_keyframe_retry()
 
     def use_codec(self, codec: Any) -> None:
         if self._packer is None:
@@ -228,6 +290,7 @@ class Fanout:
             self.on_empty()
 
     def push(self, frame: EncodedFrame) -> None:
+        frame = self._rebase.apply(frame)
         self.send_time = aiortc_hook.ntp_now()  # one clock read per frame for all viewers
         if frame.keyframe:
             self._since_keyframe = [frame]

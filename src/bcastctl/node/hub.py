@@ -8,6 +8,7 @@ registry changes: a lost claim ends our publisher; a vanished holder ends relays
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -20,6 +21,7 @@ from bcastctl.adapters import ice
 from bcastctl.node import aiortc_hook, sdp
 from bcastctl.node.cluster import Cluster
 from bcastctl.node.connecting import ConnectGate
+from bcastctl.node.continuity import Continuity
 from bcastctl.node.frames import FrameSeal, media_key
 from bcastctl.node.http_errors import HttpProblem
 from bcastctl.node.metrics import Metrics
@@ -57,6 +59,7 @@ class MediaHub:
             lambda session_id: spawn(self.end(session_id)),
         )
         self.seal = FrameSeal(media_key(settings.cluster_secret))
+        self.continuity = Continuity(metrics, self._end_viewers)
 
     # --- state for metrics and heartbeats ------------------------------------------------
 
@@ -91,6 +94,7 @@ class MediaHub:
             await self.end(session_id)
         for remote in list(self.remote.values()):
             await remote.close()
+        self.continuity.close()
 
     # --- sessions ------------------------------------------------
 
@@ -136,6 +140,7 @@ class MediaHub:
             if session.role == "publisher":
                 local = self.local.pop(session.stream, None)
                 if local is not None:
+                    self.continuity.hold(session.stream, local.hand_over())
                     self.cluster.registry.release(session.stream)
                     self.cluster.announce()
                     await local.close()
@@ -163,6 +168,7 @@ class MediaHub:
             on_end=lambda: spawn(self.end(session.id)),
             holder=self.settings.name,
             seal=self.seal,
+            adopt=self.continuity.adopter(stream),
         )
         self.local[stream] = local
         self.sessions[session.id] = session
@@ -269,6 +275,7 @@ class MediaHub:
                 dict(holder.tracks),
                 self._remote_unused,
                 self.seal,
+                adopt=self.continuity.adopter(stream),
             )
             self.remote[stream] = remote
             await remote.open()
@@ -291,8 +298,15 @@ class MediaHub:
         for stream, remote in list(self.remote.items()):
             holder = holders.get(stream)
             if holder is None or holder.node != remote.holder:
-                self._end_viewers(stream)
+                self.continuity.hold(stream, remote.hand_over())
                 self._remote_unused(remote)
+        for stream in self.continuity.waiting():  # its publisher is back, on another node
+            if stream in holders and stream not in self.local and stream not in self.remote:
+                spawn(self._resume(stream))
+
+    async def _resume(self, stream: str) -> None:
+        with contextlib.suppress(HttpProblem):  # no NATS now: the hold may still expire
+            await self._source(stream)
 
     def _end_viewers(self, stream: str) -> None:
         for session in list(self.sessions.values()):

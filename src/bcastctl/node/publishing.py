@@ -24,6 +24,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from bcastctl.adapters.nats_bus import BusMessage, NatsBus, Subscription
 from bcastctl.node import aiortc_hook
+from bcastctl.node.continuity import Adopt
 from bcastctl.node.fanout import Fanout
 from bcastctl.node.frames import EncodedFrame, FrameSeal
 from bcastctl.node.metrics import Metrics
@@ -55,6 +56,7 @@ class LocalStream:
     on_end: Callable[[], None]
     holder: str  # this node's name: media, interest and keyframe subjects carry it
     seal: FrameSeal
+    adopt: Adopt | None = None  # continuity.py: viewers kept from an earlier source
     tracks: dict[str, PublishedTrack] = field(default_factory=dict)
     bus: NatsBus | None = None
     _outbox: asyncio.Queue[tuple[str, bytes]] = field(default_factory=asyncio.Queue)
@@ -93,8 +95,10 @@ class LocalStream:
             if codec is None:
                 continue
             mimes[kind] = codec.mimeType
-            published.fanout = Fanout(
-                self.stream, kind, codec.mimeType, self.metrics, self._keyframe_sender(published)
+            send_keyframe = self._keyframe_sender(published)
+            adopted = self.adopt(kind, codec.mimeType, send_keyframe) if self.adopt else None
+            published.fanout = adopted or Fanout(
+                self.stream, kind, codec.mimeType, self.metrics, send_keyframe
             )
             relayed_as = relay_mime(kind)
             if published.tap is None and published.source is not None and relayed_as:
@@ -193,6 +197,14 @@ class LocalStream:
     def _receiver_ended(self) -> None:
         if not self._ended:
             asyncio.get_running_loop().call_soon(self.on_end)
+
+    def hand_over(self) -> dict[str, Fanout]:
+        """The passthrough fan-outs, taken away (close() leaves them to continuity.py)."""
+        taken: dict[str, Fanout] = {}
+        for kind, published in self.tracks.items():
+            if published.fanout is not None and published.tap is not None:
+                taken[kind], published.fanout = published.fanout, None
+        return taken
 
     async def close(self) -> None:
         if self._ended:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bcastctl.adapters.nats_bus import BusMessage, NatsBus, Subscription
+from bcastctl.node.continuity import Adopt
 from bcastctl.node.fanout import Fanout
 from bcastctl.node.frames import FRESHNESS_WINDOW_US, EncodedFrame, FrameSeal
 from bcastctl.node.metrics import Metrics
@@ -38,6 +39,7 @@ class RemoteStream:
     tracks: dict[str, str]  # kind -> mimeType
     on_unused: Callable[[RemoteStream], None]
     seal: FrameSeal
+    adopt: Adopt | None = None  # continuity.py: viewers kept from an earlier source
     fanouts: dict[str, Fanout] = field(default_factory=dict)
     _last_sent_us: dict[str, int] = field(default_factory=dict)  # per kind
     _refusals_logged: int = 0
@@ -47,7 +49,10 @@ class RemoteStream:
 
     async def open(self) -> None:
         for kind, mime in self.tracks.items():
-            fanout = Fanout(self.stream, kind, mime, self.metrics, self._request_keyframe)
+            adopted = self.adopt(kind, mime, self._request_keyframe) if self.adopt else None
+            fanout = adopted or Fanout(
+                self.stream, kind, mime, self.metrics, self._request_keyframe
+            )
             fanout.on_empty = self._check_unused
             self.fanouts[kind] = fanout
             subject = media_subject(self.fleet, self.holder, self.stream, kind)
@@ -97,6 +102,11 @@ class RemoteStream:
     def _check_unused(self) -> None:
         if not self._closed and all(not f.viewers for f in self.fanouts.values()):
             self.on_unused(self)
+
+    def hand_over(self) -> dict[str, Fanout]:
+        """The fan-outs, taken away (close() leaves them to continuity.py)."""
+        taken, self.fanouts = self.fanouts, {}
+        return taken
 
     async def close(self) -> None:
         if self._closed:
