@@ -11,16 +11,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 from browser_kit import CHROMIUM, PAGE, Browser
-from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory, NodeProcess, wait_for
+from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory, NodeProcess, until, wait_for
 
-from bcastctl.adapters import ice
 from bcastctl.whip.client import ClientSession, publish, view
 from bcastctl.whip.signalling import HttpSignalling
 from bcastctl.whip.synthetic import SyntheticVideo, read_number
@@ -28,25 +27,6 @@ from bcastctl.whip.synthetic import SyntheticVideo, read_number
 pytestmark = pytest.mark.slow
 ADDRESSES = ("127.0.0.131", "127.0.0.132", "127.0.0.133")
 AWAY_S = 2.0  # the publisher is gone this long (the issue allows up to 10 s)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    ice.offer_only("127.0.0.1")
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
-            yield session
-    finally:
-        ice.restore()
-
-
-async def until(what: str, predicate: Callable[[], bool], limit_s: float = 15.0) -> float:
-    started = time.monotonic()
-    while not predicate():
-        if time.monotonic() - started > limit_s:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started
 
 
 def _fleet(
@@ -91,11 +71,12 @@ async def test_a_viewer_in_another_region_keeps_its_session_across_publisher_rec
         await publisher.close(WHIP_TOKEN)
         first = 1000 * round_
         publisher, published_at = await _publish_again(http, node, b, first)
-        waited = await until(
+        await until(
             f"frames from publish {round_}",
             lambda first=first: any(n is not None and n >= first for _, n in numbers),
             5,
         )
+        waited = time.monotonic() - published_at
         print(f"\nre-publish on {node.name}: viewer decodes again {waited * 1000:.0f} ms later")
         assert waited < 1.0
         assert viewer.pc.connectionState == "connected"
