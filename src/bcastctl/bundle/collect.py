@@ -21,8 +21,8 @@ import yaml
 
 from bcastctl.bundle.archive import BundleWriter
 from bcastctl.bundle.endpoints import collect_endpoints
-from bcastctl.bundle.kube_parts import KubeClients, collect_kube, secret_values
-from bcastctl.bundle.lab_parts import LabStateHolder, collect_lab, lab_secret_values
+from bcastctl.bundle.kube_parts import collect_kube, secret_values
+from bcastctl.bundle.lab_parts import collect_lab, lab_secret_values
 from bcastctl.bundle.model import BundleResult, RegionRecord
 from bcastctl.bundle.parts import RegionParts
 from bcastctl.bundle.redact import Redactor
@@ -31,6 +31,7 @@ from bcastctl.checks.runner import RunOptions, run_checks
 from bcastctl.errors import BcastError, UsageError
 from bcastctl.probes.rtt import RttOptions, probe_rtt
 from bcastctl.targets.base import Target
+from bcastctl.targets.capabilities import kube_access_or_none, lab_processes
 from bcastctl.targets.lab_state import LabSecrets
 
 
@@ -49,10 +50,11 @@ class BundleOptions:
 
 
 async def _known_secrets(target: Target) -> list[str]:
-    if isinstance(target, LabStateHolder):
-        return lab_secret_values(target.state)
-    if isinstance(target, KubeClients):
-        return await secret_values(target, target.fleet)
+    lab, kube = lab_processes(target), kube_access_or_none(target)
+    if lab is not None:
+        return lab_secret_values(lab.state)
+    if kube is not None:
+        return await secret_values(kube, target.fleet)
     return []
 
 
@@ -67,8 +69,9 @@ async def _region(
         parts.add("UNREACHABLE.txt", f"region {name} could not be reached: {e.message}\n")
         return parts
     await collect_endpoints(target, region, parts, options.timeout_s)
-    if isinstance(target, KubeClients):
-        await collect_kube(target, target.fleet, parts, options.since_s, since)
+    kube = kube_access_or_none(target)
+    if kube is not None:
+        await collect_kube(kube, target.fleet, parts, options.since_s, since)
     return parts
 
 
@@ -87,8 +90,9 @@ async def collect_bundle(target: Target, options: BundleOptions) -> BundleResult
         regions = list(await asyncio.gather(
             *(_region(target, name, options, since) for name in target.region_names)))  # fmt: skip
         extra = []
-        if isinstance(target, LabStateHolder):
-            extra.append(collect_lab(target.state, {p.name: p for p in regions}, since))
+        lab = lab_processes(target)
+        if lab is not None:
+            extra.append(collect_lab(lab.state, {p.name: p for p in regions}, since))
         checks = await run_checks(target, RunOptions(timeout_s=options.timeout_s))
         rtt = await probe_rtt(target, RttOptions(samples=options.rtt_samples, client=False,
                                                  timeout_s=options.timeout_s))  # fmt: skip

@@ -14,7 +14,7 @@ import difflib
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import yaml
 
@@ -24,6 +24,7 @@ from bcastctl.bundle.timeline import event_entries, log_entries
 from bcastctl.errors import BcastError
 from bcastctl.fleet import Fleet
 from bcastctl.render.manifests import region_manifests
+from bcastctl.targets.capabilities import KubeAccess
 
 MAX_PODS = 50
 LOG_LIMIT_BYTES = 1024 * 1024
@@ -31,14 +32,7 @@ LIVE_ONLY = ("status", "managedFields", "resourceVersion", "uid", "creationTimes
              "generation", "annotations")  # fmt: skip
 
 
-@runtime_checkable
-class KubeClients(Protocol):
-    """A target that reaches each region's Kubernetes API (targets/kube.py)."""
-
-    async def kube_client(self, region: str) -> KubeClient: ...
-
-
-async def secret_values(clients: KubeClients, fleet: Fleet) -> list[str]:
+async def secret_values(clients: KubeAccess, fleet: Fleet) -> list[str]:
     """The values of every Secret the fleet names, in every region we can read them."""
     values: list[str] = []
     names = [name for _, name in fleet.secrets]
@@ -101,7 +95,7 @@ async def _logs(
 
 
 async def collect_kube(
-    clients: KubeClients, fleet: Fleet, parts: RegionParts, since_s: float, since: datetime
+    clients: KubeAccess, fleet: Fleet, parts: RegionParts, since_s: float, since: datetime
 ) -> None:
     """Pods, events, logs and the live-vs-rendered diff of one region; gaps recorded."""
     namespace = fleet.namespace

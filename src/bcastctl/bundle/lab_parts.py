@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 from bcastctl.bundle.parts import RegionParts
 from bcastctl.bundle.timeline import log_entries
@@ -15,14 +14,6 @@ from bcastctl.errors import BcastError
 from bcastctl.targets.lab_state import LabState, load_lab_secrets
 
 LOG_TAIL_BYTES = 1024 * 1024
-
-
-@runtime_checkable
-class LabStateHolder(Protocol):
-    """A target that runs on the lab (targets/lab.py)."""
-
-    @property
-    def state(self) -> LabState: ...
 
 
 def lab_secret_values(state: LabState) -> list[str]:

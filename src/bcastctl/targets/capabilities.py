@@ -4,7 +4,8 @@ A check or probe that needs more than endpoints asks for the capability by its
 protocol (`kube_access(target)`, `whip_token_source(target)`, `emulated_latency(target)`)
 and gets a typed value or None; it never tests a target's class or reads an
 attribute by name. The kube target offers `KubeAccess`; the lab offers
-`WhipTokenSource` (it knows its own secrets) and `EmulatedLatency` (its delay links).
+`WhipTokenSource` (it knows its own secrets), `EmulatedLatency` (its delay links) and
+`LabProcesses` (its processes and logs, for bundles).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from bcastctl.fleet import Fleet
 if TYPE_CHECKING:
     from bcastctl.adapters.kube import KubeClient
     from bcastctl.targets.base import Target
+    from bcastctl.targets.lab_state import LabState
 
 
 @runtime_checkable
@@ -45,6 +47,14 @@ class EmulatedLatency(Protocol):
     def configured_rtt_ms(self, a: str, b: str) -> float | None: ...
 
 
+@runtime_checkable
+class LabProcesses(Protocol):
+    """The lab's own record: its processes, their log files and its secrets file."""
+
+    @property
+    def state(self) -> LabState: ...
+
+
 def kube_access(target: Target) -> KubeAccess:
     """The target's Kubernetes access; UsageError when it has none (a check ran off-kube)."""
     if "kube" in target.capabilities and isinstance(target, KubeAccess):
@@ -58,3 +68,11 @@ def whip_token_source(target: Target) -> WhipTokenSource | None:
 
 def emulated_latency(target: Target) -> EmulatedLatency | None:
     return target if isinstance(target, EmulatedLatency) else None
+
+
+def lab_processes(target: Target) -> LabProcesses | None:
+    return target if "lab" in target.capabilities and isinstance(target, LabProcesses) else None
+
+
+def kube_access_or_none(target: Target) -> KubeAccess | None:
+    return target if "kube" in target.capabilities and isinstance(target, KubeAccess) else None
