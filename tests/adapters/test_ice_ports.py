@@ -66,6 +66,10 @@ async def test_a_taken_range_gathers_nothing_and_says_why(loopback_ice: None) ->
             taken.append(holder)
         assert await gather() == []
         assert ice.gather_failure() == f"no free UDP port for ICE in {low}-{high}"
+        ice.restore()
+        assert ice.gather_failure() is None
+        ice.offer_only(HOST)
+        ice.bind_ports(low, high)
     finally:
         for holder in taken:
             holder.close()

@@ -78,7 +78,7 @@ class PortRange:
         self.low = low
         self.high = high
         self._next = low
-        self.exhausted = 0  # binds that found no free port
+        self.full = False  # the last bind found no free port
 
     def __str__(self) -> str:
         return f"{self.low}-{self.high}"
@@ -92,13 +92,15 @@ class PortRange:
     async def bind(self, loop: Any, factory: Any, host: str, **kwargs: Any) -> Any:
         for port in self.candidates():
             try:
-                return await loop.create_datagram_endpoint(
+                bound = await loop.create_datagram_endpoint(
                     factory, local_addr=(host, port), **kwargs
                 )
+                self.full = False
+                return bound
             except OSError as e:
                 if _errno(e) != errno.EADDRINUSE:
                     raise
-        self.exhausted += 1
+        self.full = True
         log.warning("ICE: no free UDP port on %s in %s", host, self)
         raise OSError(errno.EADDRINUSE, f"no free UDP port in {self}")
 
@@ -159,8 +161,9 @@ def bind_ports(low: int, high: int) -> PortRange:
     return _port_range
 
 
-def gather_failure() -> str:
-    """Why an ICE agent of this process may have gathered no host candidate."""
-    if _port_range is not None and _port_range.exhausted:
+def gather_failure() -> str | None:
+    """Why an ICE agent of this process may have gathered no host candidate: the port range
+    is full (its last bind found no free port); None otherwise."""
+    if _port_range is not None and _port_range.full:
         return f"no free UDP port for ICE in {_port_range}"
-    return "no ICE candidate could be gathered"
+    return None

@@ -121,11 +121,20 @@ class MediaHub:
         return await self._answer(pc)
 
     async def _answer(self, pc: RTCPeerConnection) -> str:
-        answer = await pc.createAnswer()
-        await asyncio.wait_for(pc.setLocalDescription(answer), NEGOTIATION_TIMEOUT_S)
+        try:
+            answer = await pc.createAnswer()
+            await asyncio.wait_for(pc.setLocalDescription(answer), NEGOTIATION_TIMEOUT_S)
+        except TimeoutError:
+            raise HttpProblem(503, "answering the offer took too long; retry") from None
+        except Exception as e:  # an offer aiortc took but cannot answer is still the client's
+            log.info("offer not answerable by aiortc: %s: %s", type(e).__name__, str(e)[:200])
+            raise HttpProblem(400, f"the offer cannot be answered: {sdp.one_line(e)}") from None
         sdp_text = str(pc.localDescription.sdp)
-        if "a=candidate:" not in sdp_text:  # e.g. every port of the ICE range is taken
-            raise HttpProblem(503, f"{ice.gather_failure()}; retry later")
+        if "a=candidate:" not in sdp_text:
+            busy = ice.gather_failure()  # every port of the ICE range taken, or the offer's fault
+            if busy is not None:
+                raise HttpProblem(503, f"{busy}; retry later")
+            raise HttpProblem(400, "nothing to connect: the offer's media were all refused")
         return sdp_text
 
     async def end(self, session_id: str) -> bool:
@@ -146,6 +155,8 @@ class MediaHub:
                     await local.close()
                     log.info("stream %s ended", session.stream)
             await session.pc.close()
+        except Exception as e:  # aiortc cannot close a pc a bad offer left half set up
+            log.info("session %s closed with an error: %s: %s", session_id, type(e).__name__, e)
         finally:
             self._closing.discard(session_id)
         return True

@@ -97,9 +97,15 @@ def check_offer(body: bytes, content_type: str, need_video: bool = True) -> str:
 
 
 def _check_parsed(description: Any, need_video: bool) -> None:
+    mids = [media.rtp.muxId for media in description.media if media.rtp.muxId]
+    for mid in mids:
+        if mids.count(mid) > 1:  # RFC 8843 section 7.2.3: unique within the description
+            raise HttpProblem(400, f"malformed SDP: a=mid:{mid[:16]} names two m-lines")
     for media in description.media:
         if media.port == 0:
             continue
+        if not media.rtp.muxId:  # JSEP (RFC 8829) offers carry a=mid in every m-section
+            raise HttpProblem(400, f"malformed SDP: m={media.kind} has no a=mid")
         if media.dtls is None:
             raise HttpProblem(
                 400, f"malformed SDP: m={media.kind} has no a=setup (DTLS role) or fingerprint"

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 import sys
+from typing import Any
 
 from aiohttp import web
 
@@ -80,6 +81,17 @@ async def _site(
     return runner, int(bound)
 
 
+def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """One line for an error in a task nobody awaits (e.g. aiortc's connect task on a peer
+    connection a strange offer left half set up): the session ends at its connect deadline."""
+    error = context.get("exception")
+    where = context.get("message", "unhandled error in a background task")
+    if error is None:
+        log.warning("%s", where)
+    else:
+        log.warning("%s: %r", where, error)
+
+
 async def serve(settings: NodeSettings, stop: asyncio.Event | None = None) -> None:
     """Run the node until `stop` is set or the process gets SIGTERM/SIGINT."""
     from bcastctl.adapters import ice
@@ -91,6 +103,7 @@ async def serve(settings: NodeSettings, stop: asyncio.Event | None = None) -> No
         ice.bind_ports(settings.rtc_port_min, settings.rtc_port_max)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_log_loop_error)
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
