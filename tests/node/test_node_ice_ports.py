@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 from http_kit import offer, post
 from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory, wait_for
 
-from bcastctl.adapters import ice
 from bcastctl.whip.client import publish, view
 from bcastctl.whip.signalling import HttpSignalling
 from bcastctl.whip.synthetic import SyntheticVideo
@@ -26,16 +23,6 @@ from nats_testkit import free_udp_range
 
 ADDRESS = "127.0.0.64"
 CANDIDATE = re.compile(r"a=candidate:\S+ \d+ udp \d+ (\S+) (\d+) typ host", re.IGNORECASE)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    ice.offer_only("127.0.0.1")
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
-            yield session
-    finally:
-        ice.restore()
 
 
 def host_ports(answer: str) -> list[int]:
