@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
@@ -31,6 +32,21 @@ def need(tool: str | None, name: str) -> str:
     if tool is None:
         pytest.fail(f"{name} missing: apt-get install -y prometheus (scripts/test does)")
     return tool
+
+
+Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(port: int) -> Series:
+    """`bcastctl monitor`'s /metrics read with prometheus-client's own parser:
+    {(sample name, sorted labels): value}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 class Prometheus:

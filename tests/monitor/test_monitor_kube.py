@@ -11,10 +11,10 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_kit import Series, scrape
 
 from bcastctl.deploy.rollout import DeployOptions, deploy
 from bcastctl.fleet import parse_fleet
@@ -25,23 +25,13 @@ from nats_testkit import free_port
 REPO = Path(__file__).resolve().parents[2]
 
 
-def samples(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def wait_for(port: int, done: object, process: subprocess.Popen[str]) -> dict:  # type: ignore[type-arg]
+def wait_for(port: int, done: Callable[[Series], object], process: subprocess.Popen[str]) -> Series:
     deadline = time.monotonic() + 60
     while True:
         assert process.poll() is None, process.communicate()[1]
         try:
-            seen = samples(port)
-            if done(seen):  # type: ignore[operator]
+            seen = scrape(port)
+            if done(seen):
                 return seen
         except OSError:
             pass

@@ -23,8 +23,7 @@ from typing import Any
 import pytest
 import yaml
 from checks_testkit import REPO, cli, lab_fleet, running_lab
-from prometheus_client.parser import text_string_to_metric_families
-from prometheus_kit import prometheus
+from prometheus_kit import Series, prometheus, scrape
 
 from bcastctl.fleet import Monitor, load_fleet
 from bcastctl.render.dashboard import dashboard
@@ -36,7 +35,6 @@ pytestmark = pytest.mark.slow
 A, B, C = "us-east5", "europe-west9", "asia-southeast1"
 REGIONS = (A, B, C)
 INTERVAL_S = 3  # longer than the lab's peer timeout (2 s): a partition shows within one round
-Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @pytest.fixture(scope="module")
@@ -64,16 +62,6 @@ def stop_monitor(process: subprocess.Popen[str]) -> tuple[int, str]:
         process.kill()
         _, err = process.communicate(timeout=5)
     return process.returncode, err
-
-
-def scrape(port: int) -> Series:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
 
 
 def value(series: Series, name: str, **labels: str) -> float | None:
