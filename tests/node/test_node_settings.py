@@ -171,3 +171,14 @@ def test_a_secret_has_no_flag() -> None:
     )
     assert result.returncode == 2
     assert "No such option" in result.stderr
+
+
+def test_time_settings_take_the_cli_duration_syntax() -> None:
+    env = {**BASE, "BCAST_DRAIN_DEADLINE": "2m", "BCAST_TURN_TTL": "1h"}
+    settings = load_settings(env, {"heartbeat_interval_s": "500ms", "peer_timeout_s": "3"})
+    assert settings.drain_deadline_s == 120.0 and settings.turn_ttl_s == 3600
+    assert (settings.heartbeat_interval_s, settings.peer_timeout_s) == (0.5, 3.0)
+    with pytest.raises(ConfigError, match=r"^BCAST_TURN_TTL='90.5': must be whole seconds"):
+        load_settings({**BASE, "BCAST_TURN_TTL": "90.5"})
+    with pytest.raises(ConfigError, match=r"^--drain-deadline=2d: expected a duration"):
+        load_settings(BASE, {"drain_deadline_s": "2d"})

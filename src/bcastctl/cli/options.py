@@ -8,13 +8,13 @@ naming the option, exit 2.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from bcastctl import duration
 from bcastctl.errors import UsageError
 
 if TYPE_CHECKING:
@@ -23,16 +23,13 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_DURATION = r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h)?\s*$"
-_SECONDS_PER = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
 
 def parse_duration(text: str, option: str, *, bare: str = "s", positive: bool = False) -> float:
     """Seconds from "30", "30s", "500ms", "2m", "1h"; UsageError naming the option."""
-    match = re.match(_DURATION, text)
-    if not match:
-        raise UsageError(f"{option} {text!r}: expected a duration such as 10s, 500ms or 2m")
-    seconds = float(match.group(1)) * _SECONDS_PER[match.group(2) or bare]
+    try:
+        seconds = duration.seconds(text, bare=bare)
+    except ValueError as e:
+        raise UsageError(f"{option} {text!r}: {e}") from None
     if positive and seconds <= 0:
         raise UsageError(f"{option} {text!r}: must be more than 0")
     return seconds

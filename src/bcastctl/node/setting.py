@@ -17,6 +17,8 @@ import re
 from collections.abc import Callable
 from typing import Generic, TypeVar, overload
 
+from bcastctl.duration import seconds
+
 T = TypeVar("T")
 N = TypeVar("N", int, float)
 Parser = Callable[[str], T]
@@ -73,9 +75,15 @@ class Setting(Generic[T]):
 
     def describe(self) -> str:
         """Help text with the default and the environment name."""
-        shown = "" if self.secret or self.default in (None, "", ()) else f"default {self.default}"
-        if isinstance(self.default, tuple) and self.default:
-            shown = f"default {','.join(str(part) for part in self.default)}"
+        default = self.default
+        if self.metavar == "DURATION" and isinstance(default, int | float):
+            shown = f"default {default:g}s; a duration such as 500ms, 10s, 2m, bare = seconds"
+        elif isinstance(default, tuple) and default:
+            shown = f"default {','.join(str(part) for part in default)}"
+        elif self.secret or default in (None, "", ()):
+            shown = ""
+        else:
+            shown = f"default {default}"
         where = f"env {self.env}" if not shown else f"{shown}; env {self.env}"
         return f"{self.help} ({where})"
 
@@ -106,6 +114,30 @@ def _within(value: N, low: float, high: float) -> N:
     if not low <= value <= high:
         raise ValueError(f"must be between {low:g} and {high:g}")
     return value
+
+
+def duration(low: float, high: float) -> Parser[float]:
+    """Seconds, written as a duration (`500ms`, `10s`, `2m`) or a bare number of seconds."""
+
+    def parse(text: str) -> float:
+        value = seconds(text)
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low:g}s and {high:g}s")
+        return value
+
+    return parse
+
+
+def whole_seconds(low: int, high: int) -> Parser[int]:
+    """Whole seconds, written as a duration or a bare number."""
+
+    def parse(text: str) -> int:
+        value = duration(low, high)(text)
+        if value != int(value):
+            raise ValueError("must be whole seconds")
+        return int(value)
+
+    return parse
 
 
 def choice(*allowed: str, upper: bool = False) -> Parser[str]:

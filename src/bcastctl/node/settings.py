@@ -94,18 +94,18 @@ class NodeSettings:
     connect_deadline_s = Setting[float](
         "BCAST_CONNECT_DEADLINE",
         10.0,
-        parse.number(0.5, 600),
-        "Seconds a session may take to connect before it is closed.",
+        parse.duration(0.5, 600),
+        "How long a session may take to connect before it is closed.",
         flag="--connect-deadline",
-        metavar="SECONDS",
+        metavar="DURATION",
     )
     drain_deadline_s = Setting[float](
         "BCAST_DRAIN_DEADLINE",
         30.0,
-        parse.number(0, 3600),
-        "Seconds a draining node waits for its sessions on SIGTERM.",
+        parse.duration(0, 3600),
+        "How long a draining node waits for its sessions on SIGTERM.",
         flag="--drain-deadline",
-        metavar="SECONDS",
+        metavar="DURATION",
     )
     max_body_bytes = Setting[int](
         "BCAST_MAX_BODY_BYTES",
@@ -130,10 +130,10 @@ class NodeSettings:
     turn_ttl_s = Setting[int](
         "BCAST_TURN_TTL",
         3600,
-        parse.integer(60, 7 * 86400),
-        "Seconds TURN REST credentials stay valid.",
+        parse.whole_seconds(60, 7 * 86400),
+        "How long TURN REST credentials stay valid.",
         flag="--turn-ttl",
-        metavar="SECONDS",
+        metavar="DURATION",
     )
     dns_server = Setting[tuple[str, int] | None](
         "BCAST_DNS_SERVER",
@@ -161,18 +161,18 @@ class NodeSettings:
     heartbeat_interval_s = Setting[float](
         "BCAST_HEARTBEAT_INTERVAL",
         0.5,
-        parse.number(0.05, 60),
-        "Seconds between heartbeats.",
+        parse.duration(0.05, 60),
+        "Time between heartbeats.",
         flag="--heartbeat-interval",
-        metavar="SECONDS",
+        metavar="DURATION",
     )
     peer_timeout_s = Setting[float](
         "BCAST_PEER_TIMEOUT",
         2.0,
-        parse.number(0.2, 600),
-        "Seconds without a heartbeat before a peer is down.",
+        parse.duration(0.2, 600),
+        "Time without a heartbeat before a peer is down.",
         flag="--peer-timeout",
-        metavar="SECONDS",
+        metavar="DURATION",
     )
     media_path = Setting[str](
         "BCAST_MEDIA_PATH",
