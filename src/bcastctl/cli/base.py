@@ -137,19 +137,6 @@ def _shadowed(params: Sequence[click.Parameter]) -> list[str]:
     return [flag for g in GLOBAL_OPTIONS for flag in g.flags if flag in own]
 
 
-class _TakesGlobals:
-    """Mixin: the command's parameters plus the global options' copies, made when first
-    needed (parsing or help of this command), not when the module is imported."""
-
-    params: list[click.Parameter]
-    _globals: list[click.Parameter] | None = None
-
-    def global_copies(self) -> list[click.Parameter]:
-        if self._globals is None:
-            self._globals = _global_copies(self.params)
-        return self._globals
-
-
 def _format_options(
     command: click.Command, ctx: click.Context, formatter: click.HelpFormatter
 ) -> None:
@@ -174,15 +161,20 @@ def _format_options(
         )
 
 
-class Command(_TakesGlobals, click.Command):
-    """A bcastctl command: its options plus the global options."""
+class Command(click.Command):
+    """A bcastctl command: its options plus copies of the global options, made when first
+    needed (parsing or help of this command), not when its module is imported."""
+
+    _globals: list[click.Parameter] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
         super().__init__(*args, **kwargs)
 
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
-        return [*super().get_params(ctx), *self.global_copies()]
+        if self._globals is None:
+            self._globals = _global_copies(self.params)
+        return [*super().get_params(ctx), *self._globals]
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         _format_options(self, ctx, formatter)
@@ -192,18 +184,11 @@ class Command(_TakesGlobals, click.Command):
         return super().invoke(ctx)
 
 
-class Group(_TakesGlobals, click.Group):
+class Group(Command, click.Group):
     """A bcastctl command group: takes the global options too; its commands are `Command`s."""
 
     command_class = Command
     group_class = type  # subgroups are of this class
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("context_settings", {"help_option_names": ["-h", "--help"]})
-        super().__init__(*args, **kwargs)
-
-    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
-        return [*super().get_params(ctx), *self.global_copies()]
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         _format_options(self, ctx, formatter)

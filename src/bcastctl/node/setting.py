@@ -89,22 +89,19 @@ class Setting(Generic[T]):
 
 
 def integer(low: int, high: int) -> Parser[int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise ValueError("expected an integer") from None
-        return _within(value, low, high)
-
-    return parse
+    return _bounded(int, "an integer", low, high)
 
 
 def number(low: float, high: float) -> Parser[float]:
-    def parse(text: str) -> float:
+    return _bounded(float, "a number", low, high)
+
+
+def _bounded(kind: Callable[[str], N], what: str, low: float, high: float) -> Parser[N]:
+    def parse(text: str) -> N:
         try:
-            value = float(text)
+            value = kind(text)
         except ValueError:
-            raise ValueError("expected a number") from None
+            raise ValueError(f"expected {what}") from None
         return _within(value, low, high)
 
     return parse
