@@ -52,3 +52,12 @@ def test_two_gaps_count_to_the_last_recovery_and_add_their_losses() -> None:
     result = outcome("v", frames, [], fault_at=0.9, now=5.0, gap_s=0.5)
     assert result.recovery_s == 3.1
     assert result.frames_lost == (60 - 30) + (120 - 90)
+
+
+def test_a_stale_frame_released_after_the_gap_does_not_hide_the_loss() -> None:
+    # aiortc's stock jitter buffer holds the last frame before an outage until the next
+    # packet arrives: it is decoded just before the new source's first frame
+    frames = [*_frames(0.0, 1.0, 0), (3.0, 30), (3.03, 90), (3.06, 91)]
+    result = outcome("v", frames, [], fault_at=1.0, now=3.1, gap_s=0.5)
+    assert result.recovery_s == 2.0
+    assert result.frames_lost == 59  # 31..89

@@ -3,7 +3,7 @@
 A viewer was affected when, after the fault, no frame arrived for longer than `gap_s`
 (measured from its last frame before the fault). It recovered when frames flow again:
 the recovery time runs from the fault to the first frame after its last such gap, and
-the frames lost are the numbers missing across every gap (the publisher numbers its
+the frames lost are the numbers missing after the fault (the publisher numbers its
 frames by the clock, so an outage of one second at 30 fps loses about 30).
 """
 
@@ -34,10 +34,12 @@ class ViewerOutcome:
         return f"{self.viewer}: {back}, {self.frames_lost} frames lost{moved}"
 
 
-def _lost(before: int | None, after: int | None) -> int:
-    if before is None or after is None:
+def _lost(before: int | None, after: int) -> int:
+    """Numbers skipped going forward from `before` to `after` (0 for a repeat or reorder)."""
+    if before is None:
         return 0
-    return (after - before - 1) % NUMBERS
+    skipped = (after - before - 1) % NUMBERS
+    return skipped if skipped < NUMBERS // 2 else 0
 
 
 def outcome(
@@ -50,13 +52,18 @@ def outcome(
 ) -> ViewerOutcome:
     before = [frame for frame in frames if frame[0] <= fault_at]
     previous = before[-1] if before else (fault_at, None)
+    last_number = previous[1]
     affected = False
     recovered_at: float | None = None
     lost = 0
     for arrival, number in frames[len(before) :]:
         if arrival - previous[0] > gap_s:
             affected, recovered_at = True, arrival
-            lost += _lost(previous[1], number)
+        # counted by numbers, not at the time gap: a receiver may hold the last frame
+        # before an outage until the next source's first packet releases it
+        if number is not None:
+            lost += _lost(last_number, number)
+            last_number = number
         previous = (arrival, number)
     playing = now - previous[0] <= gap_s
     if not playing:

@@ -4,7 +4,8 @@
 arrives for `stall_s` while its node no longer answers `GET /api/streams/<id>` (or
 answers that it cannot tell), asks its `Chooser` for candidates (an RTT election: best
 region first) and POSTs again with backoff; a publisher that is merely away
-(`held: false`) keeps the session, as node/static/watch.js does. A 404 (the stream is
+(`held: false`) keeps the session, as node/static/watch.js does: the node resumes it
+when the stream is published again (node/continuity.py). A 404 (the stream is
 not published yet, or again) is retried every `MISSING_RETRY_S`.
 
 `ReconnectingPublisher` publishes numbered synthetic frames (WHIP) and, when its node
@@ -168,18 +169,11 @@ class ReconnectingViewer:
             failures = 0 if missing else failures + 1
             await asyncio.sleep(MISSING_RETRY_S if missing else backoff_s(failures))
 
-    async def _holder(self, signalling: Signalling) -> str | None:
-        with contextlib.suppress(BcastError, KeyError, ValueError):
-            status = await stream_status(signalling, self.stream, self.probe_timeout_s)
-            return str(status["node"]) if status["held"] else None
-        return None
-
     async def _watch(self, session: ClientSession) -> str:
         """Returns why the session is no longer worth keeping."""
         assert self.node is not None
         signalling = self.signalling_for(self.node.url)
         started = time.monotonic()
-        holder = await self._holder(signalling)  # who fed this session when it was made
         while True:
             await asyncio.sleep(TICK_S)
             state = session.pc.connectionState
@@ -195,8 +189,6 @@ class ReconnectingViewer:
                 return _unusable(e)
             if not status["held"] and stalled > self.publisher_gone_s:
                 return "publisher gone"
-            if status["held"] and holder is not None and status["node"] != holder:
-                return f"the stream moved to {status['node']}"  # this session was fed by the old
             if status["held"] and stalled > 2 * self.stall_s:
                 return "stream stalled"
 
