@@ -22,6 +22,7 @@ Series (labels in braces; `from`/`to` are region names, times in seconds):
   bcast_turn_allocation_seconds{region}    time the TURN allocation took
   bcast_root_cause{layer,cause}            1 per root cause active in the last round
   bcast_monitor_rounds_total               rounds done
+  bcast_monitor_round_errors_total         rounds that failed as a whole (logged)
   bcast_monitor_round_duration_seconds     the last round's duration
   bcast_monitor_last_round_timestamp_seconds
   bcast_monitor_interval_seconds / bcast_monitor_failing_intervals   the settings
@@ -165,6 +166,9 @@ class MonitorMetrics:
         self._state = _State(options)
         self.registry.register(_LastRound(self._state))
         self._rounds = Counter("bcast_monitor_rounds", "Rounds done", registry=self.registry)
+        self._errors = Counter(
+            "bcast_monitor_round_errors", "Rounds that failed as a whole", registry=self.registry
+        )
         self._rtt = Histogram(
             "bcast_rtt_seconds",
             "Node-to-node RTT samples over NATS",
@@ -185,6 +189,9 @@ class MonitorMetrics:
             for sample_ms in pair.samples_ms:
                 histogram.observe(sample_ms / 1000)
         self._rounds.inc()
+
+    def record_error(self) -> None:
+        self._errors.inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

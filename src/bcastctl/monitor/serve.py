@@ -2,14 +2,16 @@
 
 The HTTP server answers GET /metrics (Prometheus text format) and GET /healthz, and
 nothing else; it listens on loopback unless told otherwise. A round that overruns the
-interval delays the next one (rounds never overlap). On a signal the running round is
-cancelled, the server stops and the target is closed.
+interval delays the next one (rounds never overlap); a round that fails with a BcastError is
+logged and counted (`bcast_monitor_round_errors_total`) and the next one runs as planned.
+On a signal the running round is cancelled, the server stops and the target is closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import time
 from collections.abc import Callable
@@ -18,10 +20,12 @@ from dataclasses import dataclass
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from bcastctl.errors import UsageError
+from bcastctl.errors import BcastError, UsageError
 from bcastctl.monitor.metrics import MonitorMetrics
 from bcastctl.monitor.rounds import MonitorOptions, Round, one_round
 from bcastctl.targets.base import Target
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,15 @@ async def _rounds(
 ) -> None:
     while True:
         started = time.monotonic()
-        done = await one_round(target, options)
-        metrics.record(done)
-        if on_round is not None:
-            on_round(done)
+        try:
+            done = await one_round(target, options)
+        except BcastError as e:  # e.g. a cluster's credentials expired: the next round may do
+            log.warning("monitor: round failed: %s", e.message)
+            metrics.record_error()
+        else:
+            metrics.record(done)
+            if on_round is not None:
+                on_round(done)
         await asyncio.sleep(max(0.0, options.interval_s - (time.monotonic() - started)))
 
 
