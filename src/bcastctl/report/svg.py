@@ -3,7 +3,8 @@ map of the regions at their coordinates with the links between them.
 
 Both are plain inline SVG that opens offline: no script, no font or tile fetched. Cells and
 links are coloured by RTT on one scale (green at 0 ms to red at `RTT_SCALE_MS` and above);
-a link that is down is drawn red and dashed, an unknown one grey and dashed. Every cell and
+the map has a coarse continent outline (report/world.py); a link that is down is drawn red
+and dashed, an unknown one grey and dashed. Every cell and
 link carries `data-*` attributes with its values, so that tests (and curious readers) can
 read the numbers the colours stand for.
 """
@@ -15,6 +16,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from bcastctl.report.world import LAND
 
 RTT_SCALE_MS = 300.0  # the red end of the colour scale
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -179,6 +182,11 @@ def _graticule(parent: ET.Element) -> None:
         _sub(parent, "line", x1=0, y1=y, x2=MAP_W, y2=y,
              stroke="#99a" if lat == 0 else "#cfd8e3")  # fmt: skip
         _sub(parent, "text", f"{lat}°", x=2, y=y - 2, fill="#889", font_size=9)
+    for outline in LAND:
+        points = " ".join(
+            f"{x:.1f},{y:.1f}" for x, y in (_project(lat, lon) for lon, lat in outline)
+        )
+        _sub(parent, "polygon", points=points, fill="#dfe6d8", stroke="#b8c4ad", class_="land")
 
 
 def _link_style(link: Link) -> dict[str, object]:
