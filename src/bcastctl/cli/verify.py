@@ -8,6 +8,7 @@ import click
 
 from bcastctl.cli import context
 from bcastctl.cli.base import Group
+from bcastctl.cli.failover import failover
 from bcastctl.cli.options import (
     duration_option,
     open_target,
@@ -99,3 +100,6 @@ def mesh(
         write_checks_page(report, report_file, {r.name: r.geo for r in opened.fleet.regions})
     emit(cli.out, cli.output, REPORT_KIND, report, checks_table)
     return report.exit_code
+
+
+verify.add_command(failover)  # its own module: cli/failover.py

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from bcastctl.checks.base import CheckResult, Value, fail, ok, skip
 from bcastctl.checks.report import CheckReport, Summary
+from bcastctl.drills import STEPS
 from bcastctl.drills.candidates import election_chooser
 from bcastctl.drills.outcome import ViewerOutcome, outcome
 from bcastctl.errors import ExitCode, OperationFailed, UsageError
@@ -44,7 +45,6 @@ from bcastctl.whip.reconnecting import (
 
 CHECK = "failover"
 REPORT_KIND = "FailoverReport"
-STEPS = ("kill-publisher-node", "kill-viewer-node", "kill-region-nats")
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,7 @@ class FailoverOptions:
     gap_s: float = 0.5  # no frame for this long: the viewer was affected
     ready_timeout_s: float = 30.0  # publishing, viewers playing, the lab healed
     steps: tuple[str, ...] = STEPS
+    on_step: Callable[[str], None] = lambda text: None  # progress, one line per event
 
     def validate(self) -> None:
         unknown = [step for step in self.steps if step not in STEPS]
@@ -180,6 +181,7 @@ async def _step(drill: Drill, step: str) -> CheckResult:
         what, heal = await _fault_for(drill, step)
     except ValueError as e:
         return skip(CHECK, step, f"nothing to break: {e}", kind="fleet")
+    options.on_step(f"{step}: {what} killed; watching the viewers")
     while True:
         await asyncio.sleep(0.1)
         now = time.monotonic()
@@ -189,6 +191,7 @@ async def _step(drill: Drill, step: str) -> CheckResult:
         settled = now - fault_at >= options.settle_s and all(o.playing for o in outcomes)
         if settled or now - fault_at > options.step_timeout_s:
             break
+    options.on_step(f"{step}: healing {what}")
     await heal()
     return _result(step, what, outcomes, options.max_recovery_s)
 
@@ -235,6 +238,14 @@ async def _start(target: LabTarget, options: FailoverOptions, http: object) -> D
     return Drill(target, options, signalling_for, publisher, viewers)
 
 
+async def run_failover_on(target: LabTarget, options: FailoverOptions) -> CheckReport:
+    """run_failover, then close the target (the CLI's one call)."""
+    try:
+        return await run_failover(target, options)
+    finally:
+        await target.close()
+
+
 async def run_failover(target: LabTarget, options: FailoverOptions) -> CheckReport:
     """Every step in order; the report has one result per step."""
     import aiohttp
@@ -244,6 +255,9 @@ async def run_failover(target: LabTarget, options: FailoverOptions) -> CheckRepo
     results: list[CheckResult] = []
     async with aiohttp.ClientSession() as http:
         drill = await _start(target, options, http)
+        publisher = drill.publisher
+        where = publisher.node.name if publisher.node else "?"
+        options.on_step(f"publishing {publisher.stream} on {where}; {len(drill.viewers)} viewers")
         try:
             for step in options.steps:
                 results.append(await _step(drill, step))

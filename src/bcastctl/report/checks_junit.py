@@ -35,8 +35,8 @@ def _testcase(suite: ET.Element, result: CheckResult, strict: bool, fleet: str) 
         ET.SubElement(case, "system-out").text = detail
 
 
-def junit_xml(report: CheckReport) -> bytes:
-    root = ET.Element("testsuites", name=f"bcastctl verify mesh {report.fleet}")
+def junit_xml(report: CheckReport, command: str = "verify mesh") -> bytes:
+    root = ET.Element("testsuites", name=f"bcastctl {command} {report.fleet}")
     by_check: dict[str, list[CheckResult]] = {}
     for result in report.results:
         by_check.setdefault(result.check, []).append(result)
@@ -92,8 +92,8 @@ def junit_on_setup_error(path: Path | None) -> Iterator[None]:
         raise
 
 
-def write_junit(report: CheckReport, path: Path) -> None:
+def write_junit(report: CheckReport, path: Path, command: str = "verify mesh") -> None:
     try:
-        path.write_bytes(junit_xml(report))
+        path.write_bytes(junit_xml(report, command))
     except OSError as e:
         raise UsageError(f"--junit-file {path}: cannot write: {e.strerror or e}") from e

@@ -55,9 +55,9 @@ def _root_causes(report: CheckReport) -> RenderableType:
     return lines
 
 
-def checks_table(report: CheckReport) -> RenderableType:
+def checks_table(report: CheckReport, command: str = "verify mesh") -> RenderableType:
     table = Table(
-        title=f"verify mesh: fleet {report.fleet} ({report.target}, "
+        title=f"{command}: fleet {report.fleet} ({report.target}, "
         f"regions {', '.join(report.regions)})",
         title_justify="left",
         show_edge=False,
