@@ -1,7 +1,7 @@
 """Primitives the node and check test kits share: free loopback ports, polling with a
 deadline, and nats-server super-clusters (configs and the gateway-connected test).
 
-The binary is the one `bcastctl lab` runs (`bcastctl.lab.natsconf.nats_server_binary`).
+The binary is the one `bcastctl lab` runs (`bcastctl.lab.binaries.nats_server_binary`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from bcastctl.fleet import Fleet
-from bcastctl.lab.natsconf import nats_server_binary
+from bcastctl.lab.binaries import nats_server_binary
 from bcastctl.readers.nats import Gatewayz, parse_gatewayz
 
 NATS_SERVER = nats_server_binary()

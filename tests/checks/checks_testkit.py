@@ -252,9 +252,10 @@ class ExtraNode:
 def extra_node_env(state: LabState, region: str, name: str, **overrides: str) -> dict[str, str]:
     """The env of a node in `region` of the lab (secrets from the lab), with overrides."""
     from bcastctl.node.settings import NodeSettings
-    from bcastctl.targets.lab_state import load_lab_secrets
+    from bcastctl.targets.lab_state import process_secret_env
 
-    secrets = load_lab_secrets(state)
+    # the secrets a lab node of that region runs with (the rendered Secret references)
+    secrets = process_secret_env(state, state.region(region).nodes[0].name)
     env = {
         NodeSettings.name.env: name,
         NodeSettings.region.env: region,
@@ -264,9 +265,7 @@ def extra_node_env(state: LabState, region: str, name: str, **overrides: str) ->
         NodeSettings.advertise_address.env: "127.0.0.1",
         NodeSettings.signalling_port.env: "0",
         NodeSettings.admin_port.env: "0",
-        NodeSettings.cluster_secret.env: secrets.cluster_secret.get_secret_value(),
-        NodeSettings.whip_token.env: secrets.whip_token.get_secret_value(),
-        NodeSettings.turn_secret.env: secrets.turn_secret.get_secret_value(),
+        **secrets,
         NodeSettings.turn_urls.env: ",".join(state.turn.urls),
         NodeSettings.log_level.env: "INFO",
     }

@@ -154,7 +154,7 @@ async def test_registry_agrees_on_a_published_stream_until_a_link_is_cut(lab: Pa
         assert cli("lab", "fault", "cut-link", A, B, "--state-dir", str(lab)).returncode == 0
         try:
             results, causes = await registry_until(
-                target, lambda rs: rs[f"{A}-0"].status == Status.fail
+                target, lambda rs: rs[f"{A}-broadcaster-0"].status == Status.fail
             )
         finally:
             assert cli("lab", "fault", "heal-link", A, B, "--state-dir", str(lab)).returncode == 0
@@ -164,8 +164,11 @@ async def test_registry_agrees_on_a_published_stream_until_a_link_is_cut(lab: Pa
         await target.close()
     code, healed = verify(lab, "--wait", "30s", "--check", "nats|membership")  # for the next test
     assert code == 0, [r for r in healed["results"] if r["status"] != "ok"]
-    assert f"regtest (unknown here; {B}-0 holds it)" in results[f"{A}-0"].message
-    assert results[f"{C}-0"].status == Status.ok
+    assert (
+        f"regtest (unknown here; {B}-broadcaster-0 holds it)"
+        in results[f"{A}-broadcaster-0"].message
+    )
+    assert results[f"{C}-broadcaster-0"].status == Status.ok
     link = " <-> ".join(sorted((A, B)))
     assert [c.cause for c in causes] == [f"NATS gateway link {link} is down"]
 
@@ -203,7 +206,7 @@ def test_cut_link_names_pair_partition_and_root_cause(lab: Path) -> None:
         def split(report: dict[str, Any]) -> bool:  # every node of A and B missed the others
             members = by_scope(report, "membership")
             return all(
-                len(members[f"{region}-{i}"]["values"].get("missing", [])) == 2
+                len(members[f"{region}-broadcaster-{i}"]["values"].get("missing", [])) == 2
                 for region in (A, B)
                 for i in (0, 1)
             )
@@ -217,7 +220,9 @@ def test_cut_link_names_pair_partition_and_root_cause(lab: Path) -> None:
         }
         partition = by_scope(report, "membership")["fleet"]
         assert A in partition["message"] and B in partition["message"]
-        assert by_scope(report, "membership")[f"{A}-0"]["values"]["missing_regions"] == [B, B]
+        assert by_scope(report, "membership")[f"{A}-broadcaster-0"]["values"][
+            "missing_regions"
+        ] == [B, B]
         causes = report["root_causes"]
         assert len(causes) == 1, causes
         assert (
@@ -421,7 +426,7 @@ def test_missing_lab_state_is_config_error_and_junit_says_so(tmp_path: Path) -> 
 
 
 def test_killed_node_is_named(lab: Path) -> None:  # last: the node stays dead
-    victim = f"{B}-1"
+    victim = f"{B}-broadcaster-1"
     assert cli("lab", "fault", "kill-node", victim, "--state-dir", str(lab)).returncode == 0
     report = verify_until(
         lab,

@@ -56,7 +56,11 @@ def test_cut_link_partitions_both_ways_and_heal_restores_full_mesh(
     assert connected_gateways(eu["nats_monitor_url"]) == ({"asia-southeast1"},) * 2
     # NATS gateways do not relay through a third region: the nodes partition too.
     us_node = us["nodes"][0]
-    expected = {"us-east5-1", "asia-southeast1-0", "asia-southeast1-1"}
+    expected = {
+        "us-east5-broadcaster-1",
+        "asia-southeast1-broadcaster-0",
+        "asia-southeast1-broadcaster-1",
+    }
     wait_for("membership partition", lambda: members(us_node["admin_url"]) == expected, 10)
     status = cli("lab", "status", "--state-dir", str(lab_dir))
     assert status.returncode == 1
@@ -103,13 +107,19 @@ def test_kill_node_and_kill_nats(tmp_path: Path) -> None:
     with running_lab(fleet, state_dir) as up:
         east, west = up["state"]["regions"]
         west_node = west["nodes"][0]
-        assert members(west_node["admin_url"]) == {"east-0"}
+        assert members(west_node["admin_url"]) == {"east-broadcaster-0"}
 
-        killed = cli("lab", "fault", "kill-node", "east-0", "--state-dir", str(state_dir))
+        killed = cli(
+            "lab", "fault", "kill-node", "east-broadcaster-0", "--state-dir", str(state_dir)
+        )
         assert killed.returncode == 0, killed.stderr
-        wait_for("west-0 to drop east-0", lambda: members(west_node["admin_url"]) == set(), 10)
+        wait_for(
+            "west-broadcaster-0 to drop east-broadcaster-0",
+            lambda: members(west_node["admin_url"]) == set(),
+            10,
+        )
         status = cli("lab", "status", "--state-dir", str(state_dir))
-        assert status.returncode == 1 and "node east-0 is not running" in status.stdout
+        assert status.returncode == 1 and "node east-broadcaster-0 is not running" in status.stdout
 
         killed = cli("lab", "fault", "kill-nats", "west", "--state-dir", str(state_dir))
         assert killed.returncode == 0, killed.stderr
@@ -124,10 +134,12 @@ def test_kill_node_and_kill_nats(tmp_path: Path) -> None:
         assert again.returncode == 1 and "not running" in again.stderr
 
         # and back: the lab recovers to a full mesh
-        for fault, name in (("restart-nats", "west"), ("restart-node", "east-0")):
+        for fault, name in (("restart-nats", "west"), ("restart-node", "east-broadcaster-0")):
             restarted = cli("lab", "fault", fault, name, "--state-dir", str(state_dir))
             assert restarted.returncode == 0, restarted.stderr
         wait_for("full mesh after restarts", lambda: full_mesh(up["state"]), timeout=20)
         assert cli("lab", "status", "--state-dir", str(state_dir)).returncode == 0
-        running = cli("lab", "fault", "restart-node", "east-0", "--state-dir", str(state_dir))
+        running = cli(
+            "lab", "fault", "restart-node", "east-broadcaster-0", "--state-dir", str(state_dir)
+        )
         assert running.returncode == 1 and "is running" in running.stderr

@@ -10,17 +10,24 @@ import pytest
 from rich.console import Console
 
 from bcastctl.errors import UsageError
-from bcastctl.fleet import load_fleet
+from bcastctl.fleet import Fleet, load_fleet
 from bcastctl.lab import addresses
 from bcastctl.lab.status import LabStatus
 from bcastctl.lab.turn import NOT_INSTALLED
 from bcastctl.lab.view import lab_status_view
+from bcastctl.lab.workloads import load_objects
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "lab.yaml"
 
 
+def _shapes(fleet: Fleet) -> list[addresses.RegionShape]:
+    """What render ships for the fleet, as the lab plans it (pods and rendered ports)."""
+    return load_objects(fleet, None)[1]
+
+
 def test_every_node_and_link_has_its_own_address_under_the_prefix() -> None:
-    plan = addresses.plan_lab(load_fleet(EXAMPLE), "127.231")
+    fleet = load_fleet(EXAMPLE)
+    plan = addresses.plan_lab(fleet, _shapes(fleet), "127.231")
     endpoints = plan.endpoints(with_nodes=True, with_turn=True)
     assert len(endpoints) == len(set(endpoints))
     assert all(host.startswith("127.231.") for _, host, _ in endpoints)
@@ -30,6 +37,9 @@ def test_every_node_and_link_has_its_own_address_under_the_prefix() -> None:
     assert len(pairs) == 6  # every ordered pair: each region dials every other one
     us = plan.regions[0]
     assert [link.one_way_ms for link in us.links] == [42, 110]
+    # pods by their StatefulSet names, ports as rendered
+    assert [node.name for node in us.nodes] == ["us-east5-broadcaster-0", "us-east5-broadcaster-1"]
+    assert (us.client_port, us.gateway_port, us.monitor_port) == (4222, 7222, 8222)
 
 
 def test_a_prefix_is_claimed_by_one_state_dir_at_a_time(tmp_path: Path) -> None:
@@ -55,7 +65,9 @@ def test_a_busy_address_moves_the_lab_to_the_next_prefix(tmp_path: Path) -> None
     plan = None
     try:
         squatter.bind(("127.233.0.53", addresses.DNS_PORT))
-        plan, skipped = addresses.choose_plan(fleet, tmp_path, with_nodes=True, with_turn=True)
+        plan, skipped = addresses.choose_plan(
+            fleet, _shapes(fleet), tmp_path, with_nodes=True, with_turn=True
+        )
         assert plan.prefix == "127.234"
         assert skipped == [f"127.233 (udp 127.233.0.53:{addresses.DNS_PORT} in use)"]
     finally:
@@ -69,8 +81,8 @@ def test_too_many_nodes_for_one_region_is_a_usage_error(tmp_path: Path) -> None:
     big = fleet.model_copy(
         update={"regions": [fleet.regions[0].model_copy(update={"replicas": 81})]}
     )
-    with pytest.raises(UsageError, match=r"regions\[0\].replicas"):
-        addresses.choose_plan(big, tmp_path, with_nodes=True, with_turn=True)
+    with pytest.raises(UsageError, match="region us-east5: StatefulSet us-east5-broadcaster"):
+        addresses.choose_plan(big, _shapes(big), tmp_path, with_nodes=True, with_turn=True)
 
 
 def test_status_says_plainly_when_turn_is_not_installed() -> None:

@@ -19,19 +19,25 @@ from bcastctl.targets.lab_state import (
 
 
 def _secret_values(lab_dir: Path) -> list[str]:
-    secrets = load_lab_secrets(load_lab_state(lab_dir))
-    return [value.get_secret_value() for _, value in secrets]
+    return list(load_lab_secrets(load_lab_state(lab_dir)).as_plain().values())
 
 
 def test_secrets_file_is_private_and_its_values_are_masked(lab: Any, lab_dir: Path) -> None:
     state = load_lab_state(lab_dir)
     assert stat.S_IMODE(Path(state.secrets_file).stat().st_mode) == 0o600
     secrets = load_lab_secrets(state)
-    assert len(set(_secret_values(lab_dir))) == 4
+    # one generated value per Secret the rendered objects reference, all different
+    assert set(secrets.values) == {
+        "bcast-cluster-secret/secret",
+        "bcast-whip-token/secret",
+        "bcast-turn-secret/secret",
+        "bcast-nats-system/secret",
+    }
+    assert len(set(_secret_values(lab_dir))) == len(secrets.values)
     for value in _secret_values(lab_dir):
         assert value not in repr(secrets) and value not in str(secrets)
-    assert lab_whip_token(state) == secrets.whip_token.get_secret_value()
-    assert lab_turn_secret(state) == secrets.turn_secret.get_secret_value()
+    assert lab_whip_token(state) == secrets.get("bcast-whip-token/secret")
+    assert lab_turn_secret(state) == secrets.get("bcast-turn-secret/secret")
 
 
 def test_no_secret_in_state_output_logs_configs_or_argv(lab: Any, lab_dir: Path) -> None:
@@ -47,8 +53,9 @@ def test_no_secret_in_state_output_logs_configs_or_argv(lab: Any, lab_dir: Path)
     }
     for log in (lab_dir / "logs").iterdir():
         places[f"log {log.name}"] = log.read_text(errors="replace")
-    for config in lab_dir.glob("nats-*.conf"):
-        places[config.name] = config.read_text()
+    for config in (lab_dir / "pods").rglob("*.conf"):
+        places[str(config.relative_to(lab_dir))] = config.read_text()
+    assert any(name.endswith("nats.conf") for name in places)
     for process in state.processes:
         places[f"argv of {process.name}"] = Path(f"/proc/{process.pid}/cmdline").read_text()
     leaks = [where for where, text in places.items() for value in values if value in text]

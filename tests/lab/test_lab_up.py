@@ -112,9 +112,10 @@ async def test_system_account_answers_for_every_region(lab: dict[str, Any], lab_
     """The lab's NATS system user (password from the secrets file) sees all servers."""
     import nats
 
-    from bcastctl.targets.lab_state import load_lab_secrets, load_lab_state
+    from bcastctl.targets.lab_state import load_lab_state, process_secret_env
 
-    password = load_lab_secrets(load_lab_state(lab_dir)).nats_system_password.get_secret_value()
+    state = load_lab_state(lab_dir)
+    password = process_secret_env(state, "nats-us-east5")["NATS_SYSTEM_PASSWORD"]
     url = lab["state"]["regions"][0]["nats_client_url"]
     client = await nats.connect(url, user="sys", password=password, connect_timeout=3)
     try:
@@ -127,13 +128,14 @@ async def test_system_account_answers_for_every_region(lab: dict[str, Any], lab_
             names.add(json.loads(message.data)["server"]["name"])
     finally:
         await client.close()
-    assert names == {"us-east5", "europe-west9", "asia-southeast1"}
+    # server_name is the pod name ($POD_NAME from the rendered fieldRef)
+    assert names == {"us-east5-nats-0", "europe-west9-nats-0", "asia-southeast1-nats-0"}
 
 
 def test_generated_nats_passwords_always_parse(tmp_path: Path) -> None:
     import subprocess
 
-    from bcastctl.lab.natsconf import SYSTEM_PASSWORD_ENV, nats_server_binary
+    from bcastctl.lab.binaries import nats_server_binary
     from bcastctl.lab.supervisor import new_lab_secrets
 
     config = tmp_path / "sys.conf"
@@ -142,11 +144,10 @@ def test_generated_nats_passwords_always_parse(tmp_path: Path) -> None:
         "accounts { SYS: { users: [ { user: sys, password: $NATS_SYSTEM_PASSWORD } ] } }\n"
         "system_account: SYS\n"
     )
-    for _ in range(20):
-        password = new_lab_secrets().nats_system_password.get_secret_value()
+    for password in new_lab_secrets({f"s{i}/secret" for i in range(20)}).as_plain().values():
         checked = subprocess.run(
             [str(nats_server_binary()), "-c", str(config), "-t"],
-            env={SYSTEM_PASSWORD_ENV: password},
+            env={"NATS_SYSTEM_PASSWORD": password},
             capture_output=True,
             text=True,
             timeout=10,

@@ -47,11 +47,25 @@ def _dir(state_dir: Path | None) -> Path:
 @duration_option("--timeout", help="How long to wait for ready.", default="60s", minimum=1.0)
 @click.option("--monitor", is_flag=True,
               help="Also run `bcastctl monitor` on the lab (stopped by lab down).")  # fmt: skip
+@click.option("--from", "rendered_dir", default=None, metavar="DIR",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Run a render output directory (DIR/resolved/<region>.yaml, e.g. patched by "
+              "hand or kustomize) instead of rendering the fleet; the fleet still gives the "
+              "regions and the lab's latencies.")  # fmt: skip
 @click.pass_context
 def up(
-    ctx: click.Context, state_dir: Path | None, nodes: bool, timeout: float, monitor: bool
+    ctx: click.Context,
+    state_dir: Path | None,
+    nodes: bool,
+    timeout: float,
+    monitor: bool,
+    rendered_dir: Path | None,
 ) -> int:
-    """Start NATS per region, delay links, DNS, TURN and nodes; wait until ready."""
+    """Run what render ships for each region (NATS, nodes, TURN) with delay links and DNS.
+
+    Only the lab's substitutions differ from the rendered objects (addresses, ports, delay
+    links); `-v` lists them and what the lab cannot honour. Waits until ready.
+    """
     import asyncio
 
     from bcastctl.lab.supervisor import lab_up
@@ -72,9 +86,11 @@ def up(
             with_monitor=monitor,
             timeout_s=timeout,
             progress=progress,
+            rendered_dir=rendered_dir,
         )
     )
-    emit(cli.out, cli.output.value, "LabUp", result, lab_up_view)
+    verbose = cli.verbosity > 0
+    emit(cli.out, cli.output.value, "LabUp", result, lambda r: lab_up_view(r, verbose=verbose))
     return 0
 
 

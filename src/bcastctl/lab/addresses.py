@@ -1,8 +1,11 @@
 """The lab's address plan: which 127.x address and port every lab process uses.
 
-With prefix `127.P` (the fleet's `lab.loopback_prefix`, default 127.77):
-- region r (1-based) runs NATS on 127.P.r.1 (client, gateway and monitor ports of the fleet);
-- its nodes on 127.P.r.(10+j), each with the fleet's signalling and admin ports;
+Ports are the rendered ones (`RegionShape`, read from the rendered objects); only the
+addresses are the lab's. With prefix `127.P` (the fleet's `lab.loopback_prefix`, default
+127.77):
+- region r (1-based) runs NATS on 127.P.r.1 (its rendered client, cluster, gateway and
+  monitor ports);
+- its nodes (the broadcaster pods) on 127.P.r.(10+j), each with the rendered ports;
 - its delay link towards region t listens on 127.P.r.(100+t), the gateway port;
 - its gateway advertises 127.P.r.250 where nothing listens (see `gateway_advertise`);
 - the DNS server on 127.P.0.53, TURN on 127.P.0.3 (relays from the same address).
@@ -34,6 +37,21 @@ PORT_OFFSETS = (0, 20000)
 
 
 @dataclass(frozen=True)
+class RegionShape:
+    """What the rendered objects say about a region's processes: pods and ports."""
+
+    name: str
+    nats_pod: str
+    client_port: int
+    cluster_port: int  # 0 when the config has no cluster block
+    gateway_port: int
+    monitor_port: int
+    node_pods: list[str]
+    signalling_port: int
+    admin_port: int
+
+
+@dataclass(frozen=True)
 class NodePlan:
     name: str
     region: str
@@ -58,7 +76,9 @@ class RegionPlan:
     name: str
     index: int
     host: str
+    nats_pod: str
     client_port: int
+    cluster_port: int  # 0: no cluster block
     gateway_port: int
     monitor_port: int
     gateway_advertise: str  # host:port nobody listens on
@@ -74,6 +94,7 @@ class LabPlan:
     dns_port: int
     turn_host: str
     turn_port: int
+    port_offset: int = 0
 
     def endpoints(self, *, with_nodes: bool, with_turn: bool) -> list[tuple[Transport, str, int]]:
         """Every (transport, host, port) the lab binds."""
@@ -87,6 +108,8 @@ class LabPlan:
         for region in self.regions:
             for port in (region.client_port, region.gateway_port, region.monitor_port):
                 endpoints.append(("tcp", region.host, port))
+            if region.cluster_port:
+                endpoints.append(("tcp", region.host, region.cluster_port))
             endpoints += [("tcp", link.listen_host, link.listen_port) for link in region.links]
             if with_nodes:
                 for node in region.nodes:
@@ -95,44 +118,46 @@ class LabPlan:
         return endpoints
 
 
-def plan_lab(fleet: Fleet, prefix: str, port_offset: int = 0) -> LabPlan:
+def plan_lab(fleet: Fleet, shapes: list[RegionShape], prefix: str, port_offset: int = 0) -> LabPlan:
     """The plan under `prefix`; `port_offset` shifts every port (when the usual ones are taken)."""
     regions = []
-    for index, region in enumerate(fleet.regions):
+    for index, shape in enumerate(shapes):
         r = index + 1
-        host = f"{prefix}.{r}.1"
         nodes = [
             NodePlan(
-                name=f"{region.name}-{j}",
-                region=region.name,
+                name=pod,
+                region=shape.name,
                 address=f"{prefix}.{r}.{10 + j}",
-                signalling_port=fleet.node.signalling_port + port_offset,
-                admin_port=fleet.node.admin_port + port_offset,
+                signalling_port=shape.signalling_port + port_offset,
+                admin_port=shape.admin_port + port_offset,
             )
-            for j in range(region.replicas)
+            for j, pod in enumerate(shape.node_pods)
         ]
         links = [
             LinkPlan(
-                from_region=region.name,
+                from_region=shape.name,
                 to_region=other.name,
                 listen_host=f"{prefix}.{r}.{100 + t + 1}",
-                listen_port=fleet.nats.gateway_port + port_offset,
+                listen_port=other.gateway_port + port_offset,
                 target_host=f"{prefix}.{t + 1}.1",
-                target_port=fleet.nats.gateway_port + port_offset,
-                one_way_ms=fleet.one_way_ms(region.name, other.name),
+                target_port=other.gateway_port + port_offset,
+                one_way_ms=fleet.one_way_ms(shape.name, other.name),
             )
-            for t, other in enumerate(fleet.regions)
-            if other.name != region.name
+            for t, other in enumerate(shapes)
+            if other.name != shape.name
         ]
+        gateway_port = shape.gateway_port + port_offset
         regions.append(
             RegionPlan(
-                name=region.name,
+                name=shape.name,
                 index=index,
-                host=host,
-                client_port=fleet.nats.client_port + port_offset,
-                gateway_port=fleet.nats.gateway_port + port_offset,
-                monitor_port=fleet.nats.monitor_port + port_offset,
-                gateway_advertise=f"{prefix}.{r}.250:{fleet.nats.gateway_port + port_offset}",
+                host=f"{prefix}.{r}.1",
+                nats_pod=shape.nats_pod,
+                client_port=shape.client_port + port_offset,
+                cluster_port=shape.cluster_port + port_offset if shape.cluster_port else 0,
+                gateway_port=gateway_port,
+                monitor_port=shape.monitor_port + port_offset,
+                gateway_advertise=f"{prefix}.{r}.250:{gateway_port}",
                 nodes=nodes,
                 links=links,
             )
@@ -144,15 +169,19 @@ def plan_lab(fleet: Fleet, prefix: str, port_offset: int = 0) -> LabPlan:
         dns_port=DNS_PORT + port_offset,
         turn_host=f"{prefix}.0.3",
         turn_port=TURN_PORT + port_offset,
+        port_offset=port_offset,
     )
 
 
-def _check_fits(fleet: Fleet) -> None:
-    if len(fleet.regions) > 99:
+def _check_fits(shapes: list[RegionShape]) -> None:
+    if len(shapes) > 99:
         raise UsageError("the lab runs at most 99 regions (one 127.x.r.0/24 each)")
-    for index, region in enumerate(fleet.regions):
-        if region.replicas > 80:
-            raise UsageError(f"regions[{index}].replicas: the lab runs at most 80 nodes per region")
+    for shape in shapes:
+        if len(shape.node_pods) > 80:
+            raise UsageError(
+                f"region {shape.name}: StatefulSet {shape.node_pods[0].rsplit('-', 1)[0]} has "
+                f"{len(shape.node_pods)} replicas; the lab runs at most 80 nodes per region"
+            )
 
 
 def claims_dir() -> Path:
@@ -219,17 +248,17 @@ def candidate_prefixes(start: str) -> list[str]:
 
 
 def choose_plan(
-    fleet: Fleet, state_dir: Path, *, with_nodes: bool, with_turn: bool
+    fleet: Fleet, shapes: list[RegionShape], state_dir: Path, *, with_nodes: bool, with_turn: bool
 ) -> tuple[LabPlan, list[str]]:
     """Claim the first free prefix from the fleet's; return the plan and skipped prefixes."""
-    _check_fits(fleet)
+    _check_fits(shapes)
     skipped: list[str] = []
     for port_offset in PORT_OFFSETS:
         for prefix in candidate_prefixes(fleet.lab.loopback_prefix)[: PREFIX_ATTEMPTS // 2]:
             if not claim_prefix(prefix, state_dir):
                 skipped.append(f"{prefix} (claimed by another lab)")
                 continue
-            plan = plan_lab(fleet, prefix, port_offset)
+            plan = plan_lab(fleet, shapes, prefix, port_offset)
             if max(port for _, _, port in plan.endpoints(with_nodes=True, with_turn=True)) > 65535:
                 release_prefix(prefix, state_dir)
                 break

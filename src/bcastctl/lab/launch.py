@@ -16,14 +16,16 @@ from pathlib import Path
 
 from bcastctl.fleet import Fleet
 from bcastctl.lab import procs, turn
-from bcastctl.lab.addresses import LabPlan, NodePlan, RegionPlan
+from bcastctl.lab.addresses import LabPlan, RegionPlan
 from bcastctl.lab.dnsd import CLUSTER_DOMAIN, CLUSTERSET_DOMAIN
-from bcastctl.node.settings import NodeSettings
+from bcastctl.lab.pods import ProcessSpec
+from bcastctl.lab.rendered import RegionObjects
 from bcastctl.targets.lab_state import (
     LAB_ID_ENV,
     SECRETS_FILE,
     DelayLinkState,
     DnsState,
+    LabDifference,
     LabSecrets,
     LabState,
     LinkdState,
@@ -55,19 +57,10 @@ def control_socket_path(state_dir: Path) -> str:
 
 def start_process(process: ProcessState, secrets: LabSecrets, lab_id: str, cwd: Path) -> int:
     """Start a lab process as recorded; secrets go into its environment only."""
-    values = secrets.as_plain()
     env = child_base_env() | process.env | {LAB_ID_ENV: lab_id}
-    env |= {var: values[field] for var, field in process.secret_env.items()}
+    env |= secrets.resolve(process.secret_env)
     started = procs.spawn(process.argv, env=env, log_file=Path(process.log_file), cwd=cwd)
     return started.pid
-
-
-# The node's secret environment variables and the LabSecrets fields that fill them.
-NODE_SECRET_ENV = {
-    NodeSettings.cluster_secret.env: "cluster_secret",
-    NodeSettings.whip_token.env: "whip_token",
-    NodeSettings.turn_secret.env: "turn_secret",
-}
 
 
 @dataclass
@@ -78,12 +71,20 @@ class Launch:
     plan: LabPlan
     secrets: LabSecrets
     with_nodes: bool
-    with_turn: bool
+    objects: list[RegionObjects]
+    turn_auth: turn.TurnAuth | None
+    turn_off_reason: str | None
+    rendered_from: str  # "fleet" or the render output directory
+    differences: list[LabDifference] = field(default_factory=list)
     processes: list[ProcessState] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     # Tags every process's environment, so a process started just before `up` died
     # (and never recorded) is still found and stopped by `down`.
     lab_id: str = field(default_factory=lambda: secrets.token_hex(8))
+
+    @property
+    def with_turn(self) -> bool:
+        return self.turn_auth is not None
 
     @property
     def secrets_file(self) -> Path:
@@ -93,22 +94,15 @@ class Launch:
     def control_socket(self) -> str:
         return control_socket_path(self.state_dir)
 
-    def spawn(
-        self,
-        role: str,
-        name: str,
-        argv: list[str],
-        env: dict[str, str] | None = None,
-        secret_env: dict[str, str] | None = None,
-    ) -> int:
+    def spawn(self, role: str, name: str, spec: ProcessSpec) -> int:
         process = ProcessState(
             role=role,
             name=name,
             pid=0,
             log_file=str(self.state_dir / "logs" / f"{name}.log"),
-            argv=argv,
-            env=env or {},
-            secret_env=secret_env or {},
+            argv=spec.argv,
+            env=spec.env,
+            secret_env=spec.secret_env,
         )
         pid = start_process(process, self.secrets, self.lab_id, self.state_dir)
         self.processes.append(process.model_copy(update={"pid": pid}))
@@ -129,32 +123,6 @@ class Launch:
                 tail = procs.log_tail(process.log_file)
                 return f"{process.name} (pid {process.pid}) {how}: {tail or 'no output'}"
         return None
-
-    def node_env(self, region: RegionPlan, node: NodePlan) -> dict[str, str]:
-        """The node's environment, secrets aside (see NODE_SECRET_ENV)."""
-        geo = self.fleet.region(region.name).geo
-        env = {
-            NodeSettings.name.env: node.name,
-            NodeSettings.region.env: region.name,
-            NodeSettings.fleet.env: self.fleet.name,
-            NodeSettings.lat.env: str(geo.lat),
-            NodeSettings.lon.env: str(geo.lon),
-            NodeSettings.nats_urls.env: f"nats://{region.host}:{region.client_port}",
-            NodeSettings.bind_address.env: node.address,
-            NodeSettings.advertise_address.env: node.address,
-            NodeSettings.signalling_port.env: str(node.signalling_port),
-            NodeSettings.admin_port.env: str(node.admin_port),
-            NodeSettings.max_sessions.env: str(self.fleet.node.max_sessions),
-            NodeSettings.ice_policy.env: "all",
-            NodeSettings.dns_server.env: f"{self.plan.dns_host}:{self.plan.dns_port}",
-            NodeSettings.cluster_domain.env: CLUSTER_DOMAIN,
-            NodeSettings.clusterset_domain.env: CLUSTERSET_DOMAIN,
-            NodeSettings.expected_nodes.env: str(sum(len(r.nodes) for r in self.plan.regions)),
-            NodeSettings.log_level.env: "INFO",
-        }
-        if self.with_turn:
-            env[NodeSettings.turn_urls.env] = ",".join(turn.turn_urls(self.plan))
-        return env
 
     def _region_state(self, region: RegionPlan) -> RegionState:
         links = [
@@ -191,14 +159,16 @@ class Launch:
         )
 
     def _turn_state(self) -> TurnState:
-        if not self.with_turn:
-            return TurnState(address=None, urls=[], realm=None, pid=None, reason=turn.NOT_INSTALLED)
+        if self.turn_auth is None:
+            reason = self.turn_off_reason or turn.NOT_INSTALLED
+            return TurnState(address=None, urls=[], realm=None, pid=None, reason=reason)
         return TurnState(
             address=f"{self.plan.turn_host}:{self.plan.turn_port}",
             urls=turn.turn_urls(self.plan),
-            realm=self.fleet.stunner.realm,
+            realm=self.turn_auth.realm,
             pid=self.pid_of("turn"),
             reason=None,
+            secret_ref=self.turn_auth.secret_ref,
         )
 
     def snapshot(self, ready_after_s: float | None = None) -> LabState:
@@ -224,4 +194,6 @@ class Launch:
             with_nodes=self.with_nodes,
             endpoints=[f"{transport}:{host}:{port}" for transport, host, port in endpoints],
             lab_id=self.lab_id,
+            rendered_from=self.rendered_from,
+            differences=list(self.differences),
         )

@@ -19,7 +19,13 @@ from bcastctl.model import FrozenModel
 from bcastctl.readers.cluster import member_names, read_cluster_view
 from bcastctl.readers.nats import LinkGap, ServerLinks, region_gaps
 from bcastctl.readers.source import UrlSource
-from bcastctl.targets.lab_state import LabState, NodeState, RegionState, load_lab_state
+from bcastctl.targets.lab_state import (
+    LabDifference,
+    LabState,
+    NodeState,
+    RegionState,
+    load_lab_state,
+)
 
 
 class LinkStatus(FrozenModel):
@@ -69,6 +75,8 @@ class LabStatus(FrozenModel):
     linkd_running: bool
     regions: list[LabRegionStatus]
     problems: list[str]
+    rendered_from: str = ""  # "fleet" or the render output directory `lab up --from` ran
+    differences: list[LabDifference] = []  # the lab's substitutions and what it cannot honour
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -198,4 +206,6 @@ async def lab_status(state_dir: Path) -> LabStatus:
         linkd_running=_alive(state.linkd.pid),
         regions=list(regions),
         problems=_problems(list(regions), state, bool(links)),
+        rendered_from=state.rendered_from,
+        differences=state.differences,
     )

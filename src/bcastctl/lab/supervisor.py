@@ -22,11 +22,13 @@ from pydantic import BaseModel, ConfigDict
 
 from bcastctl.errors import OperationFailed
 from bcastctl.fleet import Fleet
-from bcastctl.lab import addresses, natsconf, readiness, turn
+from bcastctl.lab import addresses, binaries, readiness, turn
 from bcastctl.lab.dnsd import lab_zone
-from bcastctl.lab.launch import NODE_SECRET_ENV, Launch
+from bcastctl.lab.launch import Launch
 from bcastctl.lab.linkctl import link_request
+from bcastctl.lab.pods import ProcessSpec
 from bcastctl.lab.teardown import find_running, stop_lab_processes
+from bcastctl.lab.workloads import lab_processes, load_objects
 from bcastctl.targets.lab_state import LabSecrets, LabState, save_lab_state, write_lab_secrets
 
 Progress = Callable[[str], None]
@@ -40,16 +42,12 @@ class LabUpResult(BaseModel):
     skipped_prefixes: list[str] = []
 
 
-def new_lab_secrets() -> LabSecrets:
+def new_lab_secrets(refs: set[str]) -> LabSecrets:
+    """A fresh value for every Secret reference ("name/key") the rendered objects make."""
+    # nats-server parses an environment variable's value as config syntax: a leading
+    # digit or '-' makes it a number; a letter then hex is always a string.
     return LabSecrets.model_validate(
-        {
-            "cluster_secret": secrets.token_urlsafe(32),
-            "whip_token": secrets.token_urlsafe(24),
-            "turn_secret": secrets.token_urlsafe(32),
-            # nats-server parses an environment variable's value as config syntax: a
-            # leading digit or '-' makes it a number; a letter then hex is always a string.
-            "nats_system_password": "s" + secrets.token_hex(24),
-        }
+        {"values": {ref: "s" + secrets.token_hex(24) for ref in sorted(refs)}}
     )
 
 
@@ -62,9 +60,15 @@ async def lab_up(
     with_monitor: bool = False,
     timeout_s: float = 60.0,
     progress: Progress = lambda _: None,
+    rendered_dir: Path | None = None,
 ) -> LabUpResult:
-    """Start the lab from `fleet` in `state_dir`; a running lab there is left unchanged."""
-    running, launch, skipped = _prepare(fleet, fleet_path, state_dir, with_nodes, progress)
+    """Start the lab from what render ships for `fleet` (or from `rendered_dir`) in `state_dir`.
+
+    A running lab there is left unchanged.
+    """
+    running, launch, skipped = _prepare(
+        fleet, fleet_path, state_dir, with_nodes, progress, rendered_dir
+    )
     if running is not None:
         return LabUpResult(state=running, already_running=True)
     assert launch is not None
@@ -83,22 +87,42 @@ async def lab_up(
 
 
 def _prepare(
-    fleet: Fleet, fleet_path: Path, state_dir: Path, with_nodes: bool, progress: Progress
+    fleet: Fleet,
+    fleet_path: Path,
+    state_dir: Path,
+    with_nodes: bool,
+    progress: Progress,
+    rendered_dir: Path | None,
 ) -> tuple[LabState | None, Launch | None, list[str]]:
     """A running lab in state_dir, or a new Launch with its prefix claimed and secrets written."""
     state_dir = state_dir.resolve()
     running = find_running(state_dir)
     if running is not None:
         return running, None, []
+    objects, shapes = load_objects(fleet, rendered_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(state_dir, 0o700)
-    with_turn = turn.turnserver_binary() is not None
+    auth, turn_off = turn.rendered_turn_auth(objects[0])
+    if auth is not None and binaries.turnserver_binary() is None:
+        auth, turn_off = None, turn.NOT_INSTALLED
     plan, skipped = addresses.choose_plan(
-        fleet, state_dir, with_nodes=with_nodes, with_turn=with_turn
+        fleet, shapes, state_dir, with_nodes=with_nodes, with_turn=auth is not None
     )
     if skipped:
         progress(f"loopback prefix {plan.prefix} (skipped: {'; '.join(skipped)})")
-    launch = Launch(fleet, fleet_path, state_dir, plan, new_lab_secrets(), with_nodes, with_turn)
+    refs = set().union(*(region.secret_refs() for region in objects))
+    launch = Launch(
+        fleet,
+        fleet_path,
+        state_dir,
+        plan,
+        new_lab_secrets(refs),
+        with_nodes,
+        objects=objects,
+        turn_auth=auth,
+        turn_off_reason=turn_off,
+        rendered_from=str(rendered_dir.resolve()) if rendered_dir else "fleet",
+    )
     write_lab_secrets(launch.secrets_file, launch.secrets)
     save_lab_state(launch.snapshot())  # the lab id is on disk before any process starts
     return None, launch, skipped
@@ -111,14 +135,17 @@ async def _start_and_wait(launch: Launch, timeout_s: float, progress: Progress) 
     def left() -> float:
         return max(0.5, deadline - loop.time())
 
+    processes = lab_processes(launch)  # every config written before anything starts
     _start_dns(launch)
     _start_linkd(launch)
-    _start_nats(launch)
+    for region in launch.plan.regions:
+        launch.spawn("nats", f"nats-{region.name}", processes.nats[region.name])
     _start_turn(launch)
     progress(f"started DNS, link daemon, {len(launch.plan.regions)} NATS servers")
     await _wait_infrastructure(launch, left())
     if launch.with_nodes:
-        _start_nodes(launch)
+        for name, spec in processes.nodes:
+            launch.spawn("node", name, spec)
         progress(f"started {sum(len(r.nodes) for r in launch.plan.regions)} nodes")
     state = launch.snapshot()
     await _wait_for(
@@ -183,7 +210,7 @@ def _start_dns(launch: Launch) -> None:
     zone_file.write_text(json.dumps(zone, indent=2, sort_keys=True))
     argv = _python_module("bcastctl.lab.dnsd")
     argv += ["--zone", str(zone_file), "--listen", f"{plan.dns_host}:{plan.dns_port}"]
-    launch.spawn("dns", "dns", argv)
+    launch.spawn("dns", "dns", ProcessSpec(argv))
 
 
 def _start_linkd(launch: Launch) -> None:
@@ -204,30 +231,20 @@ def _start_linkd(launch: Launch) -> None:
     config.write_text(json.dumps({"links": links}, indent=2))
     argv = _python_module("bcastctl.lab.linkd")
     argv += ["--config", str(config), "--control", launch.control_socket]
-    launch.spawn("linkd", "linkd", argv)
-
-
-def _start_nats(launch: Launch) -> None:
-    binary = str(natsconf.nats_server_binary())
-    for region in launch.plan.regions:
-        config = launch.state_dir / f"nats-{region.name}.conf"
-        config.write_text(natsconf.render_nats_config(region))
-        secret_env = {natsconf.SYSTEM_PASSWORD_ENV: "nats_system_password"}
-        argv = [binary, "-c", str(config)]
-        launch.spawn("nats", f"nats-{region.name}", argv, secret_env=secret_env)
+    launch.spawn("linkd", "linkd", ProcessSpec(argv))
 
 
 def _start_turn(launch: Launch) -> None:
-    binary = turn.turnserver_binary()
-    if binary is None:
+    binary = binaries.turnserver_binary()
+    if binary is None or launch.turn_auth is None:
         return
     config = turn.write_turn_config(
         launch.plan,
         launch.state_dir,
-        secret=launch.secrets.turn_secret.get_secret_value(),
-        realm=launch.fleet.stunner.realm,
+        secret=launch.secrets.get(launch.turn_auth.secret_ref),
+        realm=launch.turn_auth.realm,
     )
-    launch.spawn("turn", "turn", [str(binary), "-c", str(config)])
+    launch.spawn("turn", "turn", ProcessSpec([str(binary), "-c", str(config)]))
 
 
 def _start_monitor(launch: Launch) -> str:
@@ -236,13 +253,5 @@ def _start_monitor(launch: Launch) -> str:
     argv = [sys.executable, "-m", "bcastctl", "monitor", "--target", "lab", "--state-dir",
             str(launch.state_dir), "--interval", f"{launch.fleet.monitor.interval_s:g}s",
             "--listen", listen]  # fmt: skip
-    launch.spawn("monitor", "monitor", argv)
+    launch.spawn("monitor", "monitor", ProcessSpec(argv))
     return listen
-
-
-def _start_nodes(launch: Launch) -> None:
-    for region in launch.plan.regions:
-        for node in region.nodes:
-            argv = [sys.executable, "-m", "bcastctl", "node", "serve"]
-            env = launch.node_env(region, node)
-            launch.spawn("node", node.name, argv, env, secret_env=NODE_SECRET_ENV)

@@ -10,7 +10,7 @@ from bcastctl.lab.faults import FaultResult
 from bcastctl.lab.status import LabRegionStatus, LabStatus
 from bcastctl.lab.supervisor import LabUpResult
 from bcastctl.lab.teardown import LabDownResult
-from bcastctl.targets.lab_state import LabState, RegionState
+from bcastctl.targets.lab_state import LabDifference, LabState, RegionState
 
 
 def _shared_lines(state: LabState) -> list[str]:
@@ -35,7 +35,29 @@ def _region_table(region: RegionState) -> Table:
     return table
 
 
-def lab_up_view(result: LabUpResult) -> RenderableType:
+def differences_table(differences: list[LabDifference]) -> Table:
+    """Every way the lab departs from the rendered objects (`lab up -v`)."""
+    table = Table(
+        title="what the lab runs differently from the rendered objects", title_justify="left"
+    )
+    for column in ("kind", "region", "where", "rendered", "lab", "why"):
+        table.add_column(column, overflow="fold")
+    for d in differences:
+        table.add_row(d.kind, d.region or "*", d.where, d.rendered, d.lab, d.why)
+    return table
+
+
+def _difference_summary(state: LabState) -> str:
+    substituted = sum(d.kind == "substituted" for d in state.differences)
+    not_honoured = len(state.differences) - substituted
+    source = "render" if state.rendered_from == "fleet" else state.rendered_from
+    return (
+        f"runs the objects from {source}: {substituted} substitutions, "
+        f"{not_honoured} fields not honoured (-v lists them)"
+    )
+
+
+def lab_up_view(result: LabUpResult, *, verbose: bool = False) -> RenderableType:
     state = result.state
     if result.already_running:
         head = Text(f"lab already running in {state.state_dir}; nothing changed", style="yellow")
@@ -46,6 +68,9 @@ def lab_up_view(result: LabUpResult) -> RenderableType:
             style="green",
         )
     parts: list[RenderableType] = [head, *map(Text, _shared_lines(state))]
+    parts.append(Text(_difference_summary(state)))
+    if verbose:
+        parts.append(differences_table(state.differences))
     parts += [_region_table(region) for region in state.regions]
     parts.append(Text("stop it with: bcastctl lab down" + _state_dir_flag(state.state_dir)))
     return Group(*parts)

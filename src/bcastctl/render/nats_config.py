@@ -78,6 +78,10 @@ NATS_CONF_TEMPLATE = string.Template(
 server_name: $$POD_NAME
 listen: 0.0.0.0:${client_port}
 http: 0.0.0.0:${monitor_port}
+# PING every 2 s (nats-server's default is 2 min): a gateway's RTT in /gatewayz is
+# re-measured on every PING, so `verify mesh` and `probe rtt` read a fresh figure, and a
+# dead connection (a half-open WAN link) is dropped after 2 missed PONGs, not minutes.
+ping_interval: "2s"
 
 cluster {
   name: ${region}

@@ -37,7 +37,8 @@ class ProcessState(StrictModel):
     pid: int
     log_file: str
     # How to start it again (`lab fault restart-*`): argv and environment hold no secret;
-    # secret_env maps an environment variable to the LabSecrets field that fills it.
+    # secret_env maps an environment variable to the Secret reference ("name/key", as the
+    # rendered secretKeyRef names it) whose generated value fills it.
     argv: list[str] = []
     env: dict[str, str] = {}
     secret_env: dict[str, str] = {}
@@ -94,6 +95,7 @@ class TurnState(StrictModel):
     realm: str | None
     pid: int | None
     reason: str | None  # why address is None, in plain words
+    secret_ref: str | None = None  # "name/key" of the TURN REST shared secret (GatewayConfig)
 
 
 class LinkdState(StrictModel):
@@ -101,6 +103,17 @@ class LinkdState(StrictModel):
 
     pid: int | None
     control_socket: str
+
+
+class LabDifference(StrictModel):
+    """One way the lab departs from the rendered objects: substituted, or not honoured."""
+
+    kind: Literal["substituted", "not honoured"]
+    region: str | None  # None for fleet-wide objects
+    where: str  # e.g. "nats.conf gateway.advertise", "env BCAST_NATS_URL", "NetworkPolicy x"
+    rendered: str  # the rendered value (never a secret: secrets are references)
+    lab: str  # what the lab runs instead ("" when not honoured)
+    why: str
 
 
 class LabState(StrictModel):
@@ -121,6 +134,8 @@ class LabState(StrictModel):
     with_nodes: bool = True  # False after `lab up --no-nodes` (NATS, links, DNS, TURN only)
     endpoints: list[str] = []  # every "tcp|udp:host:port" the lab binds; `down` checks them
     lab_id: str = ""  # in every lab process's environment (LAB_ID_ENV): finds strays by id
+    rendered_from: str = ""  # "fleet" (render's objects) or the render output directory
+    differences: list[LabDifference] = []  # every substitution and what the lab cannot honour
 
     def region(self, name: str) -> RegionState:
         for region in self.regions:
@@ -151,16 +166,26 @@ class LabState(StrictModel):
 
 
 class LabSecrets(StrictModel):
-    """The lab's generated secrets. Values are SecretStr: masked in repr and str."""
+    """The lab's generated Secret values, by reference "name/key" (as secretKeyRef names them).
 
-    cluster_secret: SecretStr
-    whip_token: SecretStr
-    turn_secret: SecretStr
-    nats_system_password: SecretStr
+    One value for every Secret the rendered objects reference; SecretStr: masked in repr.
+    """
+
+    values: dict[str, SecretStr]
+
+    def get(self, ref: str) -> str:
+        try:
+            return self.values[ref].get_secret_value()
+        except KeyError:
+            raise ConfigError(f"the lab has no value for Secret {ref!r}") from None
 
     def as_plain(self) -> dict[str, str]:
         """For writing the 0600 file only."""
-        return {name: value.get_secret_value() for name, value in self}
+        return {ref: value.get_secret_value() for ref, value in self.values.items()}
+
+    def resolve(self, secret_env: dict[str, str]) -> dict[str, str]:
+        """Environment variable -> value, from a process's `secret_env` references."""
+        return {var: self.get(ref) for var, ref in secret_env.items()}
 
 
 def default_state_dir(state_dir: str | Path | None = None) -> Path:
@@ -209,7 +234,7 @@ def write_lab_secrets(path: str | Path, secrets: LabSecrets) -> None:
     path = Path(path)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as file:
-        json.dump(secrets.as_plain(), file)
+        json.dump({"values": secrets.as_plain()}, file)
     os.chmod(path, 0o600)
 
 
@@ -233,11 +258,30 @@ def load_lab_secrets(state: LabState | str | Path) -> LabSecrets:
         raise ConfigError(f"{path}: invalid lab secrets file") from e
 
 
+def process_secret_env(state: LabState, name: str) -> dict[str, str]:
+    """The secret part of a lab process's environment, resolved (for tests and restarts)."""
+    for process in state.processes:
+        if process.name == name:
+            return load_lab_secrets(state).resolve(process.secret_env)
+    raise ConfigError(f"no process {name!r} in the lab")
+
+
+def _node_secret(state: LabState, env_var: str) -> str:
+    for process in state.processes:
+        if process.role == "node" and env_var in process.secret_env:
+            return load_lab_secrets(state).get(process.secret_env[env_var])
+    raise ConfigError(f"no lab node has {env_var} in its environment (is the lab up with nodes?)")
+
+
 def lab_whip_token(state: LabState) -> str:
     """The WHIP Bearer token the lab's nodes accept (tests publish with it)."""
-    return load_lab_secrets(state).whip_token.get_secret_value()
+    from bcastctl.node.settings import NodeSettings
+
+    return _node_secret(state, NodeSettings.whip_token.env)
 
 
 def lab_turn_secret(state: LabState) -> str:
-    """The TURN REST shared secret coturn and the nodes use."""
-    return load_lab_secrets(state).turn_secret.get_secret_value()
+    """The TURN REST shared secret coturn uses (the Secret the GatewayConfig names)."""
+    if state.turn.secret_ref is None:
+        raise ConfigError("the lab runs no TURN server")
+    return load_lab_secrets(state).get(state.turn.secret_ref)

@@ -1,0 +1,102 @@
+"""From rendered objects to the lab's processes: what to run, and every way it differs.
+
+`load_objects` reads a region's objects (render's, or a render output directory) and
+what they say about pods and ports; `lab_processes` turns them into process specs with
+the substitutions applied, and records every difference (substituted or not honoured)
+on the launch, so `lab up -v` and `lab status -o yaml` can list them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bcastctl.fleet import Fleet
+from bcastctl.lab import binaries, rendered, substitutions, turn
+from bcastctl.lab.addresses import RegionShape
+from bcastctl.lab.launch import Launch
+from bcastctl.lab.pods import ProcessSpec, objects_not_run, workload_not_honoured
+from bcastctl.lab.rendered import NATS_APP, NODE_APP, RegionObjects
+from bcastctl.targets.lab_state import LabDifference
+
+
+def load_objects(
+    fleet: Fleet, rendered_dir: Path | None
+) -> tuple[list[RegionObjects], list[RegionShape]]:
+    """Every region's rendered objects (ConfigError naming the file when unusable)."""
+    if rendered_dir is None:
+        objects = rendered.from_fleet(fleet)
+    else:
+        objects = rendered.from_directory(fleet, rendered_dir)
+    return objects, [substitutions.region_shape(region) for region in objects]
+
+
+@dataclass(frozen=True)
+class LabProcesses:
+    nats: dict[str, ProcessSpec]  # region -> its NATS server
+    nodes: list[tuple[str, ProcessSpec]]  # (pod name, spec), region by region
+
+
+def lab_processes(launch: Launch) -> LabProcesses:
+    """Process specs for every region (configs written to the state dir); differences noted."""
+    plan = launch.plan
+    services = substitutions.LabServices(
+        dns=f"{plan.dns_host}:{plan.dns_port}",
+        turn_urls=turn.turn_urls(plan) if launch.with_turn else [],
+        port_offset=plan.port_offset,
+        expected_nodes=sum(len(region.nodes) for region in plan.regions),
+    )
+    binary = binaries.nats_server_binary()
+    namespace = launch.fleet.namespace
+    nats: dict[str, ProcessSpec] = {}
+    nodes: list[tuple[str, ProcessSpec]] = []
+    differences: list[LabDifference] = []
+    for objects, region in zip(launch.objects, plan.regions, strict=True):
+        spec = substitutions.nats_process(
+            objects, region, binary, launch.state_dir / "pods", namespace
+        )
+        nats[region.name] = spec
+        differences += spec.differences
+        for ordinal, node in enumerate(region.nodes):
+            node_spec = substitutions.node_process(objects, region, ordinal, services, namespace)
+            nodes.append((node.name, node_spec))
+            differences += node_spec.differences
+        differences += _region_not_honoured(objects)
+    if launch.turn_auth is not None:
+        differences += turn.turn_differences(launch.turn_auth, plan)
+    launch.differences = _unique(differences)
+    return LabProcesses(nats=nats, nodes=nodes)
+
+
+def _region_not_honoured(objects: RegionObjects) -> list[LabDifference]:
+    nats, node = objects.workload(NATS_APP), objects.workload(NODE_APP)
+    found = [
+        LabDifference(
+            kind="substituted",
+            region=objects.region,
+            where=f"StatefulSet {nats.name} replicas",
+            rendered=str(nats.replicas),
+            lab="1",
+            why="the lab runs one NATS server per region (its routes point at itself)",
+        )
+    ]
+    found += workload_not_honoured(objects, nats) + workload_not_honoured(objects, node)
+    run = {f"StatefulSet {nats.name}", f"StatefulSet {node.name}"}
+    run |= {
+        f"ConfigMap {v['configMap']['name']}"
+        for v in nats.pod_spec.get("volumes") or []
+        if "configMap" in v
+    }
+    return found + objects_not_run(objects, run)
+
+
+def _unique(differences: list[LabDifference]) -> list[LabDifference]:
+    """One line per (kind, region, where): a pod-dependent value is shown for the first pod."""
+    seen: set[tuple[str, str | None, str]] = set()
+    unique = []
+    for difference in differences:
+        key = (difference.kind, difference.region, difference.where)
+        if key not in seen:
+            seen.add(key)
+            unique.append(difference)
+    return unique

@@ -1,0 +1,122 @@
+"""The lab runs render's NATS config with only its address substitutions (fast, no lab).
+
+Syntax per nats-server's `conf/lex.go`: keys and values separated by `=`, `:` or
+whitespace; entries ended by newline, `,` or `;`; `#`/`//` comments; unquoted values end
+at whitespace, `,`, `;`, `]`, `}`. The rewritten config is checked by the real
+nats-server (`-t`), with the environment variables it references set.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from labkit import EXAMPLE_LAB
+
+from bcastctl.errors import ConfigError
+from bcastctl.fleet import load_fleet
+from bcastctl.lab import nats_syntax, substitutions
+from bcastctl.lab.addresses import plan_lab
+from bcastctl.lab.binaries import nats_server_binary
+from bcastctl.lab.rendered import NATS_APP, from_fleet
+
+TRICKY = """\
+# comment
+server_name = $POD_NAME   // trailing comment
+listen 0.0.0.0:4222
+http: "0.0.0.0:8222"; max_payload: 2MB
+ping_interval: "7s"
+authorization { user: a, password: $PASS, permissions: { publish: ["x.>", 'y'] } }
+gateway {
+  name: east
+  listen: 0.0.0.0:7222
+  gateways: [
+    {name: west, url: "nats://west-nats-gateway.ns.svc.clusterset.local:7222"},
+    { name: "far", urls: [ "nats://far:7222" ] }
+  ]
+}
+"""
+
+
+def _plan():
+    fleet = load_fleet(EXAMPLE_LAB)
+    objects = from_fleet(fleet)
+    shapes = [substitutions.region_shape(region) for region in objects]
+    return fleet, objects, plan_lab(fleet, shapes, "127.231")
+
+
+def test_parser_reads_every_form_nats_accepts() -> None:
+    top = nats_syntax.parse(TRICKY)
+    assert [entry.key for entry in top.entries] == [
+        "server_name",
+        "listen",
+        "http",
+        "max_payload",
+        "ping_interval",
+        "authorization",
+        "gateway",
+    ]
+    gateway = top.get("gateway")
+    assert isinstance(gateway, nats_syntax.Block)
+    gateways = gateway.get("gateways")
+    assert isinstance(gateways, nats_syntax.Array) and len(gateways.items) == 2
+    listen = top.get("listen")
+    assert isinstance(listen, nats_syntax.Scalar) and listen.value == "0.0.0.0:4222"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("gateway {\n  name: x\n", "line 3: unexpected end of file (missing '}')"),
+        ('listen: "0.0.0.0:4222\n', "unterminated string"),
+        ("include ./other.conf\n", "`include` is not supported"),
+    ],
+)
+def test_malformed_configs_are_one_line_errors(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        nats_syntax.parse(text, "x.conf")
+
+
+def test_rewrite_changes_addresses_only_and_keeps_every_other_setting() -> None:
+    _, _, plan = _plan()
+    region = plan.regions[0]
+    text, differences = substitutions.lab_nats_config(TRICKY, "t.conf", region)
+    for kept in ("max_payload: 2MB", 'ping_interval: "7s"', "permissions: { publish", "$PASS"):
+        assert kept in text
+    assert f'listen "{region.host}:{region.client_port}"' in text
+    assert f'advertise: "{region.gateway_advertise}"' in text
+    # the gateway to a fleet region goes through its delay link; an unknown one is reported
+    link = next(link for link in region.links if link.to_region == "europe-west9")
+    assert "west-nats-gateway" in text  # "west" is not a lab region: left, and reported
+    assert any(d.kind == "not honoured" and "gateways[west]" in d.where for d in differences)
+    assert all(link.listen_host not in d.lab for d in differences if "[far]" in d.where)
+    wheres = {d.where for d in differences}
+    assert {"nats.conf listen", "nats.conf http", "nats.conf gateway.advertise"} <= wheres
+
+
+def test_the_lab_config_of_every_region_is_valid_for_nats_server(tmp_path: Path) -> None:
+    fleet, objects, plan = _plan()
+    for region_objects, region in zip(objects, plan.regions, strict=True):
+        _, rendered = substitutions.nats_config_text(
+            region_objects, region_objects.workload(NATS_APP)
+        )
+        text, differences = substitutions.lab_nats_config(rendered, "r.conf", region)
+        assert 'ping_interval: "2s"' in text  # as rendered: fresh gateway RTT in production too
+        config = tmp_path / f"{region.name}.conf"
+        config.write_text(text)
+        env = {"POD_NAME": f"{region.name}-nats-0", "NATS_SYSTEM_PASSWORD": "stest"}
+        checked = subprocess.run(
+            [str(nats_server_binary()), "-c", str(config), "-t"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        assert checked.returncode == 0, checked.stderr
+        urls = [d.lab for d in differences if ".url" in d.where]
+        assert sorted(urls) == sorted(
+            f'"nats://{link.listen_host}:{link.listen_port}"' for link in region.links
+        )
+    assert fleet.region_names == [region.name for region in plan.regions]
