@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bcastctl.lab.rendered import RegionObjects, Workload
 from bcastctl.targets.lab_state import LabDifference
@@ -36,6 +37,39 @@ class ProcessSpec:
     env: dict[str, str] = field(default_factory=dict)
     secret_env: dict[str, str] = field(default_factory=dict)  # variable -> "name/key"
     differences: list[LabDifference] = field(default_factory=list)
+
+
+def mount_volumes(workload: Workload, root: Path, files: dict[str, str]) -> dict[str, str]:
+    """Make the pod's volumes under `root` (ConfigMap files written, emptyDirs created).
+
+    Returns mountPath -> lab directory, for `rewrite_paths`.
+    """
+    volumes = {v["name"]: v for v in workload.pod_spec.get("volumes") or []}
+    mounts = {}
+    for mount in workload.container.get("volumeMounts") or []:
+        volume = volumes.get(mount["name"], {})
+        if "configMap" in volume or "emptyDir" in volume:
+            path = str(mount["mountPath"])
+            target = root / path.lstrip("/")
+            target.mkdir(parents=True, exist_ok=True)
+            mounts[path] = str(target)
+    for path, content in files.items():
+        target = root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+    return mounts
+
+
+def rewrite_paths(args: list[str], mounts: dict[str, str]) -> list[str]:
+    """Arguments naming a path in a mounted volume -> the same path in the lab directory."""
+    rewritten = []
+    for arg in args:
+        for path, lab in sorted(mounts.items(), key=lambda item: -len(item[0])):
+            if arg == path or arg.startswith(path.rstrip("/") + "/"):
+                arg = lab + arg[len(path.rstrip("/")) :]
+                break
+        rewritten.append(arg)
+    return rewritten
 
 
 def _field_value(pod: Pod, path: str) -> str | None:
@@ -121,7 +155,7 @@ def workload_not_honoured(objects: RegionObjects, workload: Workload) -> list[La
         if key in workload.container:
             found.append((f"container {key}", workload.container[key]))
     for volume in workload.pod_spec.get("volumes") or []:
-        if "configMap" not in volume:
+        if "configMap" not in volume and "emptyDir" not in volume:
             found.append((f"volume {volume.get('name')}", volume))
     why = {
         "container readinessProbe": "the lab waits on its own readiness (gateways, membership)",

@@ -29,7 +29,7 @@ from bcastctl.errors import ConfigError
 from bcastctl.lab import nats_syntax
 from bcastctl.lab.addresses import LinkPlan, RegionPlan, RegionShape
 from bcastctl.lab.nats_syntax import Block, Edits, Scalar
-from bcastctl.lab.pods import Pod, ProcessSpec, container_env
+from bcastctl.lab.pods import Pod, ProcessSpec, container_env, mount_volumes, rewrite_paths
 from bcastctl.lab.rendered import NATS_APP, NODE_APP, RegionObjects, Workload
 from bcastctl.node.settings import NodeSettings
 from bcastctl.targets.lab_state import LabDifference
@@ -225,10 +225,10 @@ def nats_process(
     files = objects.mounted_files(workload)
     config_path, text = nats_config_text(objects, workload)
     lab_text, differences = lab_nats_config(text, f"{objects.source} nats.conf", region)
-    written = _write_files(pod_dir / pod.name, files | {config_path: lab_text})
+    mounts = mount_volumes(workload, pod_dir / pod.name, files | {config_path: lab_text})
     spec.differences += differences
     image = str(workload.container.get("image", ""))
-    spec.argv = [str(binary)] + [written.get(arg, arg) for arg in _container_args(workload)]
+    spec.argv = [str(binary), *rewrite_paths(_container_args(workload), mounts)]
     spec.differences += [
         _substituted(
             objects,
@@ -239,24 +239,13 @@ def nats_process(
         ),
         _substituted(
             objects,
-            f"StatefulSet {workload.name} volume files",
-            ", ".join(sorted(files)),
+            f"StatefulSet {workload.name} volumes",
+            ", ".join(sorted(mounts)),
             str(pod_dir / pod.name),
-            "ConfigMap volumes are files in the lab's state dir",
+            "ConfigMap and emptyDir volumes are directories in the lab's state dir",
         ),
     ]
     return spec
-
-
-def _write_files(root: Path, files: dict[str, str]) -> dict[str, str]:
-    """Write mounted files under root; return container path -> lab path."""
-    written = {}
-    for path, content in files.items():
-        target = root / path.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content, encoding="utf-8")
-        written[path] = str(target)
-    return written
 
 
 def _substituted(
@@ -301,13 +290,20 @@ def rewrite_names(value: str, names: list[str], host: str, port_offset: int) -> 
 
 
 def node_process(
-    objects: RegionObjects, region: RegionPlan, ordinal: int, lab: LabServices, namespace: str
+    objects: RegionObjects,
+    region: RegionPlan,
+    ordinal: int,
+    lab: LabServices,
+    namespace: str,
+    pod_dir: Path,
 ) -> ProcessSpec:
     """One broadcaster pod: rendered args and env, with the lab's substitutions."""
     workload = objects.workload(NODE_APP)
     node = region.nodes[ordinal]
     spec = container_env(objects, Pod(workload, ordinal, node.address, namespace))
-    spec.argv = [sys.executable, "-m", "bcastctl", *_container_args(workload)]
+    mounts = mount_volumes(workload, pod_dir / node.name, objects.mounted_files(workload))
+    args = rewrite_paths(_container_args(workload), mounts)
+    spec.argv = [sys.executable, "-m", "bcastctl", *args]
     where = f"StatefulSet {workload.name}"
     notes = [
         (

@@ -58,7 +58,9 @@ def lab_processes(launch: Launch) -> LabProcesses:
         nats[region.name] = spec
         differences += spec.differences
         for ordinal, node in enumerate(region.nodes):
-            node_spec = substitutions.node_process(objects, region, ordinal, services, namespace)
+            node_spec = substitutions.node_process(
+                objects, region, ordinal, services, namespace, launch.state_dir / "pods"
+            )
             nodes.append((node.name, node_spec))
             differences += node_spec.differences
         differences += _region_not_honoured(objects)
