@@ -254,11 +254,13 @@ def extra_node_env(state: LabState, region: str, name: str, **overrides: str) ->
     from bcastctl.node.settings import NodeSettings
     from bcastctl.targets.lab_state import process_secret_env
 
-    # the secrets a lab node of that region runs with (the rendered Secret references)
+    # the secrets a lab node of that region runs with (the rendered Secret references);
+    # the rendered NATS config admits only the StatefulSet's pods, as users named by pod
     secrets = process_secret_env(state, state.region(region).nodes[0].name)
     env = {
         NodeSettings.name.env: name,
         NodeSettings.region.env: region,
+        NodeSettings.nats_user.env: name,
         NodeSettings.fleet.env: state.fleet_name,
         NodeSettings.nats_urls.env: state.region(region).nats_client_url,
         NodeSettings.bind_address.env: "127.0.0.1",

@@ -47,7 +47,11 @@ from bcastctl.whip.synthetic import SyntheticVideo
 
 pytestmark = pytest.mark.slow
 A, B, C = "us-east5", "europe-west9", "asia-southeast1"
-ROGUE_CAUSE = "node rogue-0 signs heartbeats with a different cluster secret"
+# A pod of the fleet started with a stale cluster secret: it holds that pod's NATS
+# credentials (the rendered config admits only the StatefulSet's pods, each publishing
+# heartbeats on its own subject only), so the rogue takes a killed pod's place.
+ROGUE = f"{A}-broadcaster-1"
+ROGUE_CAUSE = f"node {ROGUE} signs heartbeats with a different cluster secret"
 
 
 @pytest.fixture(scope="module")
@@ -284,30 +288,33 @@ def test_dead_nats_is_one_root_cause_and_wait_sees_it_heal(lab: Path) -> None:
 
 def test_node_with_wrong_cluster_secret_is_named_rejected(lab: Path, tmp_path: Path) -> None:
     state = load_lab_state(lab)
-    env = extra_node_env(state, A, "rogue-0", BCAST_CLUSTER_SECRET="not-the-fleet-secret")
-    rogue = ExtraNode("rogue-0", tmp_path / "rogue.log", env)
+    assert cli("lab", "fault", "kill-node", ROGUE, "--state-dir", str(lab)).returncode == 0
+    env = extra_node_env(state, A, ROGUE, BCAST_CLUSTER_SECRET="not-the-fleet-secret")
+    rogue = ExtraNode(ROGUE, tmp_path / "rogue.log", env)
+    others = len(state.nodes) - 1
     try:
         rogue.start()
         report = verify_until(
             lab,
             lambda r: (
                 sum(
-                    "rogue-0" in x["values"].get("rejected", [])
+                    ROGUE in x["values"].get("rejected", [])
                     for x in by_scope(r, "membership").values()
                 )
-                == 6
+                == others
             ),
             "--check",
             "membership",
         )
     finally:
         rogue.stop()
+        assert cli("lab", "fault", "restart-node", ROGUE, "--state-dir", str(lab)).returncode == 0
     members = by_scope(report, "membership")
-    rejecting = [s for s, r in members.items() if "rogue-0" in r["values"].get("rejected", [])]
-    assert len(rejecting) == 6  # every lab node names it
+    rejecting = [s for s, r in members.items() if ROGUE in r["values"].get("rejected", [])]
+    assert len(rejecting) == others  # every other lab node names it
     assert all(members[s]["status"] == "fail" for s in rejecting)
-    assert "rogue-0" in members[rejecting[0]]["message"]
-    assert any("rogue-0" in c["cause"] and "secret" in c["cause"] for c in report["root_causes"])
+    assert ROGUE in members[rejecting[0]]["message"]
+    assert any(ROGUE in c["cause"] and "secret" in c["cause"] for c in report["root_causes"])
     assert "not-the-fleet-secret" not in str(report)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from labkit import cli, full_mesh, http_json, running_lab, small_fleet, wait_for
+from labkit import cli, full_mesh, http_json, running_lab, small_fleet, wait_for, write_fleet
 
 from bcastctl.fleet import load_fleet
 
@@ -130,3 +130,26 @@ def test_a_missing_or_broken_render_directory_is_one_line(tmp_path: Path) -> Non
     assert broken.returncode == 3, broken.stderr
     assert "no StatefulSet with pod label app.kubernetes.io/name=nats" in broken.stderr
     assert not (tmp_path / "s" / "state.json").exists() or "pid" not in broken.stdout
+
+
+def test_four_regions_with_unusual_names_pass_verify_and_probe(tmp_path: Path) -> None:
+    """Names that look like our suffixes (`west-nats`), one letter, and a long one."""
+    names = ["east", "west-nats", "x", "a-very-long-region-name-9"]
+    regions = [
+        {"name": name, "geo": {"lat": 10.0 * i, "lon": 20.0 * i}, "replicas": 1}
+        for i, name in enumerate(names)
+    ]
+    fleet = write_fleet(
+        tmp_path / "fleet.yaml", regions=regions, lab={"latency": [], "default_one_way_ms": 5}
+    )
+    state_dir = tmp_path / "state"
+    with running_lab(fleet, state_dir) as up:
+        state = up["state"]
+        assert [region["name"] for region in state["regions"]] == names
+        assert wait_for("full mesh", lambda: full_mesh(state), timeout=10)
+        verify = cli("verify", "mesh", "--state-dir", str(state_dir), "--wait", "20s")
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        probe = cli("-o", "json", "probe", "rtt", "--state-dir", str(state_dir), "-n", "5")
+        assert probe.returncode == 0, probe.stdout + probe.stderr
+        pairs = json.loads(probe.stdout)["result"]["pairs"]
+        assert len(pairs) == 12  # every ordered pair of the 4 regions

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from labkit import cli
 
+from bcastctl.fleet import load_fleet
 from bcastctl.targets.lab_state import (
     lab_turn_secret,
     lab_whip_token,
@@ -26,13 +27,12 @@ def test_secrets_file_is_private_and_its_values_are_masked(lab: Any, lab_dir: Pa
     state = load_lab_state(lab_dir)
     assert stat.S_IMODE(Path(state.secrets_file).stat().st_mode) == 0o600
     secrets = load_lab_secrets(state)
-    # one generated value per Secret the rendered objects reference, all different
-    assert set(secrets.values) == {
-        "bcast-cluster-secret/secret",
-        "bcast-whip-token/secret",
-        "bcast-turn-secret/secret",
-        "bcast-nats-system/secret",
-    }
+    # one generated value per Secret the rendered objects reference (each Secret the fleet
+    # names, key `secret`: credentials added to the fleet need no lab change), all different
+    fleet = load_fleet(state.fleet_path)
+    unused = {fleet.secrets.monitor_kubeconfig}  # referenced only when monitor.enabled
+    assert set(secrets.values) == {f"{n}/secret" for _, n in fleet.secrets if n not in unused}
+    assert "bcast-nats-node/secret" in secrets.values
     assert len(set(_secret_values(lab_dir))) == len(secrets.values)
     for value in _secret_values(lab_dir):
         assert value not in repr(secrets) and value not in str(secrets)
