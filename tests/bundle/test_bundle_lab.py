@@ -32,7 +32,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def test_bundle_with_a_dead_nats_then_analyze_offline(lab: Path, tmp_path: Path) -> None:
     state = load_lab_state(lab)
-    node_log = next(p.log_file for p in state.processes if p.name == f"{B}-0")
+    node_log = next(p.log_file for p in state.processes if p.name == f"{B}-broadcaster-0")
     with open(node_log, "a") as log:  # a credential leaked into a log line
         log.write(f"ERROR retry with password={PLANTED[0]} Authorization: Bearer {PLANTED[1]}\n")
     assert cli("lab", "fault", "kill-nats", A, "--state-dir", str(lab)).returncode == 0
@@ -50,7 +50,7 @@ def test_bundle_with_a_dead_nats_then_analyze_offline(lab: Path, tmp_path: Path)
     for region in (B, C):
         for page in ("varz", "gatewayz", "routez", "connz"):
             assert f"regions/{region}/nats/server-0/{page}.json" in files
-    for node in (f"{r}-{i}" for r in (A, B, C) for i in (0, 1)):
+    for node in (f"{r}-broadcaster-{i}" for r in (A, B, C) for i in (0, 1)):
         region = node.rsplit("-", 1)[0]
         assert f"regions/{region}/nodes/{node}/cluster.json" in files
         assert f"regions/{region}/nodes/{node}/metrics.txt" in files

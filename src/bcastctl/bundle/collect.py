@@ -32,7 +32,6 @@ from bcastctl.errors import BcastError, UsageError
 from bcastctl.probes.rtt import RttOptions, probe_rtt
 from bcastctl.targets.base import Target
 from bcastctl.targets.capabilities import kube_access_or_none, lab_processes
-from bcastctl.targets.lab_state import LabSecrets
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ async def collect_bundle(target: Target, options: BundleOptions) -> BundleResult
     options.validate()
     started, now = time.monotonic(), datetime.now(UTC)
     since = now - timedelta(seconds=options.since_s)
-    names = [name for _, name in target.fleet.secrets] + list(LabSecrets.model_fields)
+    names = [name for _, name in target.fleet.secrets]  # the lab's secrets are keyed by them
     writer = BundleWriter(options.path, Redactor(await _known_secrets(target), names))
     try:
         regions = list(await asyncio.gather(
