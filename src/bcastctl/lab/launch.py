@@ -76,6 +76,7 @@ class Launch:
     turn_off_reason: str | None
     rendered_from: str  # "fleet" or the render output directory
     differences: list[LabDifference] = field(default_factory=list)
+    whip_token_ref: str = ""  # the Secret the nodes' BCAST_WHIP_TOKEN references
     processes: list[ProcessState] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     # Tags every process's environment, so a process started just before `up` died
@@ -196,4 +197,5 @@ class Launch:
             lab_id=self.lab_id,
             rendered_from=self.rendered_from,
             differences=list(self.differences),
+            whip_token_ref=self.whip_token_ref,
         )

@@ -17,6 +17,7 @@ from bcastctl.lab.addresses import RegionShape
 from bcastctl.lab.launch import Launch
 from bcastctl.lab.pods import ProcessSpec, objects_not_run, workload_not_honoured
 from bcastctl.lab.rendered import NATS_APP, NODE_APP, RegionObjects
+from bcastctl.node.settings import NodeSettings
 from bcastctl.targets.lab_state import LabDifference
 
 
@@ -67,6 +68,10 @@ def lab_processes(launch: Launch) -> LabProcesses:
     if launch.turn_auth is not None:
         differences += turn.turn_differences(launch.turn_auth, plan)
     launch.differences = _unique(differences)
+    whip_env = NodeSettings.whip_token.env
+    launch.whip_token_ref = next(
+        (spec.secret_env[whip_env] for _, spec in nodes if whip_env in spec.secret_env), ""
+    )
     return LabProcesses(nats=nats, nodes=nodes)
 
 

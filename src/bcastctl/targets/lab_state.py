@@ -136,6 +136,7 @@ class LabState(StrictModel):
     lab_id: str = ""  # in every lab process's environment (LAB_ID_ENV): finds strays by id
     rendered_from: str = ""  # "fleet" (render's objects) or the render output directory
     differences: list[LabDifference] = []  # every substitution and what the lab cannot honour
+    whip_token_ref: str = ""  # "name/key" of the Secret the nodes' WHIP token comes from
 
     def region(self, name: str) -> RegionState:
         for region in self.regions:
@@ -266,18 +267,11 @@ def process_secret_env(state: LabState, name: str) -> dict[str, str]:
     raise ConfigError(f"no process {name!r} in the lab")
 
 
-def _node_secret(state: LabState, env_var: str) -> str:
-    for process in state.processes:
-        if process.role == "node" and env_var in process.secret_env:
-            return load_lab_secrets(state).get(process.secret_env[env_var])
-    raise ConfigError(f"no lab node has {env_var} in its environment (is the lab up with nodes?)")
-
-
 def lab_whip_token(state: LabState) -> str:
     """The WHIP Bearer token the lab's nodes accept (tests publish with it)."""
-    from bcastctl.node.settings import NodeSettings
-
-    return _node_secret(state, NodeSettings.whip_token.env)
+    if not state.whip_token_ref:
+        raise ConfigError("this lab's nodes take no WHIP token from a Secret")
+    return load_lab_secrets(state).get(state.whip_token_ref)
 
 
 def lab_turn_secret(state: LabState) -> str:
