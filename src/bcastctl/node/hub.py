@@ -131,10 +131,13 @@ class MediaHub:
             raise HttpProblem(400, f"the offer cannot be answered: {sdp.one_line(e)}") from None
         sdp_text = str(pc.localDescription.sdp)
         if "a=candidate:" not in sdp_text:
-            busy = ice.gather_failure()  # every port of the ICE range taken, or the offer's fault
+            busy = ice.gather_failure()
             if busy is not None:
                 raise HttpProblem(503, f"{busy}; retry later")
-            raise HttpProblem(400, "nothing to connect: the offer's media were all refused")
+            # otherwise aiortc dropped the candidates: all m-lines refused, or the offer's
+            # ICE failed before the answer (e.g. its candidates sit at session level)
+            log.info("answer without ICE candidates (%s)", pc.connectionState)
+            raise HttpProblem(400, "the offer cannot be connected: nothing of it could be answered")
         return sdp_text
 
     async def end(self, session_id: str) -> bool:

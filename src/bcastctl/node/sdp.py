@@ -112,6 +112,12 @@ def _check_parsed(description: Any, need_video: bool) -> None:
             )
         if not media.ice.usernameFragment or not media.ice.password:
             raise HttpProblem(400, f"malformed SDP: m={media.kind} has no ICE credentials")
+    live = [media for media in description.media if media.port != 0]
+    first = live[0] if live else None  # the (bundle) transport's m-section
+    if first is not None and first.ice_candidates_complete and not first.ice_candidates:
+        raise HttpProblem(
+            400, f"m={first.kind} ends its ICE candidates (a=end-of-candidates) without one"
+        )
     if need_video:
         _check_video_codecs(description)
 
