@@ -188,6 +188,20 @@ class Rollout(StrictModel):
     timeout_s: float = Field(default=600, gt=0)
 
 
+class Signalling(StrictModel):
+    """The public HTTPS entry for WHIP/WHEP: one global host name that sends each client
+    to the nearest healthy region (on GKE a multi-cluster Gateway in `config_region`, the
+    fleet's config cluster, with an HTTPRoute to every region's exported signalling
+    Service), TLS from a Certificate Manager certificate map holding a Google-managed
+    certificate for `host` (and `<region>.<host>` when `region_hosts`)."""
+
+    host: str = Field(pattern=DNS1123_SUBDOMAIN, max_length=253)
+    config_region: str
+    certificate_map: Dns1123Label
+    region_hosts: bool = False
+    gateway_class: str = Field(default="gke-l7-global-external-managed-mc", pattern=DNS1123_LABEL)
+
+
 class Dns(StrictModel):
     project: str = Field(min_length=1)
     zone: str = Field(min_length=1)
@@ -232,6 +246,7 @@ class Fleet(StrictModel):
     stunner: Stunner = Stunner()
     rollout: Rollout = Rollout()
     dns: Dns | None = None
+    signalling: Signalling | None = None
     lab: Lab = Lab()
     monitor: Monitor = Monitor()
 
@@ -279,6 +294,17 @@ class Fleet(StrictModel):
             "broadcaster": f"{region}-broadcaster-headless.{domain}",
         }
 
+    def signalling_gateway(self) -> str:
+        """The name of the multi-cluster Gateway of the public signalling entry."""
+        return f"{self.name}-signalling"
+
+    def signalling_routes(self) -> list[str]:
+        """The entry's HTTPRoutes: the global host, then one per region host."""
+        names = [self.signalling_gateway()]
+        if self.signalling is not None and self.signalling.region_hosts:
+            names += [f"{self.signalling_gateway()}-{region}" for region in self.region_names]
+        return names
+
     def region_pairs(self) -> list[tuple[str, str]]:
         """Unordered region pairs in fleet order."""
         return list(itertools.combinations(self.region_names, 2))
@@ -309,6 +335,8 @@ def _first_cross_reference_problem(fleet: Fleet) -> str | None:
         pairs.add(pair)
     if fleet.monitor.region is not None and fleet.monitor.region not in seen:
         return f"monitor.region: unknown region {fleet.monitor.region!r}"
+    if fleet.signalling is not None and fleet.signalling.config_region not in seen:
+        return f"signalling.config_region: unknown region {fleet.signalling.config_region!r}"
     listener_names = [listener.name for listener in fleet.stunner.listeners]
     if len(set(listener_names)) != len(listener_names):
         return "stunner.listeners: listener names must be unique"

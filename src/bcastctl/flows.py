@@ -212,6 +212,7 @@ API_PROXY = Peer(
     namespace="kube-system",
     labels={"k8s-app": "konnectivity-agent"},
 )
+HEALTH_CHECKER = Peer("Google Cloud health checks (35.191.0.0/16)", ip="35.191.7.7")
 OTHER_NAMESPACE = Peer("a pod of another namespace", namespace="default", labels={"app": "other"})
 
 
@@ -281,7 +282,7 @@ def required_flows(fleet: Fleet, region: str, node: Workload, nats: Workload) ->
     def to_nats(name: str, source: Peer, port: int, expect_open: bool = True) -> Flow:
         return Flow(name, source, ns, "NATS pods", nats.labels, "TCP", port, port, expect_open)
 
-    return [
+    needed = [
         to_node(
             "clients -> signalling", INTERNET, "TCP", ports.signalling_port, ports.signalling_port
         ),
@@ -317,6 +318,12 @@ def required_flows(fleet: Fleet, region: str, node: Workload, nats: Workload) ->
             "internet -> NATS client (must stay closed)", INTERNET, nats_ports.client_port, False
         ),
     ]
+    if fleet.signalling is not None:  # the global load balancer's health checks read /readyz
+        admin = ports.admin_port
+        needed.append(
+            to_node("Google health checks -> node admin", HEALTH_CHECKER, "TCP", admin, admin)
+        )
+    return needed
 
 
 def region_flow_problems(fleet: Fleet, region: str, objects: list[Manifest]) -> list[FlowProblem]:

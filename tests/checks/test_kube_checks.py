@@ -206,6 +206,7 @@ def test_verify_mesh_cli_on_the_kube_target(
         "kube-stunner-gateway",
         "kube-mcs",
         "kube-flows",
+        "kube-signalling-entry",
         "nats-gateways",
     }
 
@@ -241,10 +242,48 @@ async def test_a_live_policy_that_blocks_the_api_proxy_fails_kube_flows(deployed
     )
     report = await check(fleet)
     failed = [r for r in report.results if r.check == "kube-flows" and r.status == Status.fail]
-    assert [r.scope for r in failed] == ["b"]
+    assert {r.scope for r in failed} == {"b"}
     assert failed[0].message.startswith(
         f"bcastctl -> node admin: TCP {admin} of broadcaster pods blocked by "
         "NetworkPolicy broadcaster"
     )
+    # the edit also dropped the rule for the global load balancer's health checks
+    assert [r.message.split(":")[0] for r in failed[1:]] == ["Google health checks -> node admin"]
     assert failed[0].hint
     assert by_check(report)[("kube-flows", "a")].status == Status.ok
+
+
+async def test_the_signalling_entry_is_checked_in_the_config_cluster(deployed):
+    """The multi-cluster Gateway (config cluster "a") is Programmed with an address, its
+    routes accepted, and every region's signalling ServiceImport exists; the other regions
+    say where the entry lives. Region b's import disappears: a warning (not deployed yet,
+    or MCS importing); then the load balancer loses its address: a failure naming both."""
+    clusters, fleet, _ = deployed
+    report = await check(fleet)
+    results = by_check(report)
+    entry = results[("kube-signalling-entry", "a")]
+    assert entry.status == Status.ok, entry.message
+    assert entry.message.startswith("https://live.bcast.example.com -> 3 regions at ")
+    assert results[("kube-signalling-entry", "b")].status == Status.skip
+
+    clusters.delete("a", "net.gke.io/v1", "serviceimports", fleet.namespace, "b-broadcaster")
+    entry = by_check(await check(fleet))[("kube-signalling-entry", "a")]
+    assert entry.status == Status.warn
+    assert entry.message == "ServiceImport b-broadcaster missing (region b)"
+
+    clusters.set_workloads("a", Workloads(gateway_address=None))
+    clusters.merge_patch(
+        "a",
+        "gateway.networking.k8s.io/v1",
+        "gateways",
+        fleet.namespace,
+        "bcast-signalling",
+        {"metadata": {"labels": {"touched": "yes"}}},
+        "kubectl-edit",
+    )
+    report = await check(fleet)
+    entry = by_check(report)[("kube-signalling-entry", "a")]
+    assert entry.status == Status.fail
+    assert "Gateway bcast-signalling not Programmed" in entry.message
+    assert "ServiceImport b-broadcaster missing (region b)" in entry.message
+    assert entry.hint

@@ -34,6 +34,8 @@ def fleet_document(
         region["replicas"] = 2
         document["regions"].append(region)
     document["rollout"] = {"order": chosen, "canary": chosen[0], "timeout_s": 20}
+    if "signalling" in document:  # the config cluster is one of the chosen regions
+        document["signalling"]["config_region"] = chosen[0]
     return document
 
 

@@ -35,7 +35,13 @@ import kmock
 import yaml
 from kmock._internal import k8s, rendering
 
-from fakes.kube_controllers import Workloads, gateway_status, pod_manifest, statefulset_status
+from fakes.kube_controllers import (
+    Workloads,
+    gateway_status,
+    httproute_status,
+    pod_manifest,
+    statefulset_status,
+)
 from fakes.kube_merge import (
     SYSTEM_META,
     Path,
@@ -59,6 +65,9 @@ CRDS: dict[str, dict[str, Any]] = {
     "stunner.l7mp.io/v1/udproutes": {"kind": "UDPRoute", "namespaced": True},
     "net.gke.io/v1/serviceexports": {"kind": "ServiceExport", "namespaced": True},
     "net.gke.io/v1/serviceimports": {"kind": "ServiceImport", "namespaced": True},
+    # the GKE Gateway controller's (multi-cluster Gateway entry for signalling)
+    "gateway.networking.k8s.io/v1/httproutes": {"kind": "HTTPRoute", "namespaced": True},
+    "networking.gke.io/v1/healthcheckpolicies": {"kind": "HealthCheckPolicy", "namespaced": True},
 }
 
 
@@ -406,6 +415,8 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
             self._statefulset(key, obj)
         elif kind == "Gateway":
             self._set_status(key, obj, gateway_status(obj, self.workloads.gateway_address))
+        elif kind == "HTTPRoute":
+            self._set_status(key, obj, httproute_status(obj))
         elif kind == "ServiceExport":
             conditions = [
                 {"type": t, "status": "True", "reason": t} for t in ("Initialized", "Exported")

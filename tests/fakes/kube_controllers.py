@@ -73,6 +73,23 @@ def gateway_status(gateway: Obj, default_address: str | None) -> Obj:
     }
 
 
+def httproute_status(route: Obj) -> Obj:
+    """What the GKE Gateway controller reports for a route it accepted."""
+    conditions = [
+        {"type": kind, "status": "True", "reason": kind} for kind in ("Accepted", "ResolvedRefs")
+    ]
+    return {
+        "parents": [
+            {
+                "parentRef": parent,
+                "controllerName": "networking.gke.io/gateway",
+                "conditions": conditions,
+            }
+            for parent in route.get("spec", {}).get("parentRefs", [])
+        ]
+    }
+
+
 def pod_manifest(sts: Obj, name: str, ready: bool, pod_ip: str, created: str) -> Obj:
     template = sts.get("spec", {}).get("template", {})
     return {

@@ -19,7 +19,7 @@ from bcastctl.render.schemas import crd_problems
 
 REGIONS = ["us-east5", "europe-west9", "asia-southeast1"]
 K8S_VERSION = "1.33.0"
-CRD_GROUPS = ("gateway.networking.k8s.io", "stunner.l7mp.io", "net.gke.io")
+CRD_GROUPS = ("gateway.networking.k8s.io", "stunner.l7mp.io", "net.gke.io", "networking.gke.io")
 
 
 def _render(fleet: Path, out: Path, *extra: str) -> None:
@@ -94,7 +94,10 @@ def test_stunner_and_mcs_objects_match_the_kept_schemas(rendered: Path, region: 
         if doc["apiVersion"].split("/")[0] in CRD_GROUPS
     ]
     kinds = sorted({doc["kind"] for doc in custom})
-    assert kinds == ["Gateway", "GatewayClass", "GatewayConfig", "ServiceExport", "UDPRoute"]
+    expected = ["Gateway", "GatewayClass", "GatewayConfig", "ServiceExport", "UDPRoute"]
+    if region == "us-east5":  # the config cluster also holds the signalling entry
+        expected = sorted([*expected, "HTTPRoute", "HealthCheckPolicy"])
+    assert kinds == expected
     assert [problem for doc in custom for problem in crd_problems(doc)] == []
 
 
@@ -152,7 +155,11 @@ def test_a_fourth_region_joins_every_gateway_list_and_leaving_removes_it(
         for doc in _docs(out / "resolved" / "southamerica-east1.yaml")
         if doc["kind"] == "ServiceExport"
     }
-    assert exports == {"southamerica-east1-broadcaster-headless", "southamerica-east1-nats-gateway"}
+    assert exports == {
+        "southamerica-east1-broadcaster-headless",
+        "southamerica-east1-nats-gateway",
+        "southamerica-east1-broadcaster",  # signalling, for the global HTTPS entry
+    }
 
     _render(example_fleet_path, out)
     for region in REGIONS:

@@ -18,6 +18,7 @@ CHECKS: Final[tuple[str, ...]] = (
     "bcastctl.checks.kube_stunner:KubeStunnerGateway",
     "bcastctl.checks.kube_mcs:KubeMcsExports",
     "bcastctl.checks.kube_flows:KubeFlows",
+    "bcastctl.checks.kube_signalling:KubeSignallingEntry",
     # every target
     "bcastctl.checks.mcs_dns:McsDns",
     "bcastctl.checks.nats_gateways:NatsGateways",

@@ -29,6 +29,9 @@ INSTALL_HINTS: Final = {
     "multi-cluster-services enable (and register the cluster in the fleet)",
     "monitoring.coreos.com": "install the prometheus-operator CRDs (PrometheusRule, "
     "ServiceMonitor), e.g. with the kube-prometheus-stack chart, or set monitor.enabled: false",
+    "networking.gke.io": "enable the GKE Gateway controller (gcloud container clusters update "
+    "CLUSTER --gateway-api=standard) and multi-cluster Gateways with this cluster as config "
+    "cluster (gcloud container fleet ingress enable --config-membership=MEMBERSHIP)",
 }
 MIN_MINOR: Final = 26
 

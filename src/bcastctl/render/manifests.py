@@ -19,6 +19,7 @@ from bcastctl.node.settings import NodeSettings
 from bcastctl.render import template
 from bcastctl.render.monitoring import monitoring_manifests
 from bcastctl.render.nats_config import GATEWAY_TLS_DIR, nats_config, nats_secret_env
+from bcastctl.render.signalling import entry_objects, health_check_rule, signalling_export
 from bcastctl.render.template import Scalar
 
 _CONFIG_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -41,6 +42,8 @@ KIND_ORDER = (
     "Gateway",
     "UDPRoute",
     "ServiceExport",
+    "HTTPRoute",
+    "HealthCheckPolicy",
 )
 
 
@@ -172,7 +175,12 @@ def nats_env(fleet: Fleet, config: str) -> list[Manifest]:
 def base_files(fleet: Fleet) -> dict[str, list[Manifest]]:
     """Fleet-wide objects by base file name."""
     values = fleet_values(fleet)
-    return {name: template.load(f"base/{name}", values) for name in BASE_FILES}
+    files = {name: template.load(f"base/{name}", values) for name in BASE_FILES}
+    if fleet.signalling is not None:
+        for policy in files["networkpolicy.yaml"]:
+            if policy["metadata"]["name"] == "broadcaster":
+                policy["spec"]["ingress"].append(health_check_rule(fleet))
+    return files
 
 
 def base_manifests(fleet: Fleet) -> list[Manifest]:
@@ -184,6 +192,10 @@ def region_manifests(fleet: Fleet, region: Region) -> RegionManifests:
     files = {name: template.load(f"region/{name}", values) for name in REGION_FILES}
     for doc in (doc for docs in files.values() for doc in docs):
         _fill(fleet, region, doc)
+    if fleet.signalling is not None:
+        files["mcs.yaml"].append(signalling_export(fleet, region.name))
+        if fleet.signalling.config_region == region.name:
+            files["signalling.yaml"] = entry_objects(fleet, fleet.signalling)
     monitoring = monitoring_manifests(fleet, region)
     if monitoring:
         files["monitoring.yaml"] = monitoring

@@ -44,7 +44,7 @@ def crd_problems(doc: dict[str, Any]) -> list[str]:
     ]
 
 
-CUSTOM_GROUPS = ("gateway.networking.k8s.io", "stunner.l7mp.io", "net.gke.io")
+CUSTOM_GROUPS = ("gateway.networking.k8s.io", "stunner.l7mp.io", "net.gke.io", "networking.gke.io")
 
 
 def is_custom(doc: dict[str, Any]) -> bool:

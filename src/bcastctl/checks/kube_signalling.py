@@ -1,0 +1,97 @@
+"""kube-signalling-entry: the public HTTPS entry for WHIP/WHEP is programmed and routable.
+
+In the fleet's config cluster: the multi-cluster Gateway is Programmed with an address
+(GKE has provisioned the global load balancer), every HTTPRoute is Accepted with its
+references resolved by the Gateway, and every region's signalling ServiceImport exists
+(MCS has imported the region's export, so the route has a backend there; a missing
+one is a warning: the region may not be deployed yet, or MCS is still importing). Gateway API
+status conventions: kubernetes-sigs/gateway-api apis/v1 (GatewayConditionProgrammed,
+RouteConditionAccepted, RouteConditionResolvedRefs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bcastctl.checks.base import Check, CheckContext, CheckResult, fail, ok, skip, warn
+from bcastctl.targets.base import RegionEndpoints
+from bcastctl.targets.kube import KubeTarget
+
+GATEWAY_API = "gateway.networking.k8s.io/v1"
+
+
+def _true(conditions: list[dict[str, Any]], kind: str) -> bool:
+    return any(c.get("type") == kind and c.get("status") == "True" for c in conditions)
+
+
+def gateway_problem(name: str, gateway: dict[str, Any] | None) -> str | None:
+    if gateway is None:
+        return f"Gateway {name} missing"
+    status = gateway.get("status") or {}
+    if not _true(status.get("conditions") or [], "Programmed"):
+        return f"Gateway {name} not Programmed (the global load balancer is not provisioned)"
+    if not status.get("addresses"):
+        return f"Gateway {name} has no address"
+    return None
+
+
+def route_problem(name: str, route: dict[str, Any] | None) -> str | None:
+    if route is None:
+        return f"HTTPRoute {name} missing"
+    parents = (route.get("status") or {}).get("parents") or []
+    if not parents:
+        return f"HTTPRoute {name} not accepted by any Gateway yet"
+    for parent in parents:
+        conditions = parent.get("conditions") or []
+        for kind in ("Accepted", "ResolvedRefs"):
+            if not _true(conditions, kind):
+                return f"HTTPRoute {name}: {kind} is not True"
+    return None
+
+
+class KubeSignallingEntry(Check):
+    name = "kube-signalling-entry"
+    title = "Public HTTPS signalling entry programmed, routes accepted, every region imported"
+    layer = "cluster"
+    needs = frozenset({"kube"})
+
+    async def run_region(self, ctx: CheckContext, region: RegionEndpoints) -> list[CheckResult]:
+        if not isinstance(ctx.target, KubeTarget):
+            return [skip(self.name, region.name, "not a kube target")]
+        fleet = ctx.target.fleet
+        entry = fleet.signalling
+        if entry is None:
+            return [skip(self.name, region.name, "the fleet has no signalling entry")]
+        if region.name != entry.config_region:
+            return [skip(self.name, region.name, f"the entry lives in {entry.config_region}")]
+        client = await ctx.target.kube_client(region.name)
+        ns = fleet.namespace
+        gateway = await client.get(GATEWAY_API, "Gateway", fleet.signalling_gateway(), ns)
+        problems = [gateway_problem(fleet.signalling_gateway(), gateway)]
+        for name in fleet.signalling_routes():
+            problems.append(
+                route_problem(name, await client.get(GATEWAY_API, "HTTPRoute", name, ns))
+            )
+        missing = []
+        for other in fleet.region_names:
+            name = f"{other}-broadcaster"
+            if await client.get("net.gke.io/v1", "ServiceImport", name, ns) is None:
+                missing.append(f"ServiceImport {name} missing (region {other})")
+        found = [problem for problem in problems if problem]
+        hint = (
+            f"kubectl -n {ns} describe gateway {fleet.signalling_gateway()}; "
+            "gcloud container fleet ingress describe (the config membership)"
+        )
+        if found:
+            return [fail(self.name, region.name, "; ".join(found + missing), hint=hint)]
+        if missing:  # a region not deployed yet, or MCS still importing: no backend there
+            return [warn(self.name, region.name, "; ".join(missing), hint=hint)]
+        address = str(((gateway or {}).get("status") or {}).get("addresses", [{}])[0].get("value"))
+        return [
+            ok(
+                self.name,
+                region.name,
+                f"https://{entry.host} -> {len(fleet.region_names)} regions at {address}",
+                address=address,
+            )
+        ]
