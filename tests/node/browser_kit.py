@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import json
 import subprocess
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -227,3 +229,29 @@ async function view(url, name) {
                                    ice: pc.iceConnectionState});
 }
 </script></body></html>"""
+
+
+@contextlib.asynccontextmanager
+async def page_browser(profile: Path, hosts: tuple[str, ...]) -> AsyncIterator[Browser]:
+    """PAGE served from 127.0.0.1 (a secure context for getUserMedia), open in headless
+    Chromium that may reach `hosts` too; both stopped afterwards."""
+    from aiohttp import web
+
+    app = web.Application()
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=PAGE, content_type="text/html")
+
+    app.router.add_get("/", page)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    chromium = Browser(profile, ("127.0.0.1", *hosts))
+    try:
+        await chromium.start(f"http://127.0.0.1:{port}/")
+        yield chromium
+    finally:
+        await chromium.stop()
+        await runner.cleanup()

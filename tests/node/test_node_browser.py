@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from browser_kit import CHROMIUM, PAGE, Browser
+from browser_kit import CHROMIUM, Browser, page_browser
 from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory, wait_for
 
 pytestmark = [
@@ -25,25 +24,8 @@ NODE_ADDRESSES = ("127.0.0.101", "127.0.0.102")
 
 @pytest.fixture
 async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
-    """A page served from 127.0.0.1 (a secure context for getUserMedia) in headless Chromium."""
-    app = web.Application()
-
-    async def page(request: web.Request) -> web.Response:
-        return web.Response(text=PAGE, content_type="text/html")
-
-    app.router.add_get("/", page)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    chromium = Browser(tmp_path / "profile", ("127.0.0.1", *NODE_ADDRESSES))
-    try:
-        await chromium.start(f"http://127.0.0.1:{port}/")
+    async with page_browser(tmp_path / "profile", NODE_ADDRESSES) as chromium:
         yield chromium
-    finally:
-        await chromium.stop()
-        await runner.cleanup()
 
 
 async def test_browser_publishes_and_late_browser_viewers_start_on_a_keyframe(

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
-from browser_kit import CHROMIUM, PAGE, Browser
+from browser_kit import CHROMIUM, Browser, page_browser
 from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory, NodeProcess, until, wait_for
 
 from bcastctl.whip.client import ClientSession, publish, view
@@ -90,24 +89,8 @@ async def test_a_viewer_in_another_region_keeps_its_session_across_publisher_rec
 
 @pytest.fixture
 async def browser(tmp_path: Path) -> AsyncIterator[Browser]:
-    app = web.Application()
-
-    async def page(request: web.Request) -> web.Response:
-        return web.Response(text=PAGE, content_type="text/html")
-
-    app.router.add_get("/", page)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    chromium = Browser(tmp_path / "profile", ("127.0.0.1", *ADDRESSES))
-    try:
-        await chromium.start(f"http://127.0.0.1:{port}/")
+    async with page_browser(tmp_path / "profile", ADDRESSES) as chromium:
         yield chromium
-    finally:
-        await chromium.stop()
-        await runner.cleanup()
 
 
 INBOUND = """(async () => {

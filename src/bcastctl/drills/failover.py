@@ -56,6 +56,8 @@ class FailoverOptions:
     ready_timeout_s: float = 30.0  # publishing, viewers playing, the lab healed
     steps: tuple[str, ...] = STEPS
     on_step: Callable[[str], None] = lambda text: None  # progress, one line per event
+    # each step's per-viewer outcomes, for callers that want more than the report (bench/)
+    on_outcomes: Callable[[str, list[ViewerOutcome]], None] = lambda step, outcomes: None
 
     def validate(self) -> None:
         unknown = [step for step in self.steps if step not in STEPS]
@@ -191,6 +193,7 @@ async def _step(drill: Drill, step: str) -> CheckResult:
         settled = now - fault_at >= options.settle_s and all(o.playing for o in outcomes)
         if settled or now - fault_at > options.step_timeout_s:
             break
+    options.on_outcomes(step, outcomes)
     options.on_step(f"{step}: healing {what}")
     await heal()
     return _result(step, what, outcomes, options.max_recovery_s)

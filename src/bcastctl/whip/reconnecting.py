@@ -77,6 +77,13 @@ def _unusable(error: BcastError) -> str:
     return "node does not answer"
 
 
+def _arrived(moves: list[Move], candidate: Candidate) -> None:
+    """The last move, if still open, ends on `candidate` now."""
+    if moves and moves[-1].to_node is None:
+        moves[-1].to_node = candidate.name
+        moves[-1].connected_at = time.monotonic()
+
+
 def backoff_s(attempt: int) -> float:
     return 0.0 if attempt == 0 else min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (attempt - 1))
 
@@ -162,9 +169,7 @@ class ReconnectingViewer:
                     self._avoid[candidate.url] = time.monotonic() + AVOID_S
                     continue
                 self.node = candidate
-                if self.moves and reason is not None:
-                    self.moves[-1].to_node = candidate.name
-                    self.moves[-1].connected_at = time.monotonic()
+                _arrived(self.moves, candidate)
                 return session
             failures = 0 if missing else failures + 1
             await asyncio.sleep(MISSING_RETRY_S if missing else backoff_s(failures))
@@ -264,9 +269,7 @@ class ReconnectingPublisher:
                 except BcastError:
                     continue
                 self.node = candidate
-                if self.moves:
-                    self.moves[-1].to_node = candidate.name
-                    self.moves[-1].connected_at = time.monotonic()
+                _arrived(self.moves, candidate)
                 return session
             failures = 0 if conflict else failures + 1
             await asyncio.sleep(MISSING_RETRY_S if conflict else backoff_s(failures))
