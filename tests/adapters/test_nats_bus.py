@@ -19,6 +19,8 @@ import pytest
 from bcastctl.adapters.nats_bus import BusMessage, NatsBus
 from nats_testkit import NATS_SERVER, free_port, wait_for
 
+pytestmark = pytest.mark.slow  # starts NATS servers, nodes or a lab
+
 
 @pytest.fixture
 def nats_url(tmp_path: Path) -> Iterator[str]:

@@ -23,6 +23,8 @@ from fakes.clusters import ClusterSet, cluster_set
 from fakes.fleets import fleet_document, seed_secrets
 from fakes.kube_api import Workloads
 
+pytestmark = pytest.mark.slow  # starts NATS servers, nodes or a lab
+
 NAMES = ["a", "b", "c"]
 SELECT = ["^kube-", "^nats-gateways$"]
 

@@ -18,6 +18,8 @@ from bcastctl.errors import ExitCode
 from bcastctl.targets.base import Endpoint, RegionEndpoints
 from bcastctl.targets.lab import LabTarget
 
+pytestmark = pytest.mark.slow  # starts NATS servers, nodes or a lab
+
 
 @pytest.fixture
 def nats_regions(tmp_path: Path) -> Iterator[NatsRegions]:

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from dnslib import RCODE, DNSRecord
 
+pytestmark = pytest.mark.slow  # starts NATS servers, nodes or a lab
+
 NS = "broadcaster"
 
 

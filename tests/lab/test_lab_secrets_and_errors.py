@@ -18,6 +18,8 @@ from bcastctl.targets.lab_state import (
     load_lab_state,
 )
 
+pytestmark = pytest.mark.slow  # starts NATS servers, nodes or a lab
+
 
 def _secret_values(lab_dir: Path) -> list[str]:
     return list(load_lab_secrets(load_lab_state(lab_dir)).as_plain().values())

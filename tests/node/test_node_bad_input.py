@@ -11,6 +11,8 @@ from bcastctl.whip.client import publish
 from bcastctl.whip.signalling import HttpSignalling
 from bcastctl.whip.synthetic import SyntheticVideo
 
+pytestmark = pytest.mark.slow  # starts NATS servers, nodes or a lab
+
 
 async def test_bad_requests_get_a_reason_and_the_node_keeps_serving(
     super_cluster: list[NatsServer], start_node: NodeFactory, http: aiohttp.ClientSession

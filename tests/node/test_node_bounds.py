@@ -25,6 +25,8 @@ from bcastctl.node.http_errors import problem_middleware
 from bcastctl.node.signalling import BODY_READ_TIMEOUT_S, cors
 from bcastctl.protocol import rtt_subject
 
+pytestmark = pytest.mark.slow  # starts NATS servers, nodes or a lab
+
 
 async def test_a_stalled_upload_is_released_with_408(
     super_cluster: list[NatsServer], start_node: NodeFactory

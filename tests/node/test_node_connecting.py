@@ -21,6 +21,8 @@ from bcastctl.whip.client import publish, view
 from bcastctl.whip.signalling import HttpSignalling
 from bcastctl.whip.synthetic import SyntheticVideo
 
+pytestmark = pytest.mark.slow  # starts NATS servers, nodes or a lab
+
 DEADLINE_S = 2.0
 FLOOD_ADDRESS = "127.0.0.60"  # the flooding client's source address
 

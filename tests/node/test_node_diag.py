@@ -10,6 +10,8 @@ from dnslib import QTYPE, RCODE, RR, A
 from dnslib.server import BaseResolver, DNSServer
 from node_testkit import NatsServer, NodeFactory, free_port, http_json, http_text
 
+pytestmark = pytest.mark.slow  # starts NATS servers, nodes or a lab
+
 ZONE = {"us-east5-nats-gateway.broadcaster.svc.clusterset.local.": ["10.1.0.7", "10.1.0.8"]}
 
 

@@ -1,11 +1,22 @@
-"""Fan-out: viewers start on a keyframe (cached when recent), keyframe requests are limited."""
+"""Fan-out: viewers start on a keyframe (cached when recent), keyframe requests are limited.
+
+Timers run on a ManualClock: the rate limit and the retries are asserted exactly, not
+against wall-clock sleeps.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 
-from bcastctl.node.fanout import JOIN_FROM_CACHE_MAX_FRAMES, Fanout
+from clock_kit import ManualClock
+
+from bcastctl.node.fanout import (
+    JOIN_FROM_CACHE_MAX_FRAMES,
+    KEYFRAME_MIN_INTERVAL_S,
+    KEYFRAME_RETRY_S,
+    Fanout,
+)
 from bcastctl.node.frames import EncodedFrame
 from bcastctl.node.metrics import Metrics
 
@@ -17,7 +28,8 @@ def vp8(timestamp: int, key: bool) -> EncodedFrame:
 
 async def test_a_joiner_starts_from_a_recent_keyframe_without_asking_for_one() -> None:
     requests: list[int] = []
-    fanout = Fanout("s", "video", "video/VP8", Metrics(), lambda: requests.append(1))
+    clock = ManualClock()
+    fanout = Fanout("s", "video", "video/VP8", Metrics(), lambda: requests.append(1), clock)
     first = fanout.add_viewer()
     assert requests == [1]  # nothing cached: the first viewer asks for a keyframe
     fanout.push(vp8(0, key=False))  # a delta frame before any keyframe is not forwarded
@@ -32,23 +44,29 @@ async def test_a_joiner_starts_from_a_recent_keyframe_without_asking_for_one() -
     for index in range(JOIN_FROM_CACHE_MAX_FRAMES):
         fanout.push(vp8(15000 + 3000 * index, key=False))
     fanout.add_viewer()  # the last keyframe is too old now: ask for a new one
-    await asyncio.sleep(0.45)  # past the rate limit: the request goes out
+    assert len(requests) == 1  # held back: the first request was just now
+    clock.advance(KEYFRAME_MIN_INTERVAL_S)  # the end of the rate limit: the request goes out
     assert len(requests) == 2
     fanout.close()
 
 
 async def test_keyframe_requests_are_rate_limited_and_retried_while_a_viewer_waits() -> None:
+    clock = ManualClock()
     requests: list[float] = []
-    loop = asyncio.get_running_loop()
-    fanout = Fanout("s", "video", "video/VP8", Metrics(), lambda: requests.append(loop.time()))
+    metrics = Metrics()
+    fanout = Fanout("s", "video", "video/VP8", metrics, lambda: requests.append(clock.now()), clock)
+    start = clock.now()
     for _ in range(5):
         fanout.add_viewer()  # five joiners at once: one request now, the rest held back
-    assert len(requests) == 1
-    await asyncio.sleep(1.2)  # nobody got a keyframe: requests repeat, at most every 0.4 s
-    assert 2 <= len(requests) <= 4
-    assert all(b - a >= 0.39 for a, b in itertools.pairwise(requests))
-    fanout.push(vp8(0, key=True))
-    settled = len(requests)
-    await asyncio.sleep(0.7)
-    assert len(requests) <= settled + 1  # at most one already scheduled; then no more
+    assert requests == [start]
+    clock.advance(KEYFRAME_MIN_INTERVAL_S / 2)
+    fanout.add_viewer()  # inside the window: deferred to its end, not sent now
+    assert requests == [start]
+    clock.advance(1.2)  # nobody got a keyframe: requests repeat while viewers wait
+    # a retry (every 0.5 s) inside the window goes out when the window ends
+    assert [round(at - start, 3) for at in requests] == [0.0, 0.4, 0.8, 1.2]
+    assert all(b - a >= KEYFRAME_MIN_INTERVAL_S - 1e-9 for a, b in itertools.pairwise(requests))
+    fanout.push(vp8(0, key=True))  # everyone starts: the retries stop
+    clock.advance(10 * KEYFRAME_RETRY_S)
+    assert len(requests) == 4
     fanout.close()

@@ -21,6 +21,8 @@ from bcastctl.whip.signalling import HttpSignalling
 from bcastctl.whip.synthetic import SyntheticVideo
 from nats_testkit import free_udp_range
 
+pytestmark = pytest.mark.slow  # starts NATS servers, nodes or a lab
+
 ADDRESS = "127.0.0.64"
 CANDIDATE = re.compile(r"a=candidate:\S+ \d+ udp \d+ (\S+) (\d+) typ host", re.IGNORECASE)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from node_testkit import SECRET, NatsServer, NodeFactory, http_json, wait_for
+
+pytestmark = pytest.mark.slow  # starts NATS servers, nodes or a lab
 
 
 def test_nodes_in_two_regions_see_each_other_and_become_ready(

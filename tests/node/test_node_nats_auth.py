@@ -19,6 +19,8 @@ from bcastctl.whip.signalling import HttpSignalling
 from bcastctl.whip.synthetic import SyntheticVideo
 from nats_testkit import RENDERED_PASSWORDS, RenderedServer, rendered_fleet, start_rendered_fabric
 
+pytestmark = pytest.mark.slow  # starts NATS servers, nodes or a lab
+
 FLEET = rendered_fleet("testfleet")  # the node tests' fleet name
 NODE_PASSWORD = RENDERED_PASSWORDS["NATS_NODE_PASSWORD"]
 

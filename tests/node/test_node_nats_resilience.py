@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from node_testkit import NatsServer, NodeFactory, http_json, stop_process, wait_for
 
 from nats_testkit import free_port
+
+pytestmark = pytest.mark.slow  # starts NATS servers, nodes or a lab
 
 
 def nats_connected(node_admin: str) -> bool:

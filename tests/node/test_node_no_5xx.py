@@ -19,6 +19,8 @@ from bcastctl.whip.client import publish
 from bcastctl.whip.signalling import HttpSignalling
 from bcastctl.whip.synthetic import SyntheticVideo
 
+pytestmark = pytest.mark.slow  # starts NATS servers, nodes or a lab
+
 
 def only_codecs(sdp: str, names: dict[str, str]) -> str:
     """The offer with its video codecs renamed (e.g. VP8 -> VP9): what a browser offering

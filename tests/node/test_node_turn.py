@@ -7,9 +7,12 @@ import hashlib
 import hmac
 import time
 
+import pytest
 from node_testkit import TURN_SECRET, NatsServer, NodeFactory, http_json
 
 from bcastctl.adapters.turn import allocate
+
+pytestmark = pytest.mark.slow  # starts NATS servers, nodes or a lab
 
 
 def turn_env(host: str, port: int, secret: str) -> dict[str, str]:

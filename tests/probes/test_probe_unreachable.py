@@ -12,6 +12,8 @@ from bcastctl.errors import ExitCode
 from bcastctl.probes.rtt import RttOptions, probe_rtt
 from bcastctl.targets.lab import LabTarget
 
+pytestmark = pytest.mark.slow  # starts NATS servers
+
 
 @pytest.fixture
 def nats_only(tmp_path: Path) -> Iterator[NatsRegions]:

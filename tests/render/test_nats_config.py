@@ -35,6 +35,8 @@ from nats_testkit import (
     wait_for,
 )
 
+pytestmark = pytest.mark.slow  # starts NATS servers
+
 PASSWORDS = RENDERED_PASSWORDS
 FLEET = rendered_fleet()
 

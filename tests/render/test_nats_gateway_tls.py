@@ -35,7 +35,10 @@ from nats_testkit import (
 OPENSSL = shutil.which("openssl")
 # inbound gateway connections come from an ephemeral port of 127.0.0.1 (outbound: the peer)
 INBOUND_TLS_ERROR = re.compile(r"127\.0\.0\.1:\d+ - gid:\d+ - TLS gateway handshake error")
-pytestmark = pytest.mark.skipif(OPENSSL is None, reason="openssl is not installed")
+pytestmark = [
+    pytest.mark.skipif(OPENSSL is None, reason="openssl is not installed"),
+    pytest.mark.slow,  # starts NATS servers
+]
 
 
 def with_tls(fleet: Fleet) -> Fleet:

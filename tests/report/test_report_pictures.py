@@ -29,6 +29,8 @@ from bcastctl.report.checks_html import write_checks_page
 from bcastctl.report.probe_export import export_report
 from bcastctl.report.svg import rtt_fill
 
+pytestmark = pytest.mark.slow  # starts a browser (Chromium)
+
 A, B, C = "us-east5", "europe-west9", "asia-southeast1"
 GEO = {A: Geo(lat=39.96, lon=-83.0), B: Geo(lat=48.86, lon=2.35), C: Geo(lat=1.35, lon=103.82)}
 RTT = {(A, B): 84.0, (B, A): 85.0, (B, C): 160.0, (C, B): 161.0}  # A<->C: cut, all lost

@@ -16,6 +16,8 @@ from bcastctl.targets.base import Endpoint, get_json, http_get
 from bcastctl.targets.lab import LabTarget
 from bcastctl.targets.lab_state import DelayLinkState
 
+pytestmark = pytest.mark.slow  # starts NATS servers
+
 
 @pytest.fixture
 def nats_regions(tmp_path: Path) -> Iterator[NatsRegions]:

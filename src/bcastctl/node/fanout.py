@@ -22,6 +22,7 @@ from typing import Any
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from bcastctl.node import aiortc_hook
+from bcastctl.node.clock import Clock, LoopClock, Timer
 from bcastctl.node.frames import EncodedFrame
 from bcastctl.node.metrics import Metrics
 
@@ -44,28 +45,30 @@ class KeyframeLimiter:
         self,
         send: Callable[[], None],
         metrics: Metrics,
+        clock: Clock,
         interval_s: float = KEYFRAME_MIN_INTERVAL_S,
     ) -> None:
         self._send = send
         self._metrics = metrics
+        self._clock = clock
         self._interval_s = interval_s
         self._last = -1e9
-        self._pending: asyncio.TimerHandle | None = None
+        self._pending: Timer | None = None
 
     def request(self) -> None:
-        now = time.monotonic()
+        now = self._clock.now()
         wait = self._last + self._interval_s - now
         if wait <= 0:
             self._fire()
         elif self._pending is None:
             self._metrics.inc("keyframe_requests_limited_total")
-            self._pending = asyncio.get_running_loop().call_later(wait, self._fire)
+            self._pending = self._clock.call_later(wait, self._fire)
         else:
             self._metrics.inc("keyframe_requests_limited_total")
 
     def _fire(self) -> None:
         self._pending = None
-        self._last = time.monotonic()
+        self._last = self._clock.now()
         self._metrics.inc("keyframe_requests_total")
         self._send()
 
@@ -216,15 +219,17 @@ class Fanout:
         mime: str,
         metrics: Metrics,
         send_keyframe_request: Callable[[], None],
+        clock: Clock | None = None,
     ) -> None:
         self.stream = stream
         self.kind = kind
         self.mime = mime
         self._metrics = metrics
-        self._limiter = KeyframeLimiter(send_keyframe_request, metrics)
+        self._clock = clock or LoopClock()
+        self._limiter = KeyframeLimiter(send_keyframe_request, metrics, self._clock)
         self.viewers: set[ForwardTrack] = set()
         self.on_empty: Callable[[], None] = lambda: None
-        self._retry: asyncio.TimerHandle | None = None
+        self._retry: Timer | None = None
         self._since_keyframe: list[EncodedFrame] = []  # the current GOP while it is short
         self._packer: Any = None  # aiortc's packetizer, shared by the direct senders
         self._rebase = TimestampRebase()
@@ -274,9 +279,8 @@ class Fanout:
 
     def schedule_keyframe_retry(self) -> None:
         if self._retry is None:
-            with contextlib.suppress(RuntimeError):
-                loop = asyncio.get_running_loop()
-                self._retry = loop.call_later(KEYFRAME_RETRY_S, self._retry_if_waiting)
+            with contextlib.suppress(RuntimeError):  # no running loop: shutting down
+                self._retry = self._clock.call_later(KEYFRAME_RETRY_S, self._retry_if_waiting)
 
     def _retry_if_waiting(self) -> None:
         self._retry = None
