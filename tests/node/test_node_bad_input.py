@@ -4,6 +4,7 @@ keeps serving (a publish right after succeeds)."""
 from __future__ import annotations
 
 import aiohttp
+import pytest
 from http_kit import offer, post
 from node_testkit import SECRET, WHIP_TOKEN, NatsServer, NodeFactory, NodeProcess
 

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 
 import aiohttp
+import pytest
 from http_kit import offer
 from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory, wait_for
 

@@ -13,6 +13,7 @@ import asyncio
 import re
 
 import aiohttp
+import pytest
 from http_kit import offer, post
 from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory, wait_for
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 import aiohttp
+import pytest
 from http_kit import offer, post, raw_request
 from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory
 
