@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from prometheus_kit import Series, scrape
 
 from bcastctl.deploy.rollout import DeployOptions, deploy
@@ -21,6 +22,8 @@ from bcastctl.fleet import parse_fleet
 from fakes.clusters import cluster_set
 from fakes.fleets import REGIONS, fleet_document, seed_secrets, write_fleet
 from nats_testkit import free_port
+
+pytestmark = pytest.mark.slow  # runs `bcastctl monitor` for rounds on a 2 s interval
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -36,9 +36,12 @@ from bcastctl.whip.synthetic import SyntheticVideo
 DATA = Path(__file__).parent / "data"
 # aiortc in the live publisher's thread draws from `random` while hypothesis generates in
 # this one; hypothesis notices and warns, but the examples do not depend on it.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Do not use the `random` module:hypothesis.errors.HypothesisDeprecationWarning"
-)
+pytestmark = [
+    pytest.mark.filterwarnings(
+        "ignore:Do not use the `random` module:hypothesis.errors.HypothesisDeprecationWarning"
+    ),
+    pytest.mark.slow,  # starts NATS servers and a node
+]
 ODD_TOKENS = [
     "0", "-1", "65536", "4294967296", "99999999999999999999", "", " ", "x", "0x10", "1e9",
     "VP9/90000", "AV1/90000", "H265/90000", "VP8/0", "H264/-5", "opus/0/2", "opus/48000/x",
