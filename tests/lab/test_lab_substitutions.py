@@ -122,3 +122,31 @@ def test_the_lab_config_of_every_region_is_valid_for_nats_server(tmp_path: Path)
             f'"nats://{link.listen_host}:{link.listen_port}"' for link in region.links
         )
     assert fleet.region_names == [region.name for region in plan.regions]
+
+
+def test_node_environment_is_the_rendered_one_plus_the_listed_substitutions(
+    tmp_path: Path,
+) -> None:
+    fleet, objects, plan = _plan()
+    services = substitutions.LabServices(
+        dns="127.231.0.53:5353", turn_urls=[], port_offset=0, expected_nodes=6
+    )
+    spec = substitutions.node_process(
+        objects[0], plan.regions[0], 1, services, fleet.namespace, tmp_path
+    )
+    node = plan.regions[0].nodes[1]
+    rendered = {
+        e["name"]: e.get("value") for e in objects[0].workload("broadcaster").container["env"]
+    }
+    changed = {d.where.rsplit(" ", 1)[1]: d.lab for d in spec.differences if " env " in d.where}
+    for name, value in rendered.items():
+        if value is not None and name not in changed:
+            assert spec.env[name] == value  # as rendered
+    assert spec.env["BCAST_NODE_NAME"] == node.name == "us-east5-broadcaster-1"  # fieldRef
+    assert spec.env["BCAST_ADVERTISE_ADDRESS"] == spec.env["BCAST_BIND_ADDRESS"] == node.address
+    assert spec.env["BCAST_NATS_URL"] == f"nats://{plan.regions[0].host}:4222"
+    assert spec.env["BCAST_EXPECTED_NODES"] == "6"
+    assert set(changed) >= {"BCAST_NATS_URL", "BCAST_BIND_ADDRESS", "BCAST_EXPECTED_NODES"}
+    # secrets stay references, filled only in the process's environment at start
+    assert spec.secret_env["BCAST_WHIP_TOKEN"] == f"{fleet.secrets.whip_token}/secret"
+    assert not any("secret" in value for value in spec.env.values())

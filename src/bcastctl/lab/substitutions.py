@@ -339,6 +339,11 @@ def node_process(
             lab.dns,
             "cluster DNS -> the lab DNS server (clusterset names)",
         ),
+        NodeSettings.expected_nodes.env: (
+            str(lab.expected_nodes),
+            "ready once every lab node is seen, not after one peer-timeout window (the lab "
+            "knows every pod; in production a region may be down, so render leaves it unset)",
+        ),
     }
     for var, (new, why) in replace.items():
         old = spec.env.get(var, "(not set)")
