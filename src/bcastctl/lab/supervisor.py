@@ -18,7 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict
 
 from bcastctl.errors import OperationFailed
 from bcastctl.fleet import Fleet
@@ -29,14 +28,13 @@ from bcastctl.lab.linkctl import link_request
 from bcastctl.lab.pods import ProcessSpec
 from bcastctl.lab.teardown import find_running, stop_lab_processes
 from bcastctl.lab.workloads import lab_processes, load_objects
+from bcastctl.model import FrozenModel
 from bcastctl.targets.lab_state import LabSecrets, LabState, save_lab_state, write_lab_secrets
 
 Progress = Callable[[str], None]
 
 
-class LabUpResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class LabUpResult(FrozenModel):
     state: LabState
     already_running: bool
     skipped_prefixes: list[str] = []
