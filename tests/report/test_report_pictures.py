@@ -23,7 +23,7 @@ from bcastctl.checks.base import CheckResult, fail, ok
 from bcastctl.checks.nats_gateways import NAME, GatewayPair
 from bcastctl.checks.report import CheckReport, RootCause, Summary
 from bcastctl.fleet import Geo
-from bcastctl.probes.model import Election, PairRtt, RttReport
+from bcastctl.probes.model import ClientRtt, Election, PairRtt, RttReport
 from bcastctl.probes.stats import summarize
 from bcastctl.report.checks_html import write_checks_page
 from bcastctl.report.probe_export import export_report
@@ -34,6 +34,11 @@ pytestmark = pytest.mark.slow  # starts a browser (Chromium)
 A, B, C = "us-east5", "europe-west9", "asia-southeast1"
 GEO = {A: Geo(lat=39.96, lon=-83.0), B: Geo(lat=48.86, lon=2.35), C: Geo(lat=1.35, lon=103.82)}
 RTT = {(A, B): 84.0, (B, A): 85.0, (B, C): 160.0, (C, B): 161.0}  # A<->C: cut, all lost
+
+
+def client(region: str, ms: float) -> ClientRtt:
+    return ClientRtt(region=region, endpoint=f"http://{region}", stun=None, stun_address=None,
+                     http=summarize([ms, ms], 0))  # fmt: skip
 
 
 def rtt_report() -> RttReport:
@@ -57,8 +62,10 @@ def rtt_report() -> RttReport:
             )
     return RttReport(
         target="lab", fleet="pictures", regions=[A, B, C], samples=3, interval_ms=100,
-        pairs=pairs, client=[], election=Election(winner=None, metric="http", mean_ms={},
-        why_not={}), max_rtt_ms=150, over_max=[f"{B}->{C}", f"{C}->{B}", f"{A}->{C}", f"{C}->{A}"],
+        pairs=pairs, client=[client(A, 12.0), client(B, 95.0)],
+        election=Election(winner=A, metric="http", mean_ms={A: 12.0, B: 95.0},
+                          why_not={B: "mean 95.0 ms > 12.0 ms"}), max_rtt_ms=150,
+        over_max=[f"{B}->{C}", f"{C}->{B}", f"{A}->{C}", f"{C}->{A}"],
         unreachable_regions={}, duration_s=1.0, exit_code=1,
     )  # fmt: skip
 
@@ -116,6 +123,9 @@ async def test_probe_page_in_chromium_shows_coloured_heatmap_and_map(tmp_path: P
             " [[g.dataset.a, g.dataset.b].sort().join('|'), {state: g.dataset.state,"
             " stroke: g.querySelector('line').getAttribute('stroke')}]))"
         )
+        verdicts = await browser.evaluate(
+            "[...document.querySelectorAll('td.ok')].map(td => td.textContent)"
+        )
         requests = await browser.evaluate(
             "performance.getEntriesByType('resource').map(e => e.name)"
         )
@@ -138,6 +148,7 @@ async def test_probe_page_in_chromium_shows_coloured_heatmap_and_map(tmp_path: P
     assert links["|".join(sorted((A, C)))]["state"] == "down"
     assert links["|".join(sorted((A, B)))]["stroke"] == rtt_fill(85.0)
     assert requests == []  # nothing fetched: the file is self-contained
+    assert verdicts == ["elected"]  # the client's view: one region elected
 
 
 def connected(scope: str, rtt_ms: float) -> CheckResult:

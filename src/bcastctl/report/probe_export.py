@@ -8,13 +8,14 @@ pictures; the HTML page adds the pair statistics and the client's view. Both ope
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bcastctl.errors import UsageError
 from bcastctl.fleet import Geo
-from bcastctl.probes.model import PairRtt, RttReport
-from bcastctl.report.html_page import Page, write_file
+from bcastctl.probes.model import ClientRtt, Election, PairRtt, RttReport
+from bcastctl.report.html_page import Page, Row, write_file
 from bcastctl.report.svg import Cell, Link, Place, fleet_map, heatmap, stack, to_text
 
 SUFFIXES = (".svg", ".html", ".htm")
@@ -60,56 +61,53 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
 
 
+def _pictures(report: RttReport, geo: Mapping[str, Geo]) -> list[ET.Element]:
+    every = [*report.regions, *report.unreachable_regions]
+    return [
+        heatmap(report.regions, _cells(report), "RTT p50 ms, node to node over NATS"),
+        fleet_map(places(every, geo), _links(report), "Regions and links (p50 RTT)"),
+    ]
+
+
+def _pair_row(pair: PairRtt) -> Row:
+    s = pair.stats
+    numbers = (s.min_ms, s.p50_ms, s.p95_ms, s.p99_ms, s.max_ms, s.jitter_ms)
+    return [
+        pair.name,
+        *((_fmt(value), "num") for value in numbers),
+        (f"{s.loss_pct:g}%", "num"),
+        (_fmt(pair.gateway_rtt_ms), "num"),
+        pair.error or "",
+    ]
+
+
+def _client_row(client: ClientRtt, election: Election) -> Row:
+    verdict = ("elected", "ok") if client.region == election.winner else None
+    return [
+        client.region,
+        (_fmt(client.http.mean_ms), "num"),
+        (_fmt(client.stun.mean_ms if client.stun else None), "num"),
+        verdict or election.why_not.get(client.region, ""),
+    ]
+
+
 def _page(report: RttReport, geo: Mapping[str, Geo], title: str) -> Page:
     page = Page(title)
     page.paragraph(
         f"target {report.target}, {report.samples} samples per pair, "
         f"{report.interval_ms:g} ms apart, {report.duration_s:.1f} s"
     )
-    every = [*report.regions, *report.unreachable_regions]
-    page.pictures(
-        heatmap(report.regions, _cells(report), "RTT p50 ms, node to node over NATS"),
-        fleet_map(places(every, geo), _links(report), "Regions and links (p50 RTT)"),
-    )
+    page.pictures(*_pictures(report, geo))
     page.heading("Pairs")
     page.table(
         ["pair", "min", "p50", "p95", "p99", "max", "jitter", "loss", "gateway RTT", "error"],
-        [
-            [
-                p.name,
-                *(
-                    (_fmt(v), "num")
-                    for v in (
-                        p.stats.min_ms,
-                        p.stats.p50_ms,
-                        p.stats.p95_ms,
-                        p.stats.p99_ms,
-                        p.stats.max_ms,
-                        p.stats.jitter_ms,
-                    )
-                ),
-                (f"{p.stats.loss_pct:g}%", "num"),
-                (_fmt(p.gateway_rtt_ms), "num"),
-                p.error or "",
-            ]
-            for p in report.pairs
-        ],
+        [_pair_row(pair) for pair in report.pairs],
     )
     if report.client:
         page.heading(f"From here (a client elects by mean {report.election.metric.upper()} RTT)")
         page.table(
             ["region", "HTTP mean ms", "STUN mean ms", "election"],
-            [
-                [
-                    c.region,
-                    (_fmt(c.http.mean_ms), "num"),
-                    (_fmt(c.stun.mean_ms if c.stun else None), "num"),
-                    ("elected", "ok")
-                    if c.region == report.election.winner
-                    else report.election.why_not.get(c.region, ""),
-                ]
-                for c in report.client
-            ],
+            [_client_row(client, report.election) for client in report.client],
         )
     if report.max_rtt_ms is not None:
         over = ", ".join(report.over_max)
@@ -129,14 +127,6 @@ def export_report(report: RttReport, path: Path, geo: Mapping[str, Geo]) -> None
     check_export_path(path)
     title = f"bcastctl probe rtt: {report.fleet}"
     if path.suffix.lower() == ".svg":
-        every = [*report.regions, *report.unreachable_regions]
-        picture = stack(
-            [
-                heatmap(report.regions, _cells(report), "RTT p50 ms, node to node over NATS"),
-                fleet_map(places(every, geo), _links(report), "Regions and links (p50 RTT)"),
-            ],
-            title,
-        )
-        write_file(path, to_text(picture), "--export")
+        write_file(path, to_text(stack(_pictures(report, geo), title)), "--export")
     else:
         _page(report, geo, title).write(path, "--export")
