@@ -26,22 +26,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PY = [sys.executable]
 BCASTCTL = [sys.executable, "-m", "bcastctl"]
-HELP_COMMANDS = [
-    [],
-    ["render"],
-    ["verify"],
-    ["verify", "mesh"],
-    ["probe", "rtt"],
-    ["lab"],
-    ["lab", "up"],
-    ["lab", "fault", "cut-link"],
-    ["deploy"],
-    ["rollback"],
-    ["status"],
-    ["clusters", "discover"],
-    ["dns", "plan"],
-    ["node", "serve"],
-]
+
+
+def every_command() -> list[list[str]]:
+    """The root and every command under it (groups too), as argv prefixes."""
+    import click
+
+    from bcastctl.cli.main import app
+
+    def walk(group: click.Group, path: list[str]) -> list[list[str]]:
+        found = [path]
+        context = click.Context(group)
+        for name in group.list_commands(context):
+            command = group.get_command(context, name)
+            if isinstance(command, click.Group):
+                found += walk(command, [*path, name])
+            elif command is not None:
+                found.append([*path, name])
+        return found
+
+    return walk(app, [])
+
+
 HELP_LIMIT = 6.0
 
 
@@ -79,7 +85,7 @@ def main() -> None:
     commands: dict[str, tuple[list[str], float | None]] = {
         "python -c pass": ([*PY, "-c", "pass"], None)
     }
-    for command in HELP_COMMANDS:
+    for command in every_command():
         commands[" ".join(["bcastctl", *command, "--help"])] = (
             [*BCASTCTL, *command, "--help"],
             HELP_LIMIT,

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bcastctl.cli.context import CliContext, OutputFormat, get
+
+if TYPE_CHECKING:
+    pass
 
 
 class GlobalOption:
@@ -62,7 +64,7 @@ class _GlobalCopy(click.Option):
     """A global option's copy on a group or command below the root (listed apart in help)."""
 
 
-def _set_fleet(cli: CliContext, value: Path) -> None:
+def _set_fleet(cli: CliContext, value: str) -> None:
     cli.use_fleet(value)
 
 
@@ -87,8 +89,8 @@ GLOBAL_OPTIONS = (
     GlobalOption(
         ("--fleet", "-f", "fleet"),
         {
-            "type": click.Path(path_type=Path),
-            "default": Path("fleet.yaml"),
+            "type": click.Path(),  # a str here; CliContext.fleet_path makes the Path
+            "default": "fleet.yaml",
             "envvar": "BCASTCTL_FLEET",
             "show_envvar": True,
             "show_default": True,

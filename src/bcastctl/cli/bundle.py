@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bcastctl.cli import context
 from bcastctl.cli.base import Command
+from bcastctl.cli.context import PathType
 from bcastctl.cli.options import duration_option, open_target, state_dir_option, target_option
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 BUNDLE_EPILOG = (
     "Exit codes: 0 written (unreachable regions and parts are recorded inside), 2 usage, "
@@ -24,7 +28,7 @@ ANALYZE_EPILOG = (
 @state_dir_option
 @duration_option("--since", help="Logs and events since.", default="1h", positive=True)
 @click.option(
-    "--file", "-f", "out", type=click.Path(path_type=Path),
+    "--file", "-f", "out", type=PathType(),
     help="The archive [default: bcastctl-bundle-<time>.tar.gz].",
 )  # fmt: skip
 @duration_option("--timeout", help="Deadline of one request or check.", default="10s",
@@ -45,6 +49,7 @@ def bundle(
     """
     import asyncio
     import time
+    from pathlib import Path
 
     from bcastctl.bundle.collect import BundleOptions, collect_bundle_on
     from bcastctl.bundle.model import REPORT_KIND
@@ -61,7 +66,7 @@ def bundle(
 
 
 @click.command(cls=Command, epilog=ANALYZE_EPILOG)
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=PathType())
 @click.pass_context
 def analyze(ctx: click.Context, path: Path) -> int:
     """Re-run the root-cause analysis of a bundle (PATH, from `bcastctl bundle`) offline.

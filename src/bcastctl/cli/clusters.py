@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bcastctl.cli import context
 from bcastctl.cli.base import Group
+from bcastctl.cli.context import PathType
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @click.group(cls=Group)
@@ -17,9 +21,7 @@ def clusters() -> None:
 
 @clusters.command()
 @click.option("--project", "-p", required=True, help="GCP project.")
-@click.option(
-    "--write-fleet", type=click.Path(path_type=Path), help="Write (or update) this fleet file."
-)
+@click.option("--write-fleet", type=PathType(), help="Write (or update) this fleet file.")
 @click.pass_context
 def discover(ctx: click.Context, project: str, write_fleet: Path | None) -> int:
     """List a project's GKE clusters (no gcloud needed); optionally write a fleet file."""

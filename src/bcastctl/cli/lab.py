@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bcastctl.cli import context
 from bcastctl.cli.base import Group
 from bcastctl.cli.options import duration_option, state_dir_option
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @click.group(cls=Group)

@@ -7,7 +7,7 @@ Command modules import their heavy libraries inside the command body, so that
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +15,9 @@ from bcastctl import __version__
 from bcastctl.cli.base import GLOBAL_OPTIONS, LazyGroup
 from bcastctl.cli.context import CliContext, OutputFormat
 from bcastctl.errors import BcastError, ExitCode
+
+if TYPE_CHECKING:
+    pass
 
 EXIT_CODES_HELP = (
     "Global options are accepted before or after the command. "
@@ -46,8 +49,8 @@ def _version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
         ctx.exit()
 
 
-def _main(fleet: Path, output: str, verbose: int, quiet: bool, no_color: bool) -> None:
-    cli = CliContext(fleet_path=fleet, output=OutputFormat(output), no_color=no_color)
+def _main(fleet: str, output: str, verbose: int, quiet: bool, no_color: bool) -> None:
+    cli = CliContext(fleet, output=OutputFormat(output), no_color=no_color)
     cli.set_verbosity(-1 if quiet else verbose)
     click.get_current_context().obj = cli
 
@@ -87,7 +90,9 @@ def _fail(message: str, hint: str | None, code: int) -> int:
 def run(argv: list[str] | None = None) -> int:
     """Entry point: the one boundary that turns errors into a line and an exit code."""
     try:
-        result = app.main(args=argv, standalone_mode=False, prog_name="bcastctl")
+        result = app.main(
+            args=argv, standalone_mode=False, prog_name="bcastctl", terminal_width=_help_width()
+        )
     except BcastError as e:
         code = _fail(_escape(e.message), _escape(e.hint) if e.hint else None, e.exit_code)
     except click.ClickException as e:  # usage errors: bad option, missing argument
@@ -112,6 +117,23 @@ def run(argv: list[str] | None = None) -> int:
     if argv is None:
         sys.exit(int(code))
     return int(code)
+
+
+def _help_width() -> int:
+    """The width click gives help text (terminal columns, at most 80), found without
+    click's shutil.get_terminal_size: shutil loads bz2, lzma and zlib, a tenth of --help."""
+    import os
+
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return max(min(columns, 80) - 2, 50)
 
 
 def _escape(text: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,6 +11,9 @@ from bcastctl.cli import context
 from bcastctl.cli.base import Command
 from bcastctl.cli.options import duration_option, open_target, state_dir_option, target_option
 from bcastctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 MONITOR_EPILOG = "Exit codes: 0 stopped by a signal, 2 usage (e.g. the address is taken), 3 config."
 

@@ -1,23 +1,25 @@
 """Options several commands share, and the one duration type every time option uses.
 
-A duration is `500ms`, `10s`, `2m` or `1h`; a bare number is seconds (or, for the
-two options that always took milliseconds, `probe rtt --interval` and `--max-rtt`,
-milliseconds, so existing scripts keep their meaning). A bad value is one line
-naming the option, exit 2.
+A duration (bcastctl.duration) is `500ms`, `10s`, `2m` or `1h`; a bare number is seconds,
+or milliseconds for the options that always took milliseconds (`probe rtt --interval`
+and `--max-rtt`, `lab fault slow-link --ms`), so existing scripts keep their meaning.
+A bad value is one line naming the option, exit 2.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from bcastctl import duration
+from bcastctl.cli.context import PathType
 from bcastctl.errors import UsageError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from bcastctl.cli.context import CliContext
     from bcastctl.targets.base import Target
 
@@ -35,7 +37,7 @@ def parse_duration(text: str, option: str, *, bare: str = "s", positive: bool = 
     return seconds
 
 
-class Duration(click.ParamType):  # type: ignore[type-arg]  # generic in click >= 8.2 only
+class Duration(click.ParamType):  # type: ignore[type-arg]  # generic in newer click only
     """A time option's value, in seconds (float)."""
 
     name = "duration"
@@ -98,7 +100,7 @@ def kube_context_option(f: F) -> F:
 def state_dir_option(f: F) -> F:
     return click.option(
         "--state-dir",
-        type=click.Path(path_type=Path),
+        type=PathType(),
         envvar="BCASTCTL_LAB_DIR",
         show_envvar=True,
         default=None,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bcastctl.cli import context
 from bcastctl.cli.base import Group
+from bcastctl.cli.context import PathType
 from bcastctl.cli.options import duration_option, open_target, state_dir_option, target_option
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 RTT_EPILOG = (
     "Exit codes: 0 ok, 1 a pair over --max-rtt (p50, or every sample lost), 2 usage, "
@@ -33,7 +37,7 @@ def probe() -> None:
               help="Also probe each region from here and elect one.")  # fmt: skip
 @click.option("--watch", is_flag=True, help="Refresh until Ctrl-C.")
 @click.option(
-    "--export", type=click.Path(path_type=Path),
+    "--export", type=PathType(),
     help="Also write the heatmap and the region map to FILE.svg, or a page to FILE.html.",
 )  # fmt: skip
 @click.pass_context

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bcastctl.cli import context
 from bcastctl.cli.base import Command
+from bcastctl.cli.context import PathType
 from bcastctl.cli.options import regions_option
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @click.command(cls=Command)
 @click.option(
-    "--out", "-d", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
+    "--out", "-d", type=PathType(), default="out", show_default=True,
     help="Output directory.",
 )  # fmt: skip
 @regions_option()

@@ -7,12 +7,13 @@ are not drilled yet: the command says so and exits 2).
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bcastctl.cli import context
 from bcastctl.cli.base import Group
+from bcastctl.cli.context import PathType
 from bcastctl.cli.options import (
     duration_option,
     open_target,
@@ -22,6 +23,9 @@ from bcastctl.cli.options import (
 )
 from bcastctl.drills import STEPS
 from bcastctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 MESH_EPILOG = (
     "Exit codes: 0 nothing failed, 1 a check failed (or warned, with --strict), "
@@ -50,9 +54,9 @@ def verify() -> None:
 @click.option(
     "--media-relay", is_flag=True, help="Media only through each region's TURN (relay ICE)."
 )
-@click.option("--junit-file", type=click.Path(path_type=Path), help="Also write JUnit XML here.")
+@click.option("--junit-file", type=PathType(), help="Also write JUnit XML here.")
 @click.option(
-    "--report", "report_file", type=click.Path(path_type=Path),
+    "--report", "report_file", type=PathType(),
     help="Also write a page (FILE.html): checks, root causes, RTT, map.",
 )  # fmt: skip
 @click.pass_context
