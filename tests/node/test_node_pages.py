@@ -118,7 +118,7 @@ TOKEN_VISIBLE = """(() => {
 
 @pytest.mark.slow
 @needs_chromium
-async def test_publisher_page_and_a_viewer_page_that_survives_its_node(
+async def test_publisher_page_and_a_viewer_page_that_survives_its_node_and_a_reconnect(
     super_cluster: list[NatsServer],
     start_node: NodeFactory,
     browsers: Callable[[str, str], Browser],
@@ -164,3 +164,23 @@ async def test_publisher_page_and_a_viewer_page_that_survives_its_node(
     assert not await publisher.evaluate(TOKEN_VISIBLE % json.dumps(WHIP_TOKEN))
     await publisher.screenshot(tmp_path / "publisher.png")
     print(f"screenshots: {tmp_path}")
+
+    # the publisher stops and goes live again (the token typed again): the viewer page keeps
+    # its session (stream continuity), waiting meanwhile instead of reconnecting
+    resource = await viewer.evaluate("viewer.resource")
+    await publisher.evaluate("document.getElementById('stop').click(); true")
+    await _until(viewer, "viewer.state === 'waiting'", 10)
+    await asyncio.sleep(2)
+    await publisher.evaluate(
+        f"document.getElementById('token').value = {json.dumps(WHIP_TOKEN)};"
+        "document.getElementById('start').click(); true"
+    )
+    await _until(publisher, "publisher.state === 'live'", 15)
+    frames = await viewer.evaluate("viewer.framesDecoded")
+    back_s = await _until(
+        viewer, f"viewer.state === 'playing' && viewer.framesDecoded > {frames + 5}", 10
+    )
+    print(f"viewer page plays the re-published stream {back_s:.2f} s after it went live")
+    assert await viewer.evaluate("[viewer.resource, viewer.recoveries.length]") == [resource, 1]
+    assert back_s < 2.0
+    assert not await publisher.evaluate(TOKEN_VISIBLE % json.dumps(WHIP_TOKEN))

@@ -179,22 +179,29 @@ class ReconnectingViewer:
         assert self.node is not None
         signalling = self.signalling_for(self.node.url)
         started = time.monotonic()
+        held_since: float | None = None  # published (again) since, and no frame here yet
         while True:
             await asyncio.sleep(TICK_S)
             state = session.pc.connectionState
             if state in ("failed", "closed"):
                 return f"connection {state}"
-            last = session.frames[-1][0] if session.frames else started
-            stalled = time.monotonic() - last
+            now = time.monotonic()
+            stalled = now - (session.frames[-1][0] if session.frames else started)
             if stalled < self.stall_s:
+                held_since = None
                 continue
             try:
                 status = await stream_status(signalling, self.stream, self.probe_timeout_s)
             except BcastError as e:
                 return _unusable(e)
-            if not status["held"] and stalled > self.publisher_gone_s:
-                return "publisher gone"
-            if status["held"] and stalled > 2 * self.stall_s:
+            if not status["held"]:
+                held_since = None
+                if stalled > self.publisher_gone_s:
+                    return "publisher gone"
+                continue
+            # a publisher that came back gets stall_s for the node to resume this session
+            held_since = now if held_since is None else held_since
+            if now - held_since > self.stall_s:
                 return "stream stalled"
 
 

@@ -175,19 +175,25 @@ async function streamStatus() {
   }
 }
 
-async function stallVerdict(stalledMs) {
+// Why to give up a session whose frames stopped (null: keep it). `stall` remembers since
+// when the stream has been published again without frames reaching this session: a
+// publisher coming back gets stallMs for the node to resume the session.
+async function stallVerdict(stalledMs, stall, now) {
   const status = await streamStatus();
   if (status === null) return 'serving node unreachable';
   if (!status.held) {
+    stall.heldSince = null;
     setState('waiting', 'the publisher is away; keeping this session');
     return stalledMs > settings.publisherGoneMs ? 'publisher gone' : null;
   }
-  return stalledMs > 2 * settings.stallMs ? 'stream stalled' : null;
+  stall.heldSince = stall.heldSince === null ? now : stall.heldSince;
+  return now - stall.heldSince > settings.stallMs ? 'stream stalled' : null;
 }
 
 async function watchSession(pc, session) {
   const startedAt = performance.now();
   let frames = 0, progressAt = startedAt, disconnectedAt = null, before = null, beforeAt = 0;
+  const stall = {heldSince: null};
   const end = reason => {
     if (session !== viewer.session) return;
     pc.close();
@@ -220,8 +226,10 @@ async function watchSession(pc, session) {
     if (frames === 0 && now - startedAt > settings.firstFrameMs) return end('no frames');
     if (frames > 0 && now - progressAt > settings.stallMs) {
       if (viewer.state === 'playing') setState('stalled', 'no new frame; checking the node');
-      const verdict = await stallVerdict(now - progressAt);
+      const verdict = await stallVerdict(now - progressAt, stall, now);
       if (verdict) return end(verdict);
+    } else {
+      stall.heldSince = null;
     }
   }
 }
