@@ -1,21 +1,31 @@
 """What a check is, what it returns, and what it gets to work with.
 
 A check is one file under checks/ with one class (registered by one line in
-checks/registry.py):
+checks/registry.py), its name as a constant, and its measured values as Findings:
+
+    NAME: Final = "nats-gateways"
+
+    class GatewayPair(Finding):
+        check = NAME
+        rtt_ms: float | None
 
     class NatsGateways(Check):
-        name = "nats-gateways"
+        name = NAME
         title = "NATS gateway links, configured vs connected, both directions"
         layer = "nats"
-        needs = frozenset()           # or {"kube"}, {"lab"}, {"media"}
+        needs = frozenset()           # or {"lab"}, {"media"}; kube checks derive KubeCheck
 
         async def run_region(self, ctx, region):   # fanned out by the runner
-            return [ok(self.name, f"{region.name}->{peer}", "connected", rtt_ms=84.0)]
+            link = GatewayPair(rtt_ms=84.0)
+            return [ok(self.name, f"{region.name}->{peer}", "connected", values=link.as_values())]
 
 A per-region check overrides `run_region`; the runner calls it once per selected
 region, concurrently, each under its own deadline. A check that must compare
 regions (membership, registry) sets `per_region = False` and overrides
-`run_fleet`, which gets every selected region at once.
+`run_fleet`, which gets every selected region at once. A check that reads the
+Kubernetes API derives `KubeCheck` and overrides `run_kube`, which gets the target's
+typed `KubeAccess`. Whoever reads another check's results (rootcause, the monitor,
+reports) imports its NAME and reads its Findings with `Finding.of(result)`.
 
 Results carry a status (ok / warn / fail / skip with a reason), a one-line
 message, a hint for failures, the scope (a region, an "A->B" pair or a node) and

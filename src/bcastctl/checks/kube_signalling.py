@@ -11,13 +11,28 @@ RouteConditionAccepted, RouteConditionResolvedRefs).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
-from bcastctl.checks.base import Check, CheckContext, CheckResult, fail, ok, skip, warn
+from bcastctl.checks.base import (
+    CheckContext,
+    CheckResult,
+    Finding,
+    KubeCheck,
+    fail,
+    ok,
+    skip,
+    warn,
+)
 from bcastctl.targets.base import RegionEndpoints
-from bcastctl.targets.kube import KubeTarget
+from bcastctl.targets.capabilities import KubeAccess
 
+NAME: Final = "kube-signalling-entry"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
+
+
+class EntryAddress(Finding):
+    check = NAME
+    address: str  # the multi-cluster Gateway's address
 
 
 def _true(conditions: list[dict[str, Any]], kind: str) -> bool:
@@ -49,22 +64,21 @@ def route_problem(name: str, route: dict[str, Any] | None) -> str | None:
     return None
 
 
-class KubeSignallingEntry(Check):
-    name = "kube-signalling-entry"
+class KubeSignallingEntry(KubeCheck):
+    name = NAME
     title = "Public HTTPS signalling entry programmed, routes accepted, every region imported"
     layer = "cluster"
-    needs = frozenset({"kube"})
 
-    async def run_region(self, ctx: CheckContext, region: RegionEndpoints) -> list[CheckResult]:
-        if not isinstance(ctx.target, KubeTarget):
-            return [skip(self.name, region.name, "not a kube target")]
-        fleet = ctx.target.fleet
+    async def run_kube(
+        self, ctx: CheckContext, kube: KubeAccess, region: RegionEndpoints
+    ) -> list[CheckResult]:
+        fleet = kube.fleet
         entry = fleet.signalling
         if entry is None:
             return [skip(self.name, region.name, "the fleet has no signalling entry")]
         if region.name != entry.config_region:
             return [skip(self.name, region.name, f"the entry lives in {entry.config_region}")]
-        client = await ctx.target.kube_client(region.name)
+        client = await kube.kube_client(region.name)
         ns = fleet.namespace
         gateway = await client.get(GATEWAY_API, "Gateway", fleet.signalling_gateway(), ns)
         problems = [gateway_problem(fleet.signalling_gateway(), gateway)]
@@ -92,6 +106,6 @@ class KubeSignallingEntry(Check):
                 self.name,
                 region.name,
                 f"https://{entry.host} -> {len(fleet.region_names)} regions at {address}",
-                address=address,
+                values=EntryAddress(address=address).as_values(),
             )
         ]
