@@ -8,6 +8,7 @@ import click
 
 from bcastctl.cli import context
 from bcastctl.cli.base import Group
+from bcastctl.cli.context import PathType
 from bcastctl.cli.options import duration_option, state_dir_option
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def _dir(state_dir: Path | None) -> Path:
 @click.option("--monitor", is_flag=True,
               help="Also run `bcastctl monitor` on the lab (stopped by lab down).")  # fmt: skip
 @click.option("--from", "rendered_dir", default=None, metavar="DIR",
-              type=click.Path(file_okay=False, path_type=Path),
+              type=PathType(file_okay=False),
               help="Run a render output directory (DIR/resolved/<region>.yaml, e.g. patched by "
               "hand or kustomize) instead of rendering the fleet; the fleet still gives the "
               "regions and the lab's latencies.")  # fmt: skip

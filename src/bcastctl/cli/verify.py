@@ -139,7 +139,7 @@ FAILOVER_EPILOG = (
     help="Only these steps, in the order given (repeatable) [default: all three].",
 )  # fmt: skip
 @click.option("--yes", is_flag=True, help="Yes, disrupt the clusters (with --target kube).")
-@click.option("--junit-file", type=click.Path(path_type=Path), help="Also write JUnit XML here.")
+@click.option("--junit-file", type=PathType(), help="Also write JUnit XML here.")
 @click.pass_context
 def failover(
     ctx: click.Context,
