@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import os
 import re
+import subprocess
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -260,7 +262,7 @@ def test_dead_nats_is_one_root_cause_and_wait_sees_it_heal(lab: Path) -> None:
     try:
         report = verify_until(  # B's nodes are off NATS at once; A's miss them a timeout later
             lab,
-            lambda r: by_scope(r, "membership")[f"{A}-0"]["status"] == "fail",
+            lambda r: by_scope(r, "membership")[f"{A}-broadcaster-0"]["status"] == "fail",
             "--check",
             "nats|membership",
         )
@@ -276,11 +278,11 @@ def test_dead_nats_is_one_root_cause_and_wait_sees_it_heal(lab: Path) -> None:
     dead = {
         f"nats-gateways/{B}",
         f"nats-gateways/{A}->{B}",
-        f"membership/{B}-0",
-        f"membership/{A}-0",
+        f"membership/{B}-broadcaster-0",
+        f"membership/{A}-broadcaster-0",
     }
     assert dead <= failed and dead <= set(causes[0]["explains"])
-    assert "off_nats" in str(by_scope(report, "membership")[f"{B}-0"]["values"])
+    assert "off_nats" in str(by_scope(report, "membership")[f"{B}-broadcaster-0"]["values"])
     assert failed == {result for cause in causes for result in cause["explains"]}
     code, report = verify(lab, "--wait", "30s", "--check", "nats|membership")
     assert code == 0, [r for r in report["results"] if r["status"] != "ok"]
@@ -318,55 +320,72 @@ def test_node_with_wrong_cluster_secret_is_named_rejected(lab: Path, tmp_path: P
     assert "not-the-fleet-secret" not in str(report)
 
 
-async def test_rogue_gateway_and_client_on_nats_are_named(lab: Path, tmp_path: Path) -> None:
-    """Issue 12: a rogue server joined the super-cluster as a gateway and verify passed.
-    The lab's NATS accepts any gateway (no authorization): nats-peers must say so."""
-    import subprocess
+def start_rogue_gateway(
+    directory: Path, dial: str, password: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """A nats-server that is no fleet region dialling region A's gateway at `dial`."""
+    from nats_testkit import NATS_SERVER, free_port
 
-    from bcastctl.adapters.nats_bus import NatsBus
-    from nats_testkit import NATS_SERVER, free_port, wait_for
-
-    region = load_lab_state(lab).regions[0]
-    monitor = free_port()
-    conf = tmp_path / "rogue.conf"
+    conf, log = directory / "rogue.conf", directory / "rogue.log"
     conf.write_text(
-        f'server_name: "rogue"\nlisten: "127.0.0.1:{free_port()}"\nhttp: "127.0.0.1:{monitor}"\n'
+        f'server_name: "rogue"\nlisten: "127.0.0.1:{free_port()}"\n'
         f'gateway {{\n  name: "rogue"\n  listen: "127.0.0.1:{free_port()}"\n'
-        f'  gateways: [{{name: "{A}", url: "nats://{region.nats_gateway_listen}"}}]\n}}\n'
+        "  authorization { user: gateway, password: $NATS_GATEWAY_PASSWORD }\n"
+        f'  gateways: [{{name: "{A}", url: "nats://{dial}"}}]\n}}\n'
     )
-    rogue = await asyncio.to_thread(
-        subprocess.Popen,
-        [str(NATS_SERVER), "-c", str(conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    intruder = await NatsBus.connect([region.nats_client_url], "intruder")
-    try:
-        report = await asyncio.to_thread(
-            verify_until,
-            lab,
-            lambda r: "rogue" in str(by_scope(r, "nats-peers")[A]["values"]),
-            "--check",
-            "nats-peers",
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [str(NATS_SERVER), "-c", str(conf)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "NATS_GATEWAY_PASSWORD": password},
         )
-        result = by_scope(report, "nats-peers")[A]
-        assert result["status"] == "fail"
-        assert result["values"]["foreign_gateways"] == ["rogue"]
-        assert result["values"]["unknown_clients"] == ["intruder"]
-        assert any("rogue" in c["cause"] for c in report["root_causes"])
-    finally:
-        await intruder.close()
-        rogue.terminate()
-        rogue.wait(timeout=5)
-    await asyncio.to_thread(
-        wait_for,
-        "nats-peers ok again",
-        lambda: (
-            by_scope(verify(lab, "--check", "nats-peers")[1], "nats-peers")[A]["status"] == "ok"
-        ),
-        15,
-        0.5,
+    return process, log
+
+
+async def test_rogue_gateway_and_clients_on_the_labs_nats(lab: Path, tmp_path: Path) -> None:
+    """Issue 12: a rogue server joined the super-cluster as a gateway and verify passed.
+    The lab runs the rendered, authenticated NATS: a server that has even the (leaked)
+    gateway password but is not a fleet region is refused, an anonymous client cannot
+    connect, the read-only user may; nats-peers, which names foreign gateways and clients
+    (tests/checks/test_nats_peers.py), sees only the fleet."""
+    from bcastctl.adapters.nats_bus import NatsBus
+    from bcastctl.errors import UnreachableError
+    from bcastctl.protocol import NATS_MONITOR_USER
+    from nats_testkit import wait_for
+
+    state = load_lab_state(lab)
+    secrets = load_lab_secrets(state)
+    fleet = load_fleet(state.fleet_path)
+    region = state.regions[0]
+    leaked = secrets.get(f"{fleet.secrets.nats_gateway}/secret")
+    rogue, log = await asyncio.to_thread(
+        start_rogue_gateway, tmp_path, region.nats_gateway_listen, leaked
     )
+    tool = None
+    try:
+        with pytest.raises(UnreachableError):
+            await NatsBus.connect([region.nats_client_url], "intruder", timeout_s=2)
+        monitor_password = secrets.get(f"{fleet.secrets.nats_monitor}/secret")
+        tool = await NatsBus.connect(
+            [region.nats_client_url], "nats-cli", NATS_MONITOR_USER, monitor_password
+        )
+        await asyncio.to_thread(  # the rogue dialled and was turned away
+            wait_for,
+            "the rogue refused",
+            lambda: f'Connection to gateway "{A}" rejected' in log.read_text(),
+            15,
+        )
+        _, report = await asyncio.to_thread(verify, lab, "--check", "nats-peers")
+        for scope, result in by_scope(report, "nats-peers").items():
+            assert result["status"] == "ok", (scope, result)
+            assert result["values"]["foreign_gateways"] == []
+            assert result["values"]["unknown_clients"] == []
+    finally:
+        if tool is not None:
+            await tool.close()
+        rogue.terminate()
+        await asyncio.to_thread(rogue.wait, 5)
 
 
 async def test_wrong_turn_secret_fails_with_401(lab: Path, tmp_path: Path) -> None:
