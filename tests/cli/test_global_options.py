@@ -112,3 +112,27 @@ def test_bundle_keeps_f_for_its_archive_and_takes_the_long_global_fleet(tmp_path
         capture_output=True, text=True, timeout=60, env={"COLUMNS": "120", "PATH": "/usr/bin"},
     )  # fmt: skip
     assert "Here -f is this command's own option" in " ".join(done.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "level"),
+    [
+        ([], ["-v"], "INFO"),
+        (["-v"], ["-v"], "DEBUG"),
+        (["-v"], ["-q"], "ERROR"),
+        ([], [], "WARNING"),
+    ],
+)
+def test_verbosity_counts_on_both_sides(
+    tmp_path: Path, before: list[str], after: list[str], level: str
+) -> None:
+    """`-v` before and after the command add up; `-q` anywhere silences progress and logs."""
+    import logging
+
+    root = logging.getLogger()
+    saved = root.level
+    try:
+        run([*before, "-f", FLEET, "render", "--out", str(tmp_path / "o"), *after])
+        assert logging.getLevelName(root.level) == level
+    finally:
+        root.setLevel(saved)
