@@ -279,6 +279,10 @@ def required_flows(fleet: Fleet, region: str, node: Workload, nats: Workload) ->
     def to_node(name: str, source: Peer, protocol: Protocol, first: int, last: int) -> Flow:
         return Flow(name, source, ns, "broadcaster pods", node.labels, protocol, first, last)
 
+    def closed_admin(name: str, source: Peer) -> Flow:
+        admin = ports.admin_port
+        return Flow(name, source, ns, "broadcaster pods", node.labels, "TCP", admin, admin, False)
+
     def to_nats(name: str, source: Peer, port: int, expect_open: bool = True) -> Flow:
         return Flow(name, source, ns, "NATS pods", nats.labels, "TCP", port, port, expect_open)
 
@@ -292,28 +296,8 @@ def required_flows(fleet: Fleet, region: str, node: Workload, nats: Workload) ->
         to_nats("node -> NATS client", node_pod, nats_ports.client_port),
         to_nats("NATS <-> NATS routes", nats_pod, nats_ports.cluster_port),
         to_nats("bcastctl -> NATS monitor", API_PROXY, nats_ports.monitor_port),
-        Flow(
-            "outside the namespace -> node admin (must stay closed)",
-            OTHER_NAMESPACE,
-            ns,
-            "broadcaster pods",
-            node.labels,
-            "TCP",
-            ports.admin_port,
-            ports.admin_port,
-            expect_open=False,
-        ),
-        Flow(
-            "internet -> node admin (must stay closed)",
-            INTERNET,
-            ns,
-            "broadcaster pods",
-            node.labels,
-            "TCP",
-            ports.admin_port,
-            ports.admin_port,
-            expect_open=False,
-        ),
+        closed_admin("outside the namespace -> node admin (must stay closed)", OTHER_NAMESPACE),
+        closed_admin("internet -> node admin (must stay closed)", INTERNET),
         to_nats(
             "internet -> NATS client (must stay closed)", INTERNET, nats_ports.client_port, False
         ),
