@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from bcastctl.fleet import load_fleet
+from bcastctl.fleet import Fleet, load_fleet, parse_fleet
 from bcastctl.render.manifests import region_manifests
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fleet.yaml"
@@ -75,12 +76,19 @@ def _pods(objects: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-@pytest.mark.parametrize("region", FLEET.region_names)
-def test_every_rendered_pod_passes_the_restricted_profile(region: str) -> None:
-    pods = _pods(region_manifests(FLEET, FLEET.region(region)).resolved)
-    assert len(pods) >= 2
-    for name, pod in pods:
-        assert restricted_violations(pod) == [], name
+def _with_monitor() -> Fleet:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["monitor"] = {"enabled": True, "region": "us-east5"}  # adds the monitor Deployment
+    return parse_fleet(data)
+
+
+@pytest.mark.parametrize("fleet", [FLEET, _with_monitor()], ids=["example", "with-monitor"])
+def test_every_rendered_pod_passes_the_restricted_profile(fleet: Fleet) -> None:
+    for region in fleet.regions:
+        pods = _pods(region_manifests(fleet, region).resolved)
+        assert len(pods) >= 2
+        for name, pod in pods:
+            assert restricted_violations(pod) == [], f"{region.name}: {name}"
 
 
 def test_the_checker_catches_a_pod_without_a_security_context() -> None:
