@@ -110,6 +110,13 @@ def test_lab_up_from_a_patched_render_directory(tmp_path: Path) -> None:
         assert ("substituted", "StatefulSet east-broadcaster env BCAST_NATS_URL") in wheres
         assert ("not honoured", "StatefulSet east-broadcaster container resources") in wheres
         assert ("not honoured", "NetworkPolicy broadcaster") in wheres
+        # `lab up -v` on the running lab prints the same list as a table
+        shown = cli(
+            "-v", "lab", "up", "--from", str(out), "--state-dir", str(state_dir), "-f", str(fleet)
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "what the lab runs differently from the rendered objects" in shown.stdout
+        assert "gateway.advertise" in shown.stdout and "not honoured" in shown.stdout
 
 
 def test_a_missing_or_broken_render_directory_is_one_line(tmp_path: Path) -> None:
