@@ -65,6 +65,21 @@ async def test_a_client_that_leaves_is_one_log_line(
     assert "Traceback" not in log and "Error handling request" not in log
 
 
+async def test_a_request_aiohttp_cannot_parse_is_one_log_line(
+    super_cluster: list[NatsServer], start_node: NodeFactory
+) -> None:
+    node = start_node("bnd-parse", super_cluster[0], "127.0.0.84")
+    for request in (
+        b"GET /api/pc-config?x=\xd9\xa1 HTTP/1.1\r\nHost: n\r\nConnection: close\r\n\r\n",
+        b"GET /api/pc-config?x=" + b"a" * 9000 + b" HTTP/1.1\r\nHost: n\r\n\r\n",
+    ):
+        status, _ = await raw_request(node.signalling, request)
+        assert status == 400
+    wait_for("the two log lines", lambda: node.log().count("Error handling request") == 2)
+    log = node.log()
+    assert "InvalidURLError" in log and "LineTooLong" in log and "Traceback" not in log
+
+
 async def test_options_answers_only_real_paths(
     super_cluster: list[NatsServer], start_node: NodeFactory
 ) -> None:

@@ -100,6 +100,8 @@ async def test_bad_headers_and_admin_names_get_a_4xx(
         ("a..r1-nats-gateway.ns.svc.clusterset.local", "empty label"),
         ("x" * 64 + ".ns.svc.cluster.local", "longer than 63"),
         (".svc.cluster.local", "empty label"),
+        ("\u00e9t\u00e9.ns.svc.cluster.local", "is not letters, digits"),  # IDNA raised here
+        ("a\x00b.ns.svc.cluster.local", "is not letters, digits"),
     ):
         async with http.get(node.admin + "/api/diag/resolve", params={"name": name}) as response:
             answer = await response.json()

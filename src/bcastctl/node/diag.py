@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 
 from bcastctl.adapters.nats_bus import NatsBus
 from bcastctl.protocol import ResolveAnswer, RttSamples, rtt_subject
 
 DNS_TIMEOUT_S = 2.0
+DNS_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?")  # ASCII only: no IDNA surprises
 RTT_MAX_S = 60.0  # the longest an /api/diag/rtt request may run (its worst case)
 RTT_MAX_RUNNING = 4  # RTT measurements at once on one node (more: 429)
 
@@ -26,6 +28,8 @@ def name_problem(name: str, domains: tuple[str, ...]) -> str | None:
             return "an empty label (two dots, or a leading dot)"
         if len(label) > 63:
             return f"label {label[:20]!r}... is longer than 63 characters"
+        if not DNS_LABEL.fullmatch(label):
+            return f"label {label[:20]!r} is not letters, digits, '-' and '_'"
     if not any(plain.endswith("." + domain) for domain in domains):
         return f"only names under {' or '.join(domains)}"
     return None

@@ -63,5 +63,29 @@ def problem_middleware(on_problem: Callable[[], None]) -> Middleware:
     return middleware
 
 
+class _OneLineProtocolErrors(logging.Filter):
+    """aiohttp answers a request it cannot parse (bad URL characters, an over-long line) with
+    a 400 itself, and logs the parser's traceback: that is client input, so one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError | ConnectionError):
+            record.msg = f"{record.getMessage()}: {type(error).__name__}: {_short(error)}"
+            record.args = ()
+            record.exc_info = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+_PROTOCOL_FILTER = _OneLineProtocolErrors()
+
+
+def one_line_protocol_errors() -> None:
+    """Install the filter on aiohttp's server logger (once per process)."""
+    logging.getLogger("aiohttp.server").addFilter(_PROTOCOL_FILTER)
+
+
 def _short(error: BaseException) -> str:
     return " ".join(str(error).split())[:120] or type(error).__name__

@@ -18,6 +18,7 @@ from aiohttp import web
 from bcastctl.errors import ConfigError
 from bcastctl.node.admin import create_admin_app
 from bcastctl.node.cluster import Cluster
+from bcastctl.node.http_errors import one_line_protocol_errors
 from bcastctl.node.metrics import Metrics
 from bcastctl.node.settings import NodeSettings
 
@@ -104,6 +105,7 @@ async def serve(settings: NodeSettings, stop: asyncio.Event | None = None) -> No
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_log_loop_error)
+    one_line_protocol_errors()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
