@@ -4,6 +4,7 @@ file and the key path, exit code 3, and no traceback."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -246,3 +247,29 @@ def test_examples_load_and_describe_the_reference_regions() -> None:
     assert lab.one_way_ms("us-east5", "europe-west9") == 42
     assert lab.one_way_ms("asia-southeast1", "us-east5") == 110
     assert lab.one_way_ms("europe-west9", "asia-southeast1") == 80
+
+
+def test_an_unreadable_fleet_is_a_config_error_not_a_usage_block(tmp_path: Path) -> None:
+    """Issue 12 point 9: an unreadable fleet gave exit 2 and a usage block, for every command.
+    Root reads any file, so as root the command runs as nobody (setpriv, util-linux)."""
+    path = tmp_path / "fleet.yaml"
+    path.write_text(EXAMPLE.read_text())
+    path.chmod(0)
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: root can read any file")
+        prefix = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    for command in (["render", "--out", str(tmp_path / "out")], ["status"]):
+        result = subprocess.run(
+            [*prefix, sys.executable, "-m", "bcastctl", "-f", str(path), *command],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd="/",
+            timeout=60,
+        )
+        assert result.returncode == 3, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert lines == [f"error: {path}: cannot read fleet file: Permission denied"], lines

@@ -89,7 +89,9 @@ GLOBAL_OPTIONS = (
     GlobalOption(
         ("--fleet", "-f", "fleet"),
         {
-            "type": click.Path(),  # a str here; CliContext.fleet_path makes the Path
+            # a str here; CliContext.fleet_path makes the Path. Not readable=True: an
+            # unreadable fleet is a config error (exit 3) from load_fleet, not a usage error
+            "type": click.Path(readable=False),
             "default": "fleet.yaml",
             "envvar": "BCASTCTL_FLEET",
             "show_envvar": True,

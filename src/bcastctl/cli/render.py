@@ -28,6 +28,10 @@ def render(ctx: click.Context, out: Path, region: tuple[str, ...]) -> int:
     Writes DIR/base and DIR/overlays/<region> (build one with `kubectl kustomize`) and
     DIR/resolved/<region>.yaml: exactly what `bcastctl deploy` applies. Secrets are
     referenced by name, never written. Same fleet, same bytes.
+
+    Before writing anything, every custom object is checked against its schema and the
+    NetworkPolicies against the flows the system needs: a blocked flow is one line
+    (flow, policy, ports) and exit 1; nothing is written through a symbolic link.
     """
     from bcastctl.render.tree import render_tree
     from bcastctl.report.envelope import emit
