@@ -434,6 +434,7 @@ def test_bad_input_is_one_line_and_exit_2(lab: Path) -> None:
         (["--wait", "soon"], "--wait"),
         (["--timeout", "0s"], "--timeout"),
         (["--region", "mars"], "mars"),
+        (["--report", "mesh.pdf"], "must end in .html"),
     ):
         done = cli("verify", "mesh", "--state-dir", str(lab), *args)
         assert done.returncode == 2, (args, done.stderr)
