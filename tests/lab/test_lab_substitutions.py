@@ -21,6 +21,7 @@ from bcastctl.lab import nats_syntax, substitutions
 from bcastctl.lab.addresses import plan_lab
 from bcastctl.lab.binaries import nats_server_binary
 from bcastctl.lab.rendered import NATS_APP, from_fleet
+from bcastctl.lab.workloads import lab_zone
 
 TRICKY = """\
 # comment
@@ -150,3 +151,16 @@ def test_node_environment_is_the_rendered_one_plus_the_listed_substitutions(
     # secrets stay references, filled only in the process's environment at start
     assert spec.secret_env["BCAST_WHIP_TOKEN"] == f"{fleet.secrets.whip_token}/secret"
     assert not any("secret" in value for value in spec.env.values())
+
+
+def test_the_lab_dns_answers_every_rendered_service_name() -> None:
+    fleet, objects, plan = _plan()
+    zone = lab_zone(plan, objects, fleet.namespace, with_nodes=True)
+    ns, us = fleet.namespace, plan.regions[0]
+    for service in objects[0].of_kind("Service"):
+        assert f"{service['metadata']['name']}.{ns}.svc.cluster.local." in zone
+    exported = {doc["metadata"]["name"] for doc in objects[0].of_kind("ServiceExport")}
+    assert {f"{name}.{ns}.svc.clusterset.local." for name in exported} <= set(zone)
+    assert zone[f"us-east5-nats-client.{ns}.svc.cluster.local."] == [us.host]
+    headless = f"us-east5-broadcaster-0.us-east5-broadcaster-headless.{ns}.svc.cluster.local."
+    assert zone[headless] == [us.nodes[0].address]

@@ -5,7 +5,7 @@ service mesh would: `<region>-broadcaster-headless.<ns>.svc.clusterset.local` (t
 region's node addresses), `<region>-nats-gateway.<ns>.svc.clusterset.local`, and the
 per-region `svc.cluster.local` service names. Any other name is NXDOMAIN; a known
 name asked for another type than A gets an empty answer. The zone is a JSON file
-written by `lab up` (`lab_zone` builds it).
+written by `lab up` (`workloads.lab_zone` builds it from the rendered Services).
 """
 
 from __future__ import annotations
@@ -19,34 +19,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bcastctl.lab.addresses import LabPlan
-
 log = logging.getLogger("bcastctl.lab.dnsd")
 
 CLUSTER_DOMAIN = "svc.cluster.local"
 CLUSTERSET_DOMAIN = "svc.clusterset.local"
 TTL = 5
-
-
-def lab_zone(plan: LabPlan, namespace: str, *, with_nodes: bool) -> dict[str, list[str]]:
-    """Fully qualified name (trailing dot) -> A records."""
-    zone: dict[str, list[str]] = {}
-    for region in plan.regions:
-        nodes = [node.address for node in region.nodes] if with_nodes else []
-        services = {
-            f"{region.name}-broadcaster-headless": nodes,
-            f"{region.name}-broadcaster": nodes,
-            f"{region.name}-nats": [region.host],
-            f"{region.name}-nats-gateway": [region.host],
-        }
-        for service, addresses in services.items():
-            zone[f"{service}.{namespace}.{CLUSTER_DOMAIN}."] = addresses
-        for service in (f"{region.name}-broadcaster-headless", f"{region.name}-nats-gateway"):
-            zone[f"{service}.{namespace}.{CLUSTERSET_DOMAIN}."] = services[service]
-        for node in region.nodes if with_nodes else []:
-            pod = f"{node.name}.{region.name}-broadcaster-headless.{namespace}.{CLUSTER_DOMAIN}."
-            zone[pod] = [node.address]
-    return zone
 
 
 class ZoneResolver:

@@ -22,12 +22,11 @@ import aiohttp
 from bcastctl.errors import OperationFailed
 from bcastctl.fleet import Fleet
 from bcastctl.lab import addresses, binaries, readiness, turn
-from bcastctl.lab.dnsd import lab_zone
 from bcastctl.lab.launch import Launch
 from bcastctl.lab.linkctl import link_request
 from bcastctl.lab.pods import ProcessSpec
 from bcastctl.lab.teardown import find_running, stop_lab_processes
-from bcastctl.lab.workloads import lab_processes, load_objects
+from bcastctl.lab.workloads import lab_processes, lab_zone, load_objects
 from bcastctl.model import FrozenModel
 from bcastctl.targets.lab_state import LabSecrets, LabState, save_lab_state, write_lab_secrets
 
@@ -204,7 +203,7 @@ def _python_module(module: str) -> list[str]:
 def _start_dns(launch: Launch) -> None:
     plan = launch.plan
     zone_file = launch.state_dir / "zone.json"
-    zone = lab_zone(plan, launch.fleet.namespace, with_nodes=launch.with_nodes)
+    zone = lab_zone(plan, launch.objects, launch.fleet.namespace, with_nodes=launch.with_nodes)
     zone_file.write_text(json.dumps(zone, indent=2, sort_keys=True))
     argv = _python_module("bcastctl.lab.dnsd")
     argv += ["--zone", str(zone_file), "--listen", f"{plan.dns_host}:{plan.dns_port}"]

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from bcastctl.fleet import Fleet
 from bcastctl.lab import binaries, rendered, substitutions, turn
-from bcastctl.lab.addresses import RegionShape
+from bcastctl.lab.addresses import LabPlan, RegionShape
+from bcastctl.lab.dnsd import CLUSTER_DOMAIN, CLUSTERSET_DOMAIN
 from bcastctl.lab.launch import Launch
 from bcastctl.lab.pods import ProcessSpec, objects_not_run, workload_not_honoured
 from bcastctl.lab.rendered import NATS_APP, NODE_APP, RegionObjects
@@ -107,3 +108,33 @@ def _unique(differences: list[LabDifference]) -> list[LabDifference]:
             seen.add(key)
             unique.append(difference)
     return unique
+
+
+def lab_zone(
+    plan: LabPlan, objects: list[RegionObjects], namespace: str, *, with_nodes: bool
+) -> dict[str, list[str]]:
+    """The lab DNS zone (name with a trailing dot -> A records), from the rendered Services.
+
+    Each rendered Service answers with the lab addresses of the pods it selects (the NATS
+    server's, or the nodes'); a headless one also names each pod; a Service with a
+    ServiceExport also answers under the clusterset domain, as MCS would.
+    """
+    zone: dict[str, list[str]] = {}
+    for region, region_objects in zip(plan.regions, objects, strict=True):
+        nodes = [(node.name, node.address) for node in region.nodes] if with_nodes else []
+        selected = [
+            (region_objects.workload(NATS_APP), [(region.nats_pod, region.host)]),
+            (region_objects.workload(NODE_APP), nodes),
+        ]
+        exported = {str(doc["metadata"]["name"]) for doc in region_objects.of_kind("ServiceExport")}
+        for workload, pods in selected:
+            for service in region_objects.services_selecting(workload):
+                name = str(service["metadata"]["name"])
+                addresses = [address for _, address in pods]
+                zone[f"{name}.{namespace}.{CLUSTER_DOMAIN}."] = addresses
+                if name in exported:
+                    zone[f"{name}.{namespace}.{CLUSTERSET_DOMAIN}."] = addresses
+                if (service.get("spec") or {}).get("clusterIP") == "None":
+                    for pod, address in pods:
+                        zone[f"{pod}.{name}.{namespace}.{CLUSTER_DOMAIN}."] = [address]
+    return zone
