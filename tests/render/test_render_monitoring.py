@@ -152,3 +152,42 @@ def test_unknown_monitor_region_is_a_config_error(region: str) -> None:
 
     with pytest.raises(ConfigError, match=r"monitor\.region"):
         fleet_with_monitor(region=region)
+
+
+ALERT_CASES = [
+    # (alert, input series, values every 30 s, when it must not fire yet, when it must fire)
+    ("BcastPartition", 'bcast_partition{a="europe-west9",b="us-east5"}', "0 1x10", "1m", "2m"),
+    ("BcastRttOverBudget", 'bcast_rtt_p50_seconds{from="us-east5",to="asia-southeast1"}',
+     "0.1 0.25x20", "5m", "6m"),
+    ("BcastTurnFailing", 'bcast_turn_up{region="asia-southeast1"}', "1 0x10", "2m", "3m"),
+    ("BcastNodeRejected", 'bcast_node_rejected{node="rogue-0",by="us-east5-0"}', "1x10", "30s",
+     "1m"),
+    ("BcastCheckFailing", 'bcast_check_failing_rounds{check="turn",scope="us-east5"}',
+     "0 1 2 3 4", "1m", "1m30s"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("alert", "series", "values", "quiet", "fires"), ALERT_CASES)
+def test_promtool_fires_each_alert_when_its_condition_lasts(
+    tmp_path: Path, alert: str, series: str, values: str, quiet: str, fires: str
+) -> None:
+    """Budget 200 ms and 3 failing rounds (rule_file); each alert stays quiet, then fires."""
+    rules = rule_file(tmp_path)
+    case = {
+        "interval": "30s",
+        "input_series": [{"series": series, "values": values}],
+        "alert_rule_test": [{"eval_time": quiet, "alertname": alert, "exp_alerts": []}],
+    }
+    tests = {"rule_files": [rules.name], "evaluation_interval": "30s", "tests": [case]}
+    quiet_run = promtool_test(tmp_path, "quiet.yaml", tests)
+    assert quiet_run.returncode == 0, quiet_run.stdout + quiet_run.stderr
+    case["alert_rule_test"] = [{"eval_time": fires, "alertname": alert, "exp_alerts": []}]
+    fired = promtool_test(tmp_path, "fires.yaml", tests)
+    # expecting no alert at `fires` must fail, naming the alert that did fire
+    assert fired.returncode == 1 and alert in fired.stdout + fired.stderr
+
+
+def promtool_test(directory: Path, name: str, tests: dict[str, Any]) -> Any:
+    (directory / name).write_text(yaml.safe_dump(tests))
+    return subprocess.run([need(PROMTOOL, "promtool"), "test", "rules", name],
+                          capture_output=True, text=True, timeout=60, cwd=directory)  # fmt: skip
