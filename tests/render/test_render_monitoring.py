@@ -164,6 +164,8 @@ ALERT_CASES = [
      "1m"),
     ("BcastCheckFailing", 'bcast_check_failing_rounds{check="turn",scope="us-east5"}',
      "0 1 2 3 4", "1m", "1m30s"),
+    # the last round ended at t=0 and none since: stale after 3 intervals (90 s)
+    ("BcastMonitorStale", "bcast_monitor_last_round_timestamp_seconds", "0x10", "1m", "2m"),
 ]  # fmt: skip
 
 
