@@ -50,8 +50,7 @@ def test_bundle_with_a_dead_nats_then_analyze_offline(lab: Path, tmp_path: Path)
     for region in (B, C):
         for page in ("varz", "gatewayz", "routez", "connz"):
             assert f"regions/{region}/nats/server-0/{page}.json" in files
-    for node in (f"{r}-broadcaster-{i}" for r in (A, B, C) for i in (0, 1)):
-        region = node.rsplit("-", 1)[0]
+    for region, node in ((r, f"{r}-broadcaster-{i}") for r in (A, B, C) for i in (0, 1)):
         assert f"regions/{region}/nodes/{node}/cluster.json" in files
         assert f"regions/{region}/nodes/{node}/metrics.txt" in files
         assert f"regions/{region}/logs/{node}.log" in files
