@@ -5,6 +5,7 @@ Tests that break it heal it before they end; destructive faults use their own la
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,3 +25,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory, lab_dir: Path) -> Iterator[dic
     fleet = write_fleet(tmp_path_factory.mktemp("fleet") / "lab.yaml")
     with running_lab(fleet, lab_dir) as result:
         yield result
+
+
+# the player page test drives headless Chromium with the node tests' browser_kit
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "node"))
