@@ -32,7 +32,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def test_bundle_with_a_dead_nats_then_analyze_offline(lab: Path, tmp_path: Path) -> None:
     state = load_lab_state(lab)
-    node_log = next(p.log_file for p in state.processes if p.name == f"{B}-broadcaster-0")
+    planted_in = next(node.name for node in state.nodes if node.region == B)
+    node_log = next(p.log_file for p in state.processes if p.name == planted_in)
     with open(node_log, "a") as log:  # a credential leaked into a log line
         log.write(f"ERROR retry with password={PLANTED[0]} Authorization: Bearer {PLANTED[1]}\n")
     assert cli("lab", "fault", "kill-nats", A, "--state-dir", str(lab)).returncode == 0

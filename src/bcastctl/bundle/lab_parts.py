@@ -35,8 +35,13 @@ def _tail(path: str) -> str | None:
 
 
 def region_of(state: LabState, process_name: str) -> str | None:
+    """The region a lab process belongs to: a node by its recorded region, a NATS server by
+    its name (`nats-<region>`); None for the lab-wide ones (links, DNS, TURN, monitor)."""
+    for node in state.nodes:
+        if node.name == process_name:
+            return node.region
     for region in state.regions:
-        if process_name == f"nats-{region.name}" or process_name.startswith(f"{region.name}-"):
+        if process_name == f"nats-{region.name}":
             return region.name
     return None
 
