@@ -184,3 +184,13 @@ async def test_publisher_page_and_a_viewer_page_that_survives_its_node_and_a_rec
     assert await viewer.evaluate("[viewer.resource, viewer.recoveries.length]") == [resource, 1]
     assert back_s < 2.0
     assert not await publisher.evaluate(TOKEN_VISIBLE % json.dumps(WHIP_TOKEN))
+
+    # the publisher's node dies: the publisher page publishes again on another node (its
+    # region has no other: r2), and the viewer page plays the stream from there
+    frames = await viewer.evaluate("viewer.framesDecoded")
+    a.kill()
+    moved_s = await _until(publisher, "publisher.state === 'live' && publisher.node !== 'pg-a'", 15)
+    playing_s = await _until(viewer, f"viewer.framesDecoded > {frames + 10}", 15)
+    print(f"publisher page live on another node {moved_s:.2f} s after its node died")
+    assert await publisher.evaluate("publisher.republished") == 1
+    assert playing_s < PEER_TIMEOUT_S + 6

@@ -1,5 +1,5 @@
 'use strict';
-// The publisher page: camera and microphone -> WHIP on this node. The token is read from
+// The publisher page: camera and microphone -> WHIP on this node (another when it fails). The token is read from
 // the password field when going live, then the field is cleared: the token lives only in
 // this closure (for re-publishing and the final DELETE), never in a URL, storage or the DOM.
 
@@ -17,44 +17,77 @@ function setState(state, message) {
 
 function bearer(token) { return {'Authorization': 'Bearer ' + token}; }
 
+// Where to publish: this page's node first, then the other nodes of its region, then the
+// rest (every node /api/regions listed); a failed node hands over to the next one.
+const nodes = [location.origin];
+let nodeIndex = 0;
+
+function learn(view) {
+  if (!view) return;
+  const ordered = view.regions.filter(r => r.name === view.region)
+    .concat(view.regions.filter(r => r.name !== view.region));
+  for (const region of ordered) {
+    for (const node of region.nodes) if (!nodes.includes(node.url)) nodes.push(node.url);
+  }
+}
+
 async function goLive(token, tries) {
   const mine = ++session;
-  const pc = new RTCPeerConnection((await rtc.pcConfig(location.origin, 2000)));
-  for (const track of media.getTracks()) pc.addTransceiver(track, {direction: 'sendonly'});
-  const url = location.origin + '/api/whip?stream=' + encodeURIComponent(publisher.stream);
-  let answer;
+  const origin = nodes[nodeIndex % nodes.length];
+  const url = origin + '/api/whip?stream=' + encodeURIComponent(publisher.stream);
+  let answer, pc = null;
   try {
+    pc = new RTCPeerConnection(await rtc.pcConfig(origin, 2000));
+    for (const track of media.getTracks()) pc.addTransceiver(track, {direction: 'sendonly'});
     answer = await rtc.negotiate(pc, url, bearer(token), 10000);
   } catch (e) {
     answer = {status: 0, text: String(e)};
   }
   if (answer.status !== 201) {
-    pc.close();
+    if (pc) pc.close();
     let reason = answer.text;
     try { reason = JSON.parse(answer.text).error; } catch (e) { /* plain text */ }
     if (answer.status === 401 || answer.status === 403) {
       setState('error', reason + ': type the token again');
       return stopped();
     }
+    // 409: the stream is still claimed (an earlier session of ours, until it expires):
+    // any node would say so; anything else: try the next node
+    if (answer.status !== 409) nodeIndex += 1;
     setState('reconnecting', 'not live (' + (reason || answer.status) + '); retrying');
-    await rtc.sleep(rtc.backoffMs(tries + 1));
+    await rtc.sleep(answer.status === 409 ? 500 : rtc.backoffMs(tries + 1));
     if (mine === session) goLive(token, tries + 1);
     return;
   }
   publisher.resource = answer.resource;
-  const regions = await rtc.regionsFrom([location.origin], 1000);
-  publisher.node = regions ? regions.node : null;
-  rtc.show('serving', regions ? regions.node + ' · ' + regions.region : location.host);
+  const view = await rtc.regionsFrom([origin], 1000);
+  learn(view);
+  publisher.node = view ? view.node : null;
+  rtc.show('serving', view ? view.node + ' · ' + view.region : origin);
   const link = document.getElementById('watch-link');
-  link.href = '/watch/' + encodeURIComponent(publisher.stream);
+  link.href = origin + '/watch/' + encodeURIComponent(publisher.stream);
   link.textContent = link.href;
   setState('live', '');
-  keepLive(pc, token, mine);
+  keepLive(pc, token, mine, origin);
 }
 
-// Re-publish (same stream, same token) when the session fails; stop on "Stop".
-async function keepLive(pc, token, mine) {
-  let before = null, beforeAt = 0, disconnectedAt = null;
+// Does the node still hold our stream? false when it does not answer (or not for us).
+async function stillHeld(origin) {
+  try {
+    const response = await rtc.fetchWithin(
+      origin + '/api/streams/' + encodeURIComponent(publisher.stream), 1000);
+    if (!response.ok) return false;
+    const status = await response.json();
+    return status.held && status.node === publisher.node;
+  } catch (e) {
+    return false;
+  }
+}
+
+// Re-publish (same stream, same token) when the session fails or the node stops holding
+// the stream; stop on "Stop".
+async function keepLive(pc, token, mine, origin) {
+  let before = null, beforeAt = 0, disconnectedAt = null, checkedAt = performance.now();
   while (mine === session) {
     await rtc.sleep(500);
     if (mine !== session) break;
@@ -66,11 +99,17 @@ async function keepLive(pc, token, mine) {
     }
     const state = pc.connectionState;
     disconnectedAt = state === 'disconnected' ? (disconnectedAt || now) : null;
-    if (state === 'failed' || (disconnectedAt !== null && now - disconnectedAt > 2000)) {
+    let lost = state === 'failed' || (disconnectedAt !== null && now - disconnectedAt > 2000);
+    if (!lost && now - checkedAt >= 1000) {
+      checkedAt = now;
+      lost = !(await stillHeld(origin)) && mine === session;
+    }
+    if (lost) {
       pc.close();
-      await rtc.release(publisher.resource, bearer(token));
+      rtc.release(publisher.resource, bearer(token));
       publisher.republished += 1;
-      setState('reconnecting', 'connection ' + state + '; publishing again');
+      nodeIndex += 1;
+      setState('reconnecting', 'lost ' + (publisher.node || origin) + '; publishing again');
       return goLive(token, 0);
     }
   }
