@@ -8,7 +8,9 @@ below 500, and afterwards the node must still take a real publish and a real vie
 Seeds: offers made here by aiortc (video + audio, H264 only, recvonly), and offers
 recorded once from Chromium 156 (browser_kit, fake camera; tests/node/data/, with the
 non-loopback candidates taken out so that no ICE check leaves loopback).
-The normal run posts a few dozen per endpoint; the slow lane 2,000 per endpoint.
+The normal run posts a few dozen per endpoint; the slow lane 2,000 per endpoint. A third
+test fuzzes what else a client controls: stream names, the Authorization header, resolver
+names and paths.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 import pytest
 from http_kit import offer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory, NodeProcess
+from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory, NodeProcess, free_port
 
 from bcastctl.adapters import ice
 from bcastctl.whip.client import publish, view
@@ -117,7 +119,7 @@ def mutate(seed: str, changes: list[tuple[object, ...]]) -> bytes:
 
 
 class Poster:
-    """Posts offers over one keep-alive connection (the node is another process)."""
+    """Sends requests over one keep-alive connection (the node is another process)."""
 
     def __init__(self, base_url: str) -> None:
         parts = urlsplit(base_url)
@@ -129,16 +131,23 @@ class Poster:
         headers = {"Content-Type": "application/sdp"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        return self.send("POST", path, body, headers)
+
+    def send(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str | bytes]
+    ) -> tuple[int, str]:
         try:
-            self._connection.request("POST", path, body=body, headers=headers)
+            self._connection.request(method, path, body=body, headers=headers)
             response = self._connection.getresponse()
         except (http.client.HTTPException, OSError):  # the node closed it: a new one
             self._connection.close()
             self._connection = http.client.HTTPConnection(self._host, self._port, timeout=30)
-            self._connection.request("POST", path, body=body, headers=headers)
+            self._connection.request(method, path, body=body, headers=headers)
             response = self._connection.getresponse()
         text = response.read().decode(errors="replace")
         self.statuses[response.status] = self.statuses.get(response.status, 0) + 1
+        if response.getheader("Connection", "").lower() == "close":
+            self._connection.close()
         return response.status, text
 
     def close(self) -> None:
@@ -240,6 +249,7 @@ def fuzz_node(super_cluster: list[NatsServer], start_node: NodeFactory) -> Itera
         BCAST_MAX_SESSIONS="5000",
         BCAST_MAX_CONNECTING="2000",
         BCAST_LOG_LEVEL="WARNING",
+        BCAST_DNS_SERVER=f"127.0.0.1:{free_port()}",  # nothing there: no lookup leaves loopback
     )
 
 
@@ -267,3 +277,48 @@ def test_fuzzed_offers_get_no_5xx(fuzz_node: NodeProcess) -> None:
 @pytest.mark.timeout(1800)
 def test_2000_fuzzed_offers_per_endpoint_get_no_5xx(fuzz_node: NodeProcess) -> None:
     run(fuzz_node, 2000)
+
+
+header_bytes = st.binary(max_size=60).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
+
+
+def test_fuzzed_names_and_headers_get_no_5xx(fuzz_node: NodeProcess) -> None:
+    """Stream names, Authorization headers, resolver names and paths: always below 500."""
+    signalling, admin = Poster(fuzz_node.signalling), Poster(fuzz_node.admin)
+
+    @settings(max_examples=150, deadline=None, database=None)
+    @given(
+        stream=st.text(max_size=80),
+        token=st.one_of(st.just(WHIP_TOKEN.encode()), header_bytes),
+        name=st.text(max_size=300),
+        path=st.text(max_size=40),
+    )
+    def one(stream: str, token: bytes, name: str, path: str) -> None:
+        quoted = quote(stream.encode("utf-8", "surrogatepass"), safe="")
+        answers = [
+            signalling.send(
+                "POST",
+                f"/api/whip?stream={quoted}",
+                b"v=0",
+                {"Authorization": b"Bearer " + token, "Content-Type": "application/sdp"},
+            ),
+            signalling.send("GET", f"/api/streams/{quoted}", None, {}),
+            signalling.send(
+                "OPTIONS", "/" + quote(path.encode("utf-8", "surrogatepass")), None, {}
+            ),
+            admin.send(
+                "GET",
+                "/api/diag/resolve?name=" + quote(name.encode("utf-8", "surrogatepass")),
+                None,
+                {},
+            ),
+        ]
+        for status, text in answers:
+            assert status < 500, (status, text, fuzz_node.log()[-3000:])
+
+    try:
+        one()
+    finally:
+        signalling.close()
+        admin.close()
+    assert "Traceback" not in fuzz_node.log()
