@@ -124,3 +124,19 @@ def test_a_wheel_built_from_the_image_context_renders_the_example_fleet(tmp_path
     docs = list(yaml.safe_load_all((work / "out" / "resolved" / "us-east5.yaml").read_text()))
     kinds = {doc["kind"] for doc in docs if doc}
     assert {"StatefulSet", "NetworkPolicy", "GatewayConfig", "UDPRoute"} <= kinds
+    # the node in that image serves its pages (node/pages.py) from the same wheel
+    listed = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "from importlib import resources; "
+            "print(' '.join(sorted(p.name for p in "
+            "(resources.files('bcastctl.node') / 'static').iterdir())))",
+        ],
+        cwd=work,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    pages = {"watch.html", "watch.js", "publish.html", "publish.js", "rtc.js", "player.css"}
+    assert pages <= set(listed.stdout.split()), listed.stdout
