@@ -36,6 +36,8 @@ LIVE_PROGRAMS = {"nats-server": "NATS server", "chromium": "browser", "turnserve
 def live_part(argv: list[str]) -> str | None:
     """What live part `argv` starts (a lab, a server, a browser), or None."""
     program = os.path.basename(argv[0]) if argv else ""
+    if program == "nats-server" and "-t" in argv:
+        return None  # `nats-server -t` checks a config file and exits: no server
     if program in LIVE_PROGRAMS:
         return LIVE_PROGRAMS[program]
     # a node needs a NATS server (guarded above); `lab up` starts its servers in a child
