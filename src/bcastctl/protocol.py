@@ -10,7 +10,7 @@ Secrets travel only in environment variables (never argv, never logs).
 
 from __future__ import annotations
 
-from typing import Final, TypedDict
+from typing import Final, NotRequired, TypedDict
 
 PROTOCOL_VERSION: Final = 2  # 2: heartbeats carry seq; subjects name the node
 
@@ -35,6 +35,12 @@ def rtt_subject(fleet: str, node: str) -> str:
     return f"{subject_prefix(fleet)}.rtt.{node}"
 
 
+def call_subject(fleet: str, node: str) -> str:
+    """A node serves signalling requests other nodes forward to it here (request/reply):
+    a DELETE/PATCH of a resource it holds, a WHIP/WHEP offer placed on it (node/routing.py)."""
+    return f"{subject_prefix(fleet)}.call.{node}"
+
+
 class NodeIdentity(TypedDict):
     name: str
     region: str
@@ -52,6 +58,7 @@ class MemberView(TypedDict):
     max_sessions: int
     cpu: float
     last_seen_ms: float  # milliseconds since the last heartbeat
+    draining: NotRequired[bool]  # told to drain: takes no new session
 
 
 class RejectedPeer(TypedDict):
@@ -143,6 +150,10 @@ class HeartbeatBody(TypedDict):
     seq: int  # +1 per beat within a boot: receivers refuse a (boot, seq) not newer than the last
     sent: float  # unix time; receivers refuse beats outside their freshness window
     streams: dict[str, StreamClaim]
+    # placement (node/placement.py); absent from a node of an older version
+    draining: NotRequired[bool]  # the node takes no new session
+    public_url: NotRequired[str]  # its region's public signalling URL ("" = none)
+    relays: NotRequired[list[str]]  # streams it relays from other nodes (a WAN copy here)
 
 
 class Heartbeat(TypedDict):

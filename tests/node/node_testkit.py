@@ -167,6 +167,8 @@ class NodeProcess:
                 "BCAST_CLUSTER_SECRET": SECRET,
                 "BCAST_WHIP_TOKEN": WHIP_TOKEN,
                 "BCAST_LOG_LEVEL": "INFO",
+                # SIGTERM (stop()) ends the node at once unless a test asks for a drain
+                "BCAST_DRAIN_DEADLINE": "0",
             }
         )
         env.update(self.env_extra)

@@ -33,8 +33,17 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    ready, reason = _node(request).cluster.readiness()
+    ready, reason = _node(request).readiness()
     return web.json_response({"ready": ready, "reason": reason}, status=200 if ready else 503)
+
+
+async def drain(request: web.Request) -> web.Response:
+    """POST /api/drain: stop taking sessions, keep live ones until the deadline, then exit."""
+    node = _node(request)
+    left = node.drain()
+    return web.json_response(
+        {"draining": True, "sessions": node.sessions(), "deadline_s": round(left, 1)}, status=202
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -119,6 +128,7 @@ def create_admin_app(node: Node) -> web.Application:
     app[RTT_LIMIT_KEY] = asyncio.Semaphore(diag.RTT_MAX_RUNNING)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_post("/api/drain", drain)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/cluster", cluster)
     app.router.add_get("/api/diag/resolve", resolve)

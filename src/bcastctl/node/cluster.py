@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from bcastctl import __version__
-from bcastctl.adapters.nats_bus import BusMessage, NatsBus, Subscription
+from bcastctl.adapters.nats_bus import BusMessage, Handler, NatsBus, Subscription
 from bcastctl.errors import UnreachableError
 from bcastctl.node.membership import (
     BAD_SIGNATURE,
@@ -60,6 +60,9 @@ class Cluster:
         self.registry = Registry(settings.name, settings.region, settings.advertise_address)
         self.bus: NatsBus | None = None
         self.on_registry_change: Callable[[], None] = lambda: None
+        # placement fields of this node's heartbeat (draining, public_url, relays)
+        self.placement_fields: Callable[[], dict[str, object]] = dict
+        self.services: dict[str, Handler] = {}  # more subjects this node answers on
         self._boot = new_boot_id()
         self._seq = 0
         self._cpu = CpuMeter()
@@ -95,6 +98,8 @@ class Cluster:
             await self.bus.subscribe(heartbeat_wildcard(fleet), self._on_beat)
         )
         self._subscriptions.append(await self.bus.subscribe(rtt_subject(fleet, name), self._on_rtt))
+        for subject, handler in self.services.items():
+            self._subscriptions.append(await self.bus.subscribe(subject, handler))
         await self.bus.flush()
         log.info(
             "joined NATS as %s; heartbeats every %.2f s", name, self.settings.heartbeat_interval_s
@@ -127,7 +132,7 @@ class Cluster:
     def _body(self) -> HeartbeatBody:
         s = self.settings
         self._seq += 1
-        return HeartbeatBody(
+        body = HeartbeatBody(
             v=PROTOCOL_VERSION,
             name=s.name,
             region=s.region,
@@ -143,6 +148,8 @@ class Cluster:
             sent=time.time(),
             streams=dict(self.registry.local),
         )
+        body.update(self.placement_fields())  # type: ignore[typeddict-item]
+        return body
 
     async def _beat_loop(self) -> None:
         assert self.bus is not None
@@ -242,6 +249,11 @@ class Cluster:
             for r in self.membership.rejected.values()
             if r.reason == BAD_SIGNATURE and r.last_seen >= recent
         )
+
+    @property
+    def cpu_share(self) -> float:
+        """This process's CPU use (1.0 = one core) at the last heartbeat."""
+        return self._cpu_share
 
     @property
     def connected(self) -> bool:

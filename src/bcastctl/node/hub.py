@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ from bcastctl.node.http_errors import HttpProblem
 from bcastctl.node.metrics import Metrics
 from bcastctl.node.publishing import LocalStream
 from bcastctl.node.relaying import RemoteStream
+from bcastctl.node.routing import new_resource_id
 from bcastctl.node.settings import NodeSettings
 from bcastctl.node.tasks import spawn
 
@@ -101,7 +101,7 @@ class MediaHub:
     def _new_session(self, role: str, stream: str, client: str) -> Session:
         if len(self.sessions) >= self.settings.max_sessions:
             raise HttpProblem(503, f"node full: {self.settings.max_sessions} sessions")
-        session_id = secrets.token_urlsafe(12)
+        session_id = new_resource_id(self.settings.name)  # names its holder (routing.py)
         self.connecting.admit(session_id, client)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         session = Session(session_id, role, stream, pc, time.time())

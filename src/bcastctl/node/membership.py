@@ -211,6 +211,7 @@ class Membership:
                 max_sessions=m.body["max_sessions"],
                 cpu=m.body["cpu"],
                 last_seen_ms=round((now - m.last_seen) * 1000, 1),
+                draining=bool(m.body.get("draining", False)),
             )
             for name, m in sorted(self.members.items())
         ]

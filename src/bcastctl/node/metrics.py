@@ -58,6 +58,14 @@ HELP: dict[str, str] = {
     "sessions_connected_total": "Sessions that connected (ICE + DTLS) within the deadline.",
     "sessions_connect_timeouts_total": "Sessions closed for not connecting within the deadline.",
     "sessions_refused_connecting_total": "Offers refused (503): too many sessions connecting.",
+    "draining": "1 while the node drains (takes no new session; exits at the deadline).",
+    "placement_local_total": "Offers placed on this node by this node.",
+    "placement_neighbour_total": "Offers handed to another node of the region (over NATS).",
+    "placement_redirected_total": "Offers redirected (307) to the nearest region with room.",
+    "placement_refused_total": "Offers refused (503): the whole fleet is full.",
+    "resources_forwarded_total": "DELETE/PATCH of a resource forwarded to the node holding it.",
+    "calls_served_total": "Requests other nodes handed to this node, served.",
+    "calls_refused_total": "Calls refused: bad MAC, stale or replayed.",
     "whip_conflicts_total": "WHIP publishes refused because another publisher holds the stream.",
 }
 

@@ -1,7 +1,10 @@
 """The node process: wires settings, cluster (NATS), media and the two HTTP servers.
 
-`serve(settings)` runs until SIGTERM/SIGINT, then closes peer connections, leaves
-NATS and stops the servers. Readiness lives on the admin port (/readyz).
+`serve(settings)` runs until SIGINT (or `stop`), then closes peer connections, leaves
+NATS and stops the servers. SIGTERM (Kubernetes stopping the pod) or POST /api/drain on
+the admin port drains first: /readyz turns not ready, new offers are placed on other
+nodes (placement.py), and live sessions are kept until they end or the drain deadline
+(BCAST_DRAIN_DEADLINE) passes; then the node stops. Readiness lives on the admin port.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from typing import Any
 
 from aiohttp import web
@@ -34,6 +38,50 @@ class Node:
         self.cluster = Cluster(settings, self.metrics, self.sessions)
         self.hub = MediaHub(settings, self.metrics, self.cluster)
         self.cluster.on_registry_change = self.hub.registry_changed
+        self.cluster.placement_fields = self.placement_fields
+        from bcastctl.node.routing import NodeCalls
+
+        self.calls = NodeCalls(self)
+        self.cluster.services[self.calls.subject] = self.calls.on_call
+        self.draining = False
+        self.drain_requested = asyncio.Event()
+        self._drain_deadline = 0.0  # time.monotonic() when a drain cuts what is left
+
+    def placement_fields(self) -> dict[str, object]:
+        """What other nodes' placement reads from this node's heartbeat."""
+        return {
+            "draining": self.draining,
+            "public_url": self.settings.public_url,
+            "relays": sorted(self.hub.remote),
+        }
+
+    def drain(self) -> float:
+        """Start draining (idempotent); the seconds left before live sessions are cut."""
+        if not self.draining:
+            self.draining = True
+            self._drain_deadline = time.monotonic() + self.settings.drain_deadline_s
+            log.info(
+                "draining: %d sessions, deadline %.0f s",
+                self.sessions(),
+                self.settings.drain_deadline_s,
+            )
+            self.cluster.announce()
+            self.drain_requested.set()
+        return max(0.0, self._drain_deadline - time.monotonic())
+
+    async def drained(self) -> int:
+        """Wait until no session is left or the deadline passes; the sessions cut."""
+        while self.sessions() and time.monotonic() < self._drain_deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)  # sessions end in many places: polled, not signalled
+        cut = self.sessions()
+        log.info("drained: %s", f"{cut} sessions cut at the deadline" if cut else "no session left")
+        return cut
+
+    def readiness(self) -> tuple[bool, str]:
+        if self.draining:
+            left = max(0.0, self._drain_deadline - time.monotonic())
+            return False, f"draining: {self.sessions()} sessions left, {left:.0f} s to the deadline"
+        return self.cluster.readiness()
 
     def sessions(self) -> int:
         return self.hub.session_count()
@@ -42,8 +90,9 @@ class Node:
         self.metrics.inc("http_rejected_total")
 
     def refresh_gauges(self) -> None:
-        ready, _ = self.cluster.readiness()
+        ready, _ = self.readiness()
         self.metrics.set("ready", 1.0 if ready else 0.0)
+        self.metrics.set("draining", 1.0 if self.draining else 0.0)
         self.metrics.set("nats_connected", 1.0 if self.cluster.connected else 0.0)
         bus = self.cluster.bus
         self.metrics.counters["nats_reconnects_total"] = float(bus.reconnects if bus else 0)
@@ -57,6 +106,7 @@ class Node:
         await self.hub.start()
 
     async def stop(self) -> None:
+        await self.calls.close()
         await self.hub.stop()
         await self.cluster.stop()
 
@@ -93,6 +143,25 @@ def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) ->
         log.warning("%s: %r", where, error)
 
 
+def _local(host: str) -> str:
+    """Where this node reaches its own signalling server."""
+    return "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host
+
+
+async def _until_stopped_or_drained(node: Node, stop: asyncio.Event) -> None:
+    stopped = asyncio.create_task(stop.wait())
+    drain = asyncio.create_task(node.drain_requested.wait())
+    try:
+        await asyncio.wait((stopped, drain), return_when=asyncio.FIRST_COMPLETED)
+        if drain.done() and not stop.is_set():
+            waited = asyncio.create_task(node.drained())
+            await asyncio.wait((stopped, waited), return_when=asyncio.FIRST_COMPLETED)
+            waited.cancel()
+    finally:
+        stopped.cancel()
+        drain.cancel()
+
+
 async def serve(settings: NodeSettings, stop: asyncio.Event | None = None) -> None:
     """Run the node until `stop` is set or the process gets SIGTERM/SIGINT."""
     from bcastctl.adapters import ice
@@ -106,10 +175,10 @@ async def serve(settings: NodeSettings, stop: asyncio.Event | None = None) -> No
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_log_loop_error)
     one_line_protocol_errors()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
     node = Node(settings)
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        loop.add_signal_handler(signal.SIGTERM, node.drain)
     if not settings.whip_token:
         log.warning("BCAST_WHIP_TOKEN is not set: WHIP publishing is refused (403)")
     host = settings.bind_address
@@ -123,6 +192,7 @@ async def serve(settings: NodeSettings, stop: asyncio.Event | None = None) -> No
     except ConfigError:
         await admin.cleanup()
         raise
+    node.calls.signalling_url = f"http://{_local(host)}:{signalling_port}"
     try:
         await node.start()
         # one machine-readable line: the lab and tests learn the ports (0 = OS-picked) here
@@ -132,7 +202,7 @@ async def serve(settings: NodeSettings, stop: asyncio.Event | None = None) -> No
             file=sys.stderr,
             flush=True,
         )
-        await stop.wait()
+        await _until_stopped_or_drained(node, stop)
         log.info("stopping")
     finally:
         await node.stop()

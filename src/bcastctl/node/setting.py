@@ -190,6 +190,18 @@ def urls(*schemes: str) -> Parser[tuple[str, ...]]:
     return parse
 
 
+def origin(text: str) -> str:
+    """An http(s)://host[:port] origin, no path (the region's public signalling URL)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{text[:80]!r}: expected http(s)://host[:port]")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError(f"{text[:80]!r}: an origin only (no path, query or user)")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def domain(text: str) -> str:
     return text.strip(".").lower()
 

@@ -107,6 +107,14 @@ class NodeSettings:
         flag="--drain-deadline",
         metavar="DURATION",
     )
+    public_url = Setting[str](
+        "BCAST_PUBLIC_URL",
+        "",
+        parse.origin,
+        "The region's public signalling URL (http(s)://host[:port]): other regions "
+        "redirect (307) viewers here when theirs is full. Unset: no redirects to this region.",
+        metavar="URL",
+    )
     max_body_bytes = Setting[int](
         "BCAST_MAX_BODY_BYTES",
         64 * 1024,

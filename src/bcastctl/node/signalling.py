@@ -2,7 +2,8 @@
 
 POST /api/whip?stream=<id>   Bearer token, SDP offer -> 201, answer, Location
 POST /api/whep?stream=<id>   SDP offer -> 201, answer, Location
-DELETE /api/resource/<id>    ends either session
+DELETE /api/resource/<id>    ends either session (on any node: the id names its holder)
+Offers are placed on the best node and resource requests reach their holder (placement.py).
 GET /api/pc-config           ICE servers with TURN REST credentials
 """
 
@@ -18,6 +19,7 @@ from aiohttp.typedefs import Handler
 
 from bcastctl.node.http_errors import HttpProblem, problem_middleware, problem_response
 from bcastctl.node.pages import add_pages
+from bcastctl.node.placement import region_middleware
 from bcastctl.node.sdp import check_offer
 from bcastctl.node.turn_rest import pc_config
 
@@ -136,7 +138,11 @@ async def get_pc_config(request: web.Request) -> web.Response:
 
 def create_signalling_app(node: Node) -> web.Application:
     app = web.Application(
-        middlewares=[cors, problem_middleware(node.count_rejected_request)],
+        middlewares=[
+            cors,
+            problem_middleware(node.count_rejected_request),
+            region_middleware(node),
+        ],
         client_max_size=node.settings.max_body_bytes,
     )
     app[NODE_KEY] = node

@@ -129,6 +129,7 @@ def node_permissions(fleet: Fleet, region: str, node: str) -> tuple[list[str], l
         f"{prefix}.want.*.*",  # interest in another node's stream
         f"{prefix}.kf.*.*",  # keyframe requests to a holder
         f"{prefix}.rtt.*",  # RTT echo requests (replies: allow_responses)
+        f"{prefix}.call.*",  # signalling requests handed to another node (node/routing.py)
     ]
     return publish, [f"{prefix}.>", "_INBOX.>"]
 

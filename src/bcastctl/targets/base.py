@@ -174,6 +174,10 @@ class EndpointSignalling:
             method, self.endpoint, path, body=body, headers=headers, timeout_s=timeout_s
         )
 
+    def follow(self, location: str) -> None:
+        """A Target reaches only the endpoints it knows: a redirect is not followed."""
+        return None
+
 
 @dataclass(frozen=True)
 class EndpointSource:

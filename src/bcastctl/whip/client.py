@@ -83,24 +83,40 @@ def rtc_configuration(pc_config: Mapping[str, Any] | None = None, *, loopback: b
     return RTCConfiguration(iceServers=servers, iceTransportPolicy=RTCIceTransportPolicy.RELAY)
 
 
+MAX_REDIRECTS = 3
+
+
 async def _exchange(
     signalling: Signalling, path: str, pc: Any, headers: Mapping[str, str], timeout_s: float
-) -> str:
-    """Post the offer, apply the answer; the resource path, or WhipError on any status but 201."""
+) -> tuple[Signalling, str]:
+    """Post the offer (following 307/308 redirects to another region's endpoint), apply the
+    answer; (the endpoint that answered, the resource path), or WhipError on any status
+    but 201."""
+    from urllib.parse import urlsplit
+
     from aiortc import RTCSessionDescription
 
     await pc.setLocalDescription(await pc.createOffer())
-    answer = await signalling.request(
-        "POST",
-        path,
-        body=pc.localDescription.sdp.encode(),
-        headers={"Content-Type": "application/sdp", **headers},
-        timeout_s=timeout_s,
-    )
+    for _ in range(MAX_REDIRECTS + 1):
+        answer = await signalling.request(
+            "POST",
+            path,
+            body=pc.localDescription.sdp.encode(),
+            headers={"Content-Type": "application/sdp", **headers},
+            timeout_s=timeout_s,
+        )
+        location = answer.headers.get("Location", "")
+        if answer.status not in (307, 308):
+            break
+        elsewhere = signalling.follow(location)
+        if elsewhere is None:
+            raise WhipError(answer.url, answer.status, f"redirect not followed: {location[:120]}")
+        parts = urlsplit(location)
+        signalling, path = elsewhere, parts.path + (f"?{parts.query}" if parts.query else "")
     if answer.status != 201:
         raise WhipError.from_answer(answer)
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.body.decode(), type="answer"))
-    return answer.headers.get("Location", "")
+    return signalling, location
 
 
 def _peer(config: Any) -> Any:
@@ -136,7 +152,9 @@ async def publish(
     started = time.monotonic()
     try:
         auth = {"Authorization": f"Bearer {token}"}
-        resource = await _exchange(signalling, f"/api/whip?stream={stream}", pc, auth, timeout_s)
+        signalling, resource = await _exchange(
+            signalling, f"/api/whip?stream={stream}", pc, auth, timeout_s
+        )
     except BaseException:
         await pc.close()
         raise
@@ -183,7 +201,7 @@ async def view(
             )
 
     try:
-        session.resource = await _exchange(
+        session.signalling, session.resource = await _exchange(
             signalling, f"/api/whep?stream={stream}", pc, {}, timeout_s
         )
     except BaseException:

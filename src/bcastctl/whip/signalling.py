@@ -3,6 +3,7 @@
 A `Signalling` sends one HTTP request to one node's signalling endpoint and returns
 the answer, whatever the status. `HttpSignalling` does it with aiohttp to a base URL
 (tests, bench, the lab); the checks adapt a Target's `request` to the same protocol.
+A redirect (307/308) is followed by the client (`Signalling.follow`).
 A status other than the expected one becomes a `WhipError` in exactly one place
 (`client`), carrying the status and the node's one-line reason.
 """
@@ -38,7 +39,13 @@ class Signalling(Protocol):
         headers: Mapping[str, str] | None = None,
         timeout_s: float = 10.0,
     ) -> HttpResponse:
-        """One request; UnreachableError on no answer within timeout_s, any status returned."""
+        """One request; UnreachableError on no answer within timeout_s, any status returned
+        (a redirect too: the client follows it with `follow`)."""
+        ...
+
+    def follow(self, location: str) -> Signalling | None:
+        """The endpoint at a redirect's absolute `location` (RFC 9725 section 4.5: WHIP
+        clients follow redirects), or None when this transport cannot reach other origins."""
         ...
 
 
@@ -67,11 +74,21 @@ class HttpSignalling:
                 url,
                 data=body,
                 headers=dict(headers or {}),
+                allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=timeout_s),
             ) as response:
                 return HttpResponse(response.status, await response.read(), url, response.headers)
         except (TimeoutError, aiohttp.ClientError) as e:
             raise UnreachableError(f"{url}: no answer within {timeout_s:g} s ({e!r})") from e
+
+
+    def follow(self, location: str) -> HttpSignalling | None:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(location)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return None
+        return HttpSignalling(self.http, f"{parts.scheme}://{parts.netloc}")
 
 
 class WhipError(OperationFailed):
