@@ -3,7 +3,8 @@
 Object shapes are the Kubernetes API's: StatefulSet status (readyReplicas,
 updatedReplicas, currentRevision/updateRevision), Gateway API Gateway status
 (conditions[type=Programmed], addresses[].value), GKE MCS ServiceExport status
-(conditions[type=Exported]).
+(conditions[type=Exported]), HTTPRoute status (parents[].conditions: Accepted,
+ResolvedRefs; kubernetes-sigs/gateway-api apis/v1).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from bcastctl.adapters.kube import ServerVersion
 from bcastctl.checks.kube_cluster import too_old
 from bcastctl.checks.kube_mcs import PROPAGATION_S, export_settled, exported
+from bcastctl.checks.kube_signalling import gateway_problem, route_problem
 from bcastctl.checks.kube_stunner import not_programmed
 from bcastctl.checks.kube_workloads import statefulset_problem
 from bcastctl.targets.kube import gateway_address
@@ -104,3 +106,47 @@ EXPORTS = [
 def test_export_exported_and_settled(case: str, obj: Any, is_exported: bool, settled: bool) -> None:
     assert exported(obj) is is_exported
     assert export_settled(obj, NOW) is settled
+
+
+def entry_gateway(programmed: bool, address: str | None) -> Any:
+    conditions = [{"type": "Programmed", "status": "True" if programmed else "False"}]
+    return {
+        "status": {"conditions": conditions, "addresses": [{"value": address}] if address else []}
+    }
+
+
+def route(*parents: dict[str, str]) -> Any:
+    """An HTTPRoute whose parents' conditions are given as {type: status}."""
+    listed = [{"conditions": [{"type": t, "status": s} for t, s in p.items()]} for p in parents]
+    return {"status": {"parents": listed}}
+
+
+SIGNALLING_GATEWAYS = [
+    ("programmed with an address", entry_gateway(True, "34.1.2.3"), None),
+    ("missing", None, "Gateway g missing"),
+    ("not programmed", entry_gateway(False, None),
+     "Gateway g not Programmed (the global load balancer is not provisioned)"),
+    ("programmed, no address", entry_gateway(True, None), "Gateway g has no address"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "obj", "problem"), SIGNALLING_GATEWAYS,
+                         ids=[g[0] for g in SIGNALLING_GATEWAYS])  # fmt: skip
+def test_signalling_gateway_problem(case: str, obj: Any, problem: str | None) -> None:
+    assert gateway_problem("g", obj) == problem
+
+
+ROUTES = [
+    ("accepted, refs resolved", route({"Accepted": "True", "ResolvedRefs": "True"}), None),
+    ("missing", None, "HTTPRoute r missing"),
+    ("no parent yet", route(), "HTTPRoute r not accepted by any Gateway yet"),
+    ("not accepted", route({"Accepted": "False", "ResolvedRefs": "True"}),
+     "HTTPRoute r: Accepted is not True"),
+    ("a backend unresolved", route({"Accepted": "True", "ResolvedRefs": "False"}),
+     "HTTPRoute r: ResolvedRefs is not True"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "obj", "problem"), ROUTES, ids=[r[0] for r in ROUTES])
+def test_signalling_route_problem(case: str, obj: Any, problem: str | None) -> None:
+    assert route_problem("r", obj) == problem
