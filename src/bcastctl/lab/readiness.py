@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from bcastctl.errors import UnreachableError
+from bcastctl.protocol import ClusterView
 from bcastctl.readers.cluster import read_cluster_view, unseen
 from bcastctl.readers.nats import ServerLinks, read_server_links, region_gaps
 from bcastctl.readers.source import UrlSource
@@ -57,20 +59,39 @@ async def nats_gaps(session: aiohttp.ClientSession, regions: list[RegionState]) 
     return gaps
 
 
+@dataclass(frozen=True)
+class NodeAnswer:
+    """What a node's admin port says: /readyz and its /api/cluster view."""
+
+    readyz: int | None  # the HTTP status of /readyz; None: no answer
+    view: ClusterView | None  # None: no (usable) answer, see `error`
+    error: str | None = None
+
+
+async def ask_node(session: aiohttp.ClientSession, node: NodeState) -> NodeAnswer:
+    try:
+        async with session.get(
+            f"{node.admin_url}/readyz", timeout=aiohttp.ClientTimeout(total=2)
+        ) as response:
+            readyz = response.status
+    except (aiohttp.ClientError, TimeoutError) as e:
+        return NodeAnswer(None, None, type(e).__name__)
+    try:
+        return NodeAnswer(readyz, await read_cluster_view(UrlSource(session, node.admin_url)))
+    except UnreachableError as e:
+        return NodeAnswer(readyz, None, e.message)
+
+
 async def node_gaps(session: aiohttp.ClientSession, nodes: list[NodeState]) -> list[str]:
     everyone = {node.name for node in nodes}
 
     async def one(node: NodeState) -> list[str]:
-        try:
-            async with session.get(
-                f"{node.admin_url}/readyz", timeout=aiohttp.ClientTimeout(total=2)
-            ) as response:
-                if response.status != 200:
-                    return [f"node {node.name} not ready (/readyz {response.status})"]
-            view = await read_cluster_view(UrlSource(session, node.admin_url))
-        except (aiohttp.ClientError, TimeoutError, UnreachableError) as e:
-            return [f"node {node.name} not answering ({type(e).__name__})"]
-        missing = unseen(view, everyone)
+        answer = await ask_node(session, node)
+        if answer.readyz is not None and answer.readyz != 200:
+            return [f"node {node.name} not ready (/readyz {answer.readyz})"]
+        if answer.view is None:
+            return [f"node {node.name} not answering ({answer.error})"]
+        missing = unseen(answer.view, everyone)
         return [f"node {node.name} does not see {', '.join(missing)}"] if missing else []
 
     results = await asyncio.gather(*(one(node) for node in nodes))

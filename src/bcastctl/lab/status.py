@@ -12,13 +12,12 @@ from typing import Any
 import aiohttp
 from pydantic import computed_field
 
-from bcastctl.errors import BcastError, UnreachableError
+from bcastctl.errors import BcastError
 from bcastctl.lab import procs, readiness
 from bcastctl.lab.linkctl import link_request
 from bcastctl.model import FrozenModel
-from bcastctl.readers.cluster import member_names, read_cluster_view
+from bcastctl.readers.cluster import member_names
 from bcastctl.readers.nats import LinkGap, ServerLinks, region_gaps
-from bcastctl.readers.source import UrlSource
 from bcastctl.targets.lab_state import (
     LabDifference,
     LabState,
@@ -91,14 +90,9 @@ def _alive(pid: int | None) -> bool:
 async def _node_status(session: aiohttp.ClientSession, node: NodeState) -> NodeStatus:
     ready, sees = False, None
     if _alive(node.pid):
-        try:
-            async with session.get(
-                f"{node.admin_url}/readyz", timeout=aiohttp.ClientTimeout(total=2)
-            ) as response:
-                ready = response.status == 200
-            sees = len(member_names(await read_cluster_view(UrlSource(session, node.admin_url))))
-        except (aiohttp.ClientError, TimeoutError, UnreachableError):
-            pass
+        answer = await readiness.ask_node(session, node)
+        ready = answer.readyz == 200
+        sees = len(member_names(answer.view)) if answer.view is not None else None
     return NodeStatus(
         name=node.name,
         address=node.advertise_address,

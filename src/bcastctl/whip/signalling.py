@@ -81,7 +81,6 @@ class HttpSignalling:
         except (TimeoutError, aiohttp.ClientError) as e:
             raise UnreachableError(f"{url}: no answer within {timeout_s:g} s ({e!r})") from e
 
-
     def follow(self, location: str) -> HttpSignalling | None:
         from urllib.parse import urlsplit
 
