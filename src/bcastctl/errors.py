@@ -50,6 +50,16 @@ class UnreachableError(BcastError):
     exit_code = ExitCode.UNREACHABLE
 
 
+class HttpStatusError(UnreachableError):
+    """An endpoint answered with an error status, raised once where the answer is read:
+    callers branch on `status`, never on the message text."""
+
+    def __init__(self, url: str, status: int, *, hint: str | None = None) -> None:
+        super().__init__(f"{url}: HTTP {status}", hint=hint)
+        self.url = url
+        self.status = status
+
+
 class OperationFailed(BcastError):
     """An operation ran but did not succeed (a gate failed, a rollout stopped)."""
 

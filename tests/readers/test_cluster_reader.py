@@ -64,5 +64,7 @@ async def test_a_wrong_answer_is_one_unreachable_error_naming_the_url(
     app.router.add_get("/api/cluster", cluster)
     async with TestServer(app, host="127.0.0.1") as server, aiohttp.ClientSession() as http:
         url = str(server.make_url("")).rstrip("/")
-        with pytest.raises(UnreachableError, match=f"^{url}{error}"):
+        with pytest.raises(UnreachableError, match=f"^{url}{error}") as raised:
             await read_cluster_view(UrlSource(http, url))
+        # a status is typed once, where the answer is read: callers never parse the text
+        assert getattr(raised.value, "status", None) == (status if status != 200 else None)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bcastctl.errors import UnreachableError
+from bcastctl.errors import HttpStatusError, UnreachableError
 
 if TYPE_CHECKING:
     import aiohttp
@@ -56,7 +56,7 @@ class UrlSource:
 def decode(url: str, status: int, body: bytes) -> Any:
     """The JSON of an answer, or the one UnreachableError that says what was wrong with it."""
     if not 200 <= status < 300:
-        raise UnreachableError(f"{url}: HTTP {status}")
+        raise HttpStatusError(url, status)
     if len(body) > MAX_BODY_BYTES:
         raise UnreachableError(f"{url}: answer larger than {MAX_BODY_BYTES} bytes")
     try:

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from bcastctl.errors import UnreachableError
+from bcastctl.errors import HttpStatusError
 from bcastctl.fleet import Fleet
 from bcastctl.model import HttpResponse as HttpResponse
 
@@ -146,7 +146,7 @@ async def get_json(
     """GET and decode JSON; a non-2xx answer is an UnreachableError naming the URL."""
     response = await http_get(target, endpoint, path, params, timeout_s)
     if not 200 <= response.status < 300:
-        raise UnreachableError(f"{response.url}: HTTP {response.status}")
+        raise HttpStatusError(response.url, response.status)
     return response.json()
 
 
