@@ -11,6 +11,7 @@ RouteConditionAccepted, RouteConditionResolvedRefs).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from bcastctl.checks.base import (
@@ -28,6 +29,19 @@ from bcastctl.targets.capabilities import KubeAccess
 
 NAME: Final = "kube-signalling-entry"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
+# GKE takes minutes to provision a global load balancer for a new multi-cluster Gateway:
+# until then "not Programmed" is a warning (deploy does not wait for it either)
+PROVISIONING_S = 900.0
+
+
+def provisioning(gateway: dict[str, Any] | None, now: datetime) -> bool:
+    """A Gateway younger than PROVISIONING_S (its load balancer may still be coming)."""
+    stamp = ((gateway or {}).get("metadata") or {}).get("creationTimestamp")
+    try:
+        created = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return (now - created).total_seconds() < PROVISIONING_S
 
 
 class EntryAddress(Finding):
@@ -81,7 +95,8 @@ class KubeSignallingEntry(KubeCheck):
         client = await kube.kube_client(region.name)
         ns = fleet.namespace
         gateway = await client.get(GATEWAY_API, "Gateway", fleet.signalling_gateway(), ns)
-        problems = [gateway_problem(fleet.signalling_gateway(), gateway)]
+        gateway_issue = gateway_problem(fleet.signalling_gateway(), gateway)
+        problems = [gateway_issue]
         for name in fleet.signalling_routes():
             problems.append(
                 route_problem(name, await client.get(GATEWAY_API, "HTTPRoute", name, ns))
@@ -96,6 +111,9 @@ class KubeSignallingEntry(KubeCheck):
             f"kubectl -n {ns} describe gateway {fleet.signalling_gateway()}; "
             "gcloud container fleet ingress describe (the config membership)"
         )
+        if found == [gateway_issue] and provisioning(gateway, datetime.now(tz=UTC)):
+            message = f"{gateway_issue}; created less than {PROVISIONING_S / 60:.0f} min ago"
+            return [warn(self.name, region.name, message, hint=hint)]
         if found:
             return [fail(self.name, region.name, "; ".join(found + missing), hint=hint)]
         if missing:  # a region not deployed yet, or MCS still importing: no backend there

@@ -17,6 +17,7 @@ from bcastctl.deploy.model import ObjectChange
 from bcastctl.deploy.plan import change, is_subset
 from bcastctl.errors import OperationFailed
 from bcastctl.render.manifests import object_key
+from bcastctl.render.signalling import ENTRY_ROLE, ROLE_LABEL
 
 RolloutProgress = Callable[[str, str, float], None]  # region, what is happening, fraction done
 
@@ -127,8 +128,17 @@ async def wait_rollout(
     timeout_s: float,
     progress: RolloutProgress = no_progress,
 ) -> None:
-    """Until StatefulSets are updated and ready and Gateways programmed, or the deadline."""
-    watched = [d for d in manifests if d["kind"] in ("StatefulSet", "Gateway")]
+    """Until StatefulSets are updated and ready and Gateways programmed, or the deadline.
+
+    The signalling entry's multi-cluster Gateway is not waited for: GKE takes minutes to
+    provision its global load balancer; the health gate's kube-signalling-entry judges it.
+    """
+    watched = [
+        d
+        for d in manifests
+        if d["kind"] in ("StatefulSet", "Gateway")
+        and d["metadata"].get("labels", {}).get(ROLE_LABEL) != ENTRY_ROLE
+    ]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     interval = 0.05

@@ -22,6 +22,10 @@ from bcastctl.fleet import Fleet, Signalling
 Manifest = dict[str, Any]
 
 HEALTH_CHECK_RANGES: Final = ("35.191.0.0/16", "130.211.0.0/22")
+# GKE provisions the entry's global load balancer in minutes: deploy does not wait for a
+# Gateway with this label (verify mesh's kube-signalling-entry judges it)
+ROLE_LABEL: Final = "bcastctl.io/role"
+ENTRY_ROLE: Final = "signalling-entry"
 LISTENER: Final = "https"
 
 
@@ -98,13 +102,13 @@ def _health_check(fleet: Fleet, region: str) -> Manifest:
 
 def entry_objects(fleet: Fleet, entry: Signalling) -> list[Manifest]:
     """What the config cluster holds: the Gateway, its routes, a health check per region."""
+    metadata = _metadata(fleet, entry_name(fleet))
+    metadata["labels"][ROLE_LABEL] = ENTRY_ROLE
+    metadata["annotations"] = {"networking.gke.io/certmap": entry.certificate_map}
     gateway = {
         "apiVersion": "gateway.networking.k8s.io/v1",
         "kind": "Gateway",
-        "metadata": {
-            **_metadata(fleet, entry_name(fleet)),
-            "annotations": {"networking.gke.io/certmap": entry.certificate_map},
-        },
+        "metadata": metadata,
         "spec": {
             "gatewayClassName": entry.gateway_class,
             "listeners": [{"name": LISTENER, "protocol": "HTTPS", "port": 443}],
