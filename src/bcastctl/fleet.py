@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from bcastctl.errors import ConfigError
+from bcastctl.exposure import GatewayExposure, McsGateway, Provider, exposure_problem
 from bcastctl.model import StrictModel
 
 API_VERSION: Final = "bcastctl.io/v1alpha1"
@@ -78,6 +79,10 @@ class Region(StrictModel):
     geo: Geo
     replicas: int = Field(default=2, ge=1, le=1000)
     turn_address: str | None = None
+    # the cloud the region runs on: its load balancers' annotations (bcastctl/exposure.py)
+    provider: Provider = "gke"
+    # how the other regions reach this region's NATS gateway
+    gateway: GatewayExposure = McsGateway()
 
     @model_validator(mode="after")
     def _turn_address_is_an_ip(self) -> Self:
@@ -340,7 +345,7 @@ def _first_cross_reference_problem(fleet: Fleet) -> str | None:
     listener_names = [listener.name for listener in fleet.stunner.listeners]
     if len(set(listener_names)) != len(listener_names):
         return "stunner.listeners: listener names must be unique"
-    return None
+    return exposure_problem(fleet)
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:

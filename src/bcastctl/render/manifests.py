@@ -19,6 +19,7 @@ from bcastctl.node.settings import NodeSettings
 from bcastctl.render import template
 from bcastctl.render.monitoring import monitoring_manifests
 from bcastctl.render.nats_config import GATEWAY_TLS_DIR, nats_config, nats_secret_env
+from bcastctl.render.reach import on_mcs, shape_gateway_service, turn_annotations
 from bcastctl.render.signalling import entry_objects, health_check_rule, signalling_export
 from bcastctl.render.template import Scalar
 
@@ -190,6 +191,8 @@ def base_manifests(fleet: Fleet) -> list[Manifest]:
 def region_manifests(fleet: Fleet, region: Region) -> RegionManifests:
     values = region_values(fleet, region)
     files = {name: template.load(f"region/{name}", values) for name in REGION_FILES}
+    if not on_mcs(region):  # exported names exist only on multi-cluster services
+        del files["mcs.yaml"]
     for doc in (doc for docs in files.values() for doc in docs):
         _fill(fleet, region, doc)
     if fleet.signalling is not None:
@@ -218,7 +221,10 @@ def _fill(fleet: Fleet, region: Region, doc: Manifest) -> None:
             mount_gateway_tls(pod["spec"], fleet.nats.gateway_tls.secret)
     elif kind == "StatefulSet" and name == f"{region.name}-broadcaster":
         doc["spec"]["template"]["spec"]["containers"][0]["env"] = node_env(fleet, region)
+    elif kind == "Service" and name == f"{region.name}-nats-gateway":
+        shape_gateway_service(region, doc)
     elif kind == "Gateway":
+        doc["metadata"]["annotations"] = turn_annotations(region)
         doc["spec"]["listeners"] = [
             {"name": listener.name, "port": listener.port, "protocol": listener.protocol}
             for listener in fleet.stunner.listeners

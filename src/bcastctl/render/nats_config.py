@@ -1,8 +1,9 @@
 """The NATS server configuration text of one region (the `nats.conf` in its ConfigMap).
 
 A cluster of `cluster_size` servers with routes, and a `gateway {}` block that joins
-the super-cluster through every other region's MCS name. What deploy applies and what
-the lab runs both come from here.
+the super-cluster through every other region's gateway address: its MCS name, or the node
+ports or load balancer its `gateway` exposure names (bcastctl/exposure.py). What deploy
+applies and what the lab runs both come from here.
 
 Nothing on NATS is trusted because it arrived (DESIGN "Authenticated fabric"):
 - No anonymous clients (no `no_auth_user`). Account APP holds one user per broadcaster
@@ -37,6 +38,7 @@ import json
 import string
 from dataclasses import dataclass
 
+from bcastctl.exposure import gateway_urls
 from bcastctl.fleet import Fleet, Region
 from bcastctl.protocol import NATS_MONITOR_USER, NATS_SYSTEM_USER, subject_prefix
 
@@ -73,7 +75,7 @@ def node_user(region: str, ordinal: int) -> str:
 NATS_CONF_TEMPLATE = string.Template(
     """\
 # NATS server of region ${region}: a cluster of ${cluster_size} with routes, and a
-# gateway {} that joins the super-cluster through every other region's MCS name.
+# gateway {} that joins the super-cluster through every other region's gateway address.
 # Credentials are environment variables from Secrets; no anonymous clients.
 server_name: $$POD_NAME
 listen: 0.0.0.0:${client_port}
@@ -153,9 +155,15 @@ def _users(fleet: Fleet, region: Region) -> str:
     return "\n".join(lines)
 
 
-def gateway_url(fleet: Fleet, region: str) -> str:
-    """A region's NATS gateway at its MCS clusterset name."""
-    return f"nats://{fleet.clusterset_names(region)['nats-gateway']}:{fleet.nats.gateway_port}"
+def _gateway_entry(fleet: Fleet, dialler: Region, target: Region) -> str:
+    """One remote gateway: its name and the URLs `dialler` reaches it at, as the target's
+    exposure gives them (exposure.gateway_urls: the MCS name, its node ports or its load
+    balancer). Several URLs (node addresses) are one gateway's `urls`: nats-server dials
+    one of them and tries the others when it fails (server/opts.go parseGateways)."""
+    urls = gateway_urls(fleet, dialler, target)
+    if len(urls) == 1:
+        return f'    {{ name: {target.name}, url: "{urls[0]}" }}'
+    return f"    {{ name: {target.name}, urls: [{', '.join(json.dumps(url) for url in urls)}] }}"
 
 
 def nats_config(fleet: Fleet, region: Region) -> str:
@@ -165,9 +173,7 @@ def nats_config(fleet: Fleet, region: Region) -> str:
         for i in range(fleet.nats.cluster_size)
     ]
     gateways = [
-        f'    {{ name: {other}, url: "{gateway_url(fleet, other)}" }}'
-        for other in fleet.region_names
-        if other != region.name
+        _gateway_entry(fleet, region, other) for other in fleet.regions if other.name != region.name
     ]
     return NATS_CONF_TEMPLATE.substitute(
         region=region.name,

@@ -1,0 +1,146 @@
+"""How a region is reached from the other regions: its cloud provider and its NATS gateway's
+exposure (part of the fleet file, `regions[].provider` and `regions[].gateway`).
+
+- `mcs` (the default): GKE multi-cluster services; regions on MCS dial each other at the
+  gateway Service's clusterset name. A region outside MCS cannot resolve that name, so in
+  a fleet that mixes modes an MCS region also names its `external` exposure.
+- `nodePort`: the gateway Service is a NodePort; others dial the node addresses given
+  (as on peered private VPCs, e.g. DigitalOcean), every address a URL of one gateway.
+- `loadBalancer`: the gateway Service is a LoadBalancer (internal unless `public`) with the
+  provider's annotations; others dial `address` (the load balancer's reserved IP or DNS name).
+
+`gateway_urls(fleet, dialler, target)` is the one answer to "which URLs does region
+`dialler` dial to reach `target`'s gateway": render's NATS config and verify's
+reachability check both read it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import TYPE_CHECKING, Annotated, Final, Literal
+
+from pydantic import Field, field_validator
+
+from bcastctl.model import StrictModel
+
+if TYPE_CHECKING:
+    from bcastctl.fleet import Fleet, Region
+
+Provider = Literal["gke", "aws", "other"]
+# Kubernetes' default service-node-port-range (kube-apiserver --service-node-port-range)
+NODE_PORT_MIN: Final = 30000
+NODE_PORT_MAX: Final = 32767
+MAX_NODE_ADDRESSES: Final = 16
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
+)
+
+
+def host_problem(host: str) -> str | None:
+    """Why `host` is neither an IP address nor a DNS name (None when it is one)."""
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if _HOST_NAME.match(host):
+        return None
+    return f"not an IP address or DNS name: {host!r}"
+
+
+def _checked_host(host: str) -> str:
+    problem = host_problem(host)
+    if problem:
+        raise ValueError(problem)
+    return host
+
+
+class NodePortGateway(StrictModel):
+    mode: Literal["nodePort"]
+    node_port: int = Field(ge=NODE_PORT_MIN, le=NODE_PORT_MAX)
+    addresses: list[str] = Field(min_length=1, max_length=MAX_NODE_ADDRESSES)
+
+    @field_validator("addresses")
+    @classmethod
+    def _hosts(cls, addresses: list[str]) -> list[str]:
+        if len(set(addresses)) != len(addresses):
+            raise ValueError("an address is given twice")
+        return [_checked_host(address) for address in addresses]
+
+
+class LoadBalancerGateway(StrictModel):
+    mode: Literal["loadBalancer"]
+    address: str
+    public: bool = False  # a public address: the gateway crosses a network nobody in the fleet owns
+    annotations: dict[str, str] = Field(default={}, max_length=32)  # added to the provider's
+
+    @field_validator("address")
+    @classmethod
+    def _host(cls, address: str) -> str:
+        return _checked_host(address)
+
+
+ExternalGateway = Annotated[NodePortGateway | LoadBalancerGateway, Field(discriminator="mode")]
+
+
+class McsGateway(StrictModel):
+    mode: Literal["mcs"] = "mcs"
+    # how regions outside MCS reach this region (needed when the fleet has any)
+    external: ExternalGateway | None = None
+
+
+GatewayExposure = Annotated[
+    McsGateway | NodePortGateway | LoadBalancerGateway, Field(discriminator="mode")
+]
+
+
+def reached_by(
+    exposure: McsGateway | NodePortGateway | LoadBalancerGateway,
+) -> ExternalGateway | None:
+    """The exposure regions outside MCS dial (None: MCS only)."""
+    return exposure.external if isinstance(exposure, McsGateway) else exposure
+
+
+def gateway_hosts(fleet: Fleet, dialler: Region, target: Region) -> list[tuple[str, int]]:
+    """(host, port) pairs `dialler` dials to reach `target`'s NATS gateway."""
+    port = fleet.nats.gateway_port
+    if target.gateway.mode == "mcs" and dialler.gateway.mode == "mcs":
+        return [(fleet.clusterset_names(target.name)["nats-gateway"], port)]
+    external = reached_by(target.gateway)
+    if external is None:  # refused by the fleet's validation
+        raise ValueError(f"{target.name} is reachable over MCS only; {dialler.name} is not on MCS")
+    if isinstance(external, NodePortGateway):
+        return [(address, external.node_port) for address in external.addresses]
+    return [(external.address, port)]
+
+
+def gateway_urls(fleet: Fleet, dialler: Region, target: Region) -> list[str]:
+    """The NATS gateway URLs `dialler` dials to reach `target`."""
+    return [
+        f"nats://[{host}]:{port}" if ":" in host else f"nats://{host}:{port}"
+        for host, port in gateway_hosts(fleet, dialler, target)
+    ]
+
+
+def exposure_problem(fleet: Fleet) -> str | None:
+    """The first region whose exposure cannot work in this fleet (key path + reason)."""
+    outside_mcs = [region.name for region in fleet.regions if region.gateway.mode != "mcs"]
+    for index, region in enumerate(fleet.regions):
+        exposure = region.gateway
+        if exposure.mode == "mcs" and region.provider != "gke":
+            return (
+                f"regions[{index}].gateway.mode: mcs needs GKE multi-cluster services "
+                f"(provider is {region.provider}); use nodePort or loadBalancer"
+            )
+        if isinstance(exposure, McsGateway) and outside_mcs and exposure.external is None:
+            return (
+                f"regions[{index}].gateway.external: required: {', '.join(outside_mcs)} "
+                "cannot resolve clusterset names and must reach this region another way"
+            )
+    if outside_mcs and fleet.signalling is not None:
+        return (
+            "signalling: the multi-cluster Gateway reaches MCS regions only; "
+            f"{', '.join(outside_mcs)} is not on MCS"
+        )
+    return None
