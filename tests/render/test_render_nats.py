@@ -8,6 +8,7 @@ Issue 11 point 6."""
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,13 @@ def _get(kind: str, name: str) -> dict[str, Any]:
     return next(d for d in OBJECTS if d["kind"] == kind and d["metadata"]["name"] == name)
 
 
+def _seconds(config: str, key: str, default: float) -> float:
+    match = re.search(rf"^\s*{key}\s*[:=]\s*\"?(\d+)(s|m)\"?", config, re.MULTILINE)
+    if match is None:
+        return default
+    return float(match.group(1)) * (60 if match.group(2) == "m" else 1)
+
+
 def test_nats_has_a_disruption_budget_lame_duck_startup_probe_and_spread() -> None:
     sts = _get("StatefulSet", f"{REGION}-nats")
     pdb = _get("PodDisruptionBudget", f"{REGION}-nats")
@@ -39,7 +47,13 @@ def test_nats_has_a_disruption_budget_lame_duck_startup_probe_and_spread() -> No
     ]
     assert any(m["mountPath"] == str(Path(pid_file).parent) for m in container["volumeMounts"])
     assert container["startupProbe"]["httpGet"]["port"] == "monitor"
-    assert pod["terminationGracePeriodSeconds"] >= 30  # lame duck needs time to drain
+    # lame duck mode closes clients over lame_duck_duration after lame_duck_grace_period
+    # (defaults 2m and 10s: nats-io/nats-server server/const.go); the kubelet must not kill
+    # the server before it has finished
+    config = _get("ConfigMap", f"{REGION}-nats-config")["data"]["nats.conf"]
+    duration = _seconds(config, "lame_duck_duration", 120)
+    grace = _seconds(config, "lame_duck_grace_period", 10)
+    assert pod["terminationGracePeriodSeconds"] > duration + grace
     spread = pod["topologySpreadConstraints"][0]
     assert spread["topologyKey"] == "topology.kubernetes.io/zone"
     assert spread["labelSelector"]["matchLabels"] == sts["spec"]["selector"]["matchLabels"]
