@@ -141,6 +141,16 @@ async def test_publisher_page_and_a_viewer_page_that_survives_its_node_and_a_rec
     viewer = await browsers("viewer", page)  # type: ignore[misc]
     await _until(viewer, "viewer.state === 'playing' && viewer.framesDecoded > 10", 15)
     assert await viewer.evaluate("[viewer.region, viewer.election.winner]") == ["r2", "r2"]
+    # behind the public HTTPS entry a region is one name: <region>.<host>, or the global host
+    view = {"node": "n", "region": "r2", "regions": [{"name": "r1"}, {"name": "r2"}]}
+    urls = "r => r.map(x => x.nodes[0].url)"
+    regional = f"({urls})(publicRegions('https:', 'r2.live.example.com', {json.dumps(view)}))"
+    assert await viewer.evaluate(regional) == [
+        "https://r1.live.example.com",
+        "https://r2.live.example.com",
+    ]
+    global_host = f"({urls})(publicRegions('https:', 'live.example.com', {json.dumps(view)}))"
+    assert await viewer.evaluate(global_host) == ["https://live.example.com"]
     served_by = await viewer.evaluate("viewer.node")
     assert served_by in ("pg-b1", "pg-b2")
     lost = {"pg-b1": b1, "pg-b2": b2}[served_by]

@@ -74,9 +74,26 @@ function merge(fresh) {
   return {regions: [...byRegion].map(([name, nodes]) => ({name, nodes}))};
 }
 
+// Behind the fleet's public HTTPS entry (fleet `signalling.host`) a region is one endpoint:
+// https://<region>.<host> when the page came from such a name (`region_hosts`), else the
+// global host itself, which sends each request to a healthy region. Over plain HTTP (the
+// lab, a node reached directly) the nodes' own origins, as /api/regions lists them.
+function publicRegions(protocol, hostname, view) {
+  if (protocol !== 'https:') return view.regions;
+  const names = view.regions.map(region => region.name);
+  const first = hostname.split('.')[0];
+  if (!names.includes(first)) {
+    return [{name: view.region, nodes: [{name: view.region, url: 'https://' + hostname}]}];
+  }
+  const base = hostname.slice(first.length + 1);
+  return names.map(name => ({name, nodes: [{name, url: 'https://' + name + '.' + base}]}));
+}
+
 async function refreshRegions() {
   const fresh = await rtc.regionsFrom(knownOrigins(), settings.probeLimitMs);
-  if (fresh) regions = merge(fresh);
+  if (fresh) {
+    regions = merge({regions: publicRegions(location.protocol, location.hostname, fresh)});
+  }
   const all = regions ? regions.regions : [{name: '?', nodes: [{name: '?', url: location.origin}]}];
   const pinned = all.filter(region => region.name === pinnedRegion());
   return pinned.length ? pinned : all;
