@@ -26,6 +26,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bcastctl.checks.base import CheckResult, Value, fail, ok, skip
 from bcastctl.checks.report import CheckReport, Summary
@@ -42,6 +43,10 @@ from bcastctl.whip.reconnecting import (
     ReconnectingViewer,
     SignallingFor,
 )
+from bcastctl.whip.signalling import HttpSignalling
+
+if TYPE_CHECKING:
+    import aiohttp
 
 CHECK = "failover"
 REPORT_KIND = "FailoverReport"
@@ -199,11 +204,9 @@ async def _step(drill: Drill, step: str) -> CheckResult:
     return _result(step, what, outcomes, options.max_recovery_s)
 
 
-async def _start(target: LabTarget, options: FailoverOptions, http: object) -> Drill:
-    from bcastctl.whip.signalling import HttpSignalling
-
+async def _start(target: LabTarget, options: FailoverOptions, http: aiohttp.ClientSession) -> Drill:
     def signalling_for(url: str) -> HttpSignalling:
-        return HttpSignalling(http, url)  # type: ignore[arg-type]
+        return HttpSignalling(http, url)
 
     nodes = await _nodes(target)
     regions = [name for name in target.region_names if nodes.get(name)]
