@@ -84,6 +84,37 @@ def _arrived(moves: list[Move], candidate: Candidate) -> None:
         moves[-1].connected_at = time.monotonic()
 
 
+async def _first_taker(
+    candidates_for: Callable[[], Awaitable[list[Candidate]]],
+    attempt: Callable[[Candidate], Awaitable[ClientSession]],
+    wait_status: int,
+    on_failure: Callable[[Candidate], None],
+    first: list[Candidate] | None,
+    limit: int | None = None,
+) -> tuple[Candidate, ClientSession]:
+    """The first candidate that takes the session, asking again until one does.
+
+    `wait_status` (404 for a viewer, 409 for a publisher) says the stream is not ready
+    anywhere yet: retried every MISSING_RETRY_S; other failures back off, and the node
+    that failed is reported to `on_failure`."""
+    failures = 0
+    while True:
+        candidates = first or await candidates_for()
+        first = None
+        waiting = False
+        for candidate in candidates[:limit]:
+            try:
+                return candidate, await attempt(candidate)
+            except WhipError as e:
+                waiting = waiting or e.status == wait_status
+                if e.status != wait_status:
+                    on_failure(candidate)
+            except BcastError:
+                on_failure(candidate)
+        failures = 0 if waiting else failures + 1
+        await asyncio.sleep(MISSING_RETRY_S if waiting else backoff_s(failures))
+
+
 def backoff_s(attempt: int) -> float:
     return 0.0 if attempt == 0 else min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (attempt - 1))
 
@@ -128,14 +159,13 @@ class ReconnectingViewer:
         self.frames.append((at, read_number(frame) if frame is not None else None))
 
     async def _run(self, first: list[Candidate] | None) -> None:
-        reason: str | None = None
         candidates = first
         while True:
-            self._session = await self._connect(reason, candidates)
+            self._session = await self._connect(candidates)
             candidates = None
             reason = await self._watch(self._session)
-            log.info("viewer %s on %s: %s", self.label, self.node and self.node.name, reason)
             assert self.node is not None
+            log.info("viewer %s on %s: %s", self.label, self.node.name, reason)
             self._avoid[self.node.url] = time.monotonic() + AVOID_S
             self.moves.append(Move(reason, self.node.name, time.monotonic()))
             session, self._session = self._session, None
@@ -145,34 +175,24 @@ class ReconnectingViewer:
         now = time.monotonic()
         return frozenset(url for url, until in self._avoid.items() if until > now)
 
-    async def _connect(self, reason: str | None, first: list[Candidate] | None) -> ClientSession:
-        failures = 0
-        while True:
-            candidates = first or await self.choose(self._avoided())
-            first = None
-            missing = False
-            for candidate in candidates[:3]:
-                try:
-                    session = await view(
-                        self.signalling_for(candidate.url),
-                        self.stream,
-                        config=rtc_configuration(loopback=True),
-                        on_frame=self._on_frame,
-                        timeout_s=5.0,
-                    )
-                except WhipError as e:
-                    missing = missing or e.status == 404
-                    if e.status != 404:
-                        self._avoid[candidate.url] = time.monotonic() + AVOID_S
-                    continue
-                except BcastError:
-                    self._avoid[candidate.url] = time.monotonic() + AVOID_S
-                    continue
-                self.node = candidate
-                _arrived(self.moves, candidate)
-                return session
-            failures = 0 if missing else failures + 1
-            await asyncio.sleep(MISSING_RETRY_S if missing else backoff_s(failures))
+    async def _connect(self, first: list[Candidate] | None) -> ClientSession:
+        async def attempt(candidate: Candidate) -> ClientSession:
+            return await view(
+                self.signalling_for(candidate.url),
+                self.stream,
+                config=rtc_configuration(loopback=True),
+                on_frame=self._on_frame,
+                timeout_s=5.0,
+            )
+
+        def avoid(candidate: Candidate) -> None:
+            self._avoid[candidate.url] = time.monotonic() + AVOID_S
+
+        self.node, session = await _first_taker(
+            lambda: self.choose(self._avoided()), attempt, 404, avoid, first, limit=3
+        )
+        _arrived(self.moves, self.node)
+        return session
 
     async def _watch(self, session: ClientSession) -> str:
         """Returns why the session is no longer worth keeping."""
@@ -255,31 +275,22 @@ class ReconnectingPublisher:
             await session.close(self.token, timeout_s=0.5)
 
     async def _publish(self, first: list[Candidate] | None) -> ClientSession:
-        failures = 0
-        while True:
-            candidates = first or await self.choose(frozenset())
-            first = None
-            conflict = False
-            for candidate in candidates:
-                try:
-                    session = await publish(
-                        self.signalling_for(candidate.url),
-                        self.stream,
-                        self.token,
-                        self._track(),
-                        config=rtc_configuration(loopback=True),
-                        timeout_s=5.0,
-                    )
-                except WhipError as e:
-                    conflict = conflict or e.status == 409  # the old claim, until it expires
-                    continue
-                except BcastError:
-                    continue
-                self.node = candidate
-                _arrived(self.moves, candidate)
-                return session
-            failures = 0 if conflict else failures + 1
-            await asyncio.sleep(MISSING_RETRY_S if conflict else backoff_s(failures))
+        async def attempt(candidate: Candidate) -> ClientSession:
+            return await publish(
+                self.signalling_for(candidate.url),
+                self.stream,
+                self.token,
+                self._track(),
+                config=rtc_configuration(loopback=True),
+                timeout_s=5.0,
+            )
+
+        # 409: the stream's old claim (ours, on a node that died) until it expires
+        self.node, session = await _first_taker(
+            lambda: self.choose(frozenset()), attempt, 409, lambda candidate: None, first
+        )
+        _arrived(self.moves, self.node)
+        return session
 
     async def _watch(self, session: ClientSession) -> str:
         assert self.node is not None
