@@ -115,6 +115,33 @@ def gateway_hosts(fleet: Fleet, dialler: Region, target: Region) -> list[tuple[s
     return [(external.address, port)]
 
 
+def on_mcs(region: Region) -> bool:
+    """Whether the region is joined by multi-cluster services (has ServiceExports)."""
+    return region.gateway.mode == "mcs"
+
+
+def mode_label(region: Region) -> str:
+    """How the region is reached, in words: `mcs`, `nodePort`, `loadBalancer`, or
+    `mcs + loadBalancer` for an MCS region with an external exposure."""
+    exposure = region.gateway
+    if isinstance(exposure, McsGateway) and exposure.external is not None:
+        return f"mcs + {exposure.external.mode}"
+    return exposure.mode
+
+
+def mcs_peers(fleet: Fleet, region: str) -> list[str]:
+    """The other regions `region` reaches over MCS (none when it is not on MCS)."""
+    if fleet.region(region).gateway.mode != "mcs":
+        return []
+    return [r.name for r in fleet.regions if r.name != region and r.gateway.mode == "mcs"]
+
+
+def peers_outside_mcs(fleet: Fleet, region: str) -> list[str]:
+    """The other regions `region` reaches at an external address (node port, load balancer)."""
+    over_mcs = set(mcs_peers(fleet, region))
+    return [name for name in fleet.region_names if name != region and name not in over_mcs]
+
+
 def gateway_urls(fleet: Fleet, dialler: Region, target: Region) -> list[str]:
     """The NATS gateway URLs `dialler` dials to reach `target`."""
     return [

@@ -99,6 +99,15 @@ class ResolveAnswer(TypedDict):
     error: str | None
 
 
+class DialAnswer(TypedDict):
+    """GET /api/diag/dial?addr=<host>:<port> on the admin port: a TCP connect from the node."""
+
+    addr: str
+    connected: bool
+    ms: float | None  # connect time, when connected
+    error: str | None
+
+
 # --- appended by the node (media relay, registry and client config) ---
 
 

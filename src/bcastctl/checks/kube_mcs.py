@@ -5,8 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from bcastctl.checks.base import CheckContext, CheckResult, Finding, KubeCheck, fail, ok, warn
+from bcastctl.checks.base import (
+    CheckContext,
+    CheckResult,
+    Finding,
+    KubeCheck,
+    fail,
+    ok,
+    skip,
+    warn,
+)
 from bcastctl.errors import BcastError
+from bcastctl.exposure import mcs_peers, mode_label, on_mcs
 from bcastctl.targets.base import RegionEndpoints
 from bcastctl.targets.capabilities import KubeAccess
 
@@ -68,7 +78,7 @@ async def _missing_imports(
     }
     missing: list[str] = []
     not_yet: list[str] = []
-    for other in target.fleet.region_names:
+    for other in mcs_peers(target.fleet, region):
         for service in services:
             name = f"{other}-{service}"
             if other == region or name in imports:
@@ -87,6 +97,9 @@ class KubeMcsExports(KubeCheck):
         self, ctx: CheckContext, kube: KubeAccess, region: RegionEndpoints
     ) -> list[CheckResult]:
         fleet = kube.fleet
+        if not on_mcs(fleet.region(region.name)):
+            mode = mode_label(fleet.region(region.name))
+            return [skip(self.name, region.name, f"{region.name} is not on MCS ({mode})")]
         client = await kube.kube_client(region.name)
         services = ("broadcaster-headless", "nats-gateway")
         problems: list[str] = []
@@ -118,7 +131,7 @@ class KubeMcsExports(KubeCheck):
                     values=MissingImports(missing_imports=not_yet).as_values(),
                 )
             ]
-        others = len(fleet.region_names) - 1
+        others = len(mcs_peers(fleet, region.name))
         return [
             ok(
                 self.name,

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from bcastctl.checks.base import Check, CheckContext, CheckResult, Finding, fail, ok, pair
+from bcastctl.checks.base import Check, CheckContext, CheckResult, Finding, fail, ok, pair, skip
 from bcastctl.errors import BcastError, UnreachableError
+from bcastctl.exposure import mode_label
 from bcastctl.targets.base import DnsExpectation, NodeEndpoints, RegionEndpoints, get_json
 
 NAME: Final = "mcs-dns"
@@ -62,6 +63,15 @@ class McsDns(Check):
     layer = "dns"
 
     async def run_region(self, ctx: CheckContext, region: RegionEndpoints) -> list[CheckResult]:
+        if not region.dns_expectations:
+            mode = mode_label(ctx.target.fleet.region(region.name))
+            return [
+                skip(
+                    self.name,
+                    region.name,
+                    f"{region.name} ({mode}) has no peer over MCS (see gateway-reach)",
+                )
+            ]
         by_region: dict[str, list[DnsExpectation]] = {}
         for expectation in region.dns_expectations:
             by_region.setdefault(expectation.of_region, []).append(expectation)

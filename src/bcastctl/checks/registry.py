@@ -21,6 +21,7 @@ CHECKS: Final[tuple[str, ...]] = (
     "bcastctl.checks.kube_signalling:KubeSignallingEntry",
     # every target
     "bcastctl.checks.mcs_dns:McsDns",
+    "bcastctl.checks.gateway_reach:GatewayReach",
     "bcastctl.checks.nats_gateways:NatsGateways",
     "bcastctl.checks.nats_peers:NatsPeers",
     "bcastctl.checks.membership:MembershipCheck",

@@ -1,6 +1,7 @@
 """The admin port (private): health, readiness, metrics, the cluster view and diagnostics.
 
-Shapes are protocol.ClusterView, protocol.ResolveAnswer and protocol.RttSamples.
+Shapes are protocol.ClusterView, protocol.ResolveAnswer, protocol.RttSamples and
+protocol.DialAnswer.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 NODE_KEY: web.AppKey[Node] = web.AppKey("node")
 RTT_LIMIT_KEY: web.AppKey[asyncio.Semaphore] = web.AppKey("rtt_limit")
+DIAL_LIMIT_KEY: web.AppKey[asyncio.Semaphore] = web.AppKey("dial_limit")
 
 
 def _node(request: web.Request) -> Node:
@@ -122,10 +124,30 @@ async def rtt(request: web.Request) -> web.Response:
     return web.json_response(samples)
 
 
+async def dial(request: web.Request) -> web.Response:
+    """A TCP connect from this node to `addr` (host:port), bounded: a valid address, a
+    deadline of timeout_ms (at most diag.DIAL_MAX_S), diag.DIAL_MAX_RUNNING at once."""
+    addr = request.query.get("addr", "").strip()
+    if not addr:
+        raise HttpProblem(400, "addr: required, e.g. ?addr=<gateway address>:<port>")
+    if len(addr) > 300:
+        raise HttpProblem(400, f"addr: {len(addr)} characters; at most 300")
+    parsed = diag.parse_address(addr)
+    if isinstance(parsed, str):
+        raise HttpProblem(400, f"addr={addr[:80]!r}: {parsed}")
+    timeout_ms = _int_query(request, "timeout_ms", 3000, 1, int(diag.DIAL_MAX_S * 1000))
+    limiter = request.app[DIAL_LIMIT_KEY]
+    if limiter.locked():
+        raise HttpProblem(429, f"{diag.DIAL_MAX_RUNNING} dials are already running; retry later")
+    async with limiter:
+        return web.json_response(await diag.dial(*parsed, timeout_ms / 1000))
+
+
 def create_admin_app(node: Node) -> web.Application:
     app = web.Application(middlewares=[problem_middleware(node.count_rejected_request)])
     app[NODE_KEY] = node
     app[RTT_LIMIT_KEY] = asyncio.Semaphore(diag.RTT_MAX_RUNNING)
+    app[DIAL_LIMIT_KEY] = asyncio.Semaphore(diag.DIAL_MAX_RUNNING)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_post("/api/drain", drain)
@@ -133,4 +155,5 @@ def create_admin_app(node: Node) -> web.Application:
     app.router.add_get("/api/cluster", cluster)
     app.router.add_get("/api/diag/resolve", resolve)
     app.router.add_get("/api/diag/rtt", rtt)
+    app.router.add_get("/api/diag/dial", dial)
     return app

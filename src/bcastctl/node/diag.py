@@ -1,19 +1,24 @@
-"""Diagnostics from inside the node: DNS lookups (cluster domains only) and RTT over NATS."""
+"""Diagnostics from inside the node: DNS lookups (cluster domains only), RTT over NATS, and
+a TCP connect to an address (is another region's NATS gateway reachable from here)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import time
 
 from bcastctl.adapters.nats_bus import NatsBus
-from bcastctl.protocol import ResolveAnswer, RttSamples, rtt_subject
+from bcastctl.exposure import host_problem
+from bcastctl.protocol import DialAnswer, ResolveAnswer, RttSamples, rtt_subject
 
 DNS_TIMEOUT_S = 2.0
 DNS_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?")  # ASCII only: no IDNA surprises
 RTT_MAX_S = 60.0  # the longest an /api/diag/rtt request may run (its worst case)
 RTT_MAX_RUNNING = 4  # RTT measurements at once on one node (more: 429)
+DIAL_MAX_S = 10.0  # the longest one /api/diag/dial may wait for a connect
+DIAL_MAX_RUNNING = 8  # connects at once on one node (more: 429)
 
 
 def name_problem(name: str, domains: tuple[str, ...]) -> str | None:
@@ -114,3 +119,37 @@ async def rtt(
         else:
             samples.append(round((time.perf_counter() - start) * 1000, 3))
     return RttSamples(peer=peer, samples_ms=samples, lost=lost)
+
+
+def parse_address(addr: str) -> tuple[str, int] | str:
+    """`host:port` or `[v6]:port` as (host, port), or why it is not one: the host an IP
+    address or a DNS name (exposure.host_problem), the port 1-65535."""
+    host, sep, port_text = addr.rpartition(":")
+    if not sep or not host:
+        return "expected host:port"
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not port_text.isascii() or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        return f"port {port_text[:8]!r} is not 1-65535"
+    problem = host_problem(host.lower())
+    return problem if problem else (host.lower(), int(port_text))
+
+
+async def dial(host: str, port: int, timeout_s: float) -> DialAnswer:
+    """One TCP connect within `timeout_s`, closed at once (nothing is sent)."""
+    addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout_s):
+            _, writer = await asyncio.open_connection(host, port)
+    except TimeoutError:
+        return DialAnswer(
+            addr=addr, connected=False, ms=None, error=f"no connection within {timeout_s:g} s"
+        )
+    except OSError as e:
+        return DialAnswer(addr=addr, connected=False, ms=None, error=str(e.strerror or e))
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return DialAnswer(addr=addr, connected=True, ms=round(elapsed_ms, 3), error=None)

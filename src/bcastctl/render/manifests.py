@@ -13,13 +13,14 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from bcastctl.exposure import on_mcs
 from bcastctl.fleet import Fleet, Region
 from bcastctl.model import Manifest as Manifest
 from bcastctl.node.settings import NodeSettings
 from bcastctl.render import template
 from bcastctl.render.monitoring import monitoring_manifests
 from bcastctl.render.nats_config import GATEWAY_TLS_DIR, nats_config, nats_secret_env
-from bcastctl.render.reach import on_mcs, shape_gateway_service, turn_annotations
+from bcastctl.render.reach import shape_gateway_service, turn_annotations
 from bcastctl.render.signalling import entry_objects, health_check_rule, signalling_export
 from bcastctl.render.template import Scalar
 

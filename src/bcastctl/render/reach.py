@@ -80,8 +80,3 @@ def shape_gateway_service(region: Region, service: Manifest) -> None:
         annotations.update(exposure.annotations)
         if annotations:
             service["metadata"]["annotations"] = dict(sorted(annotations.items()))
-
-
-def on_mcs(region: Region) -> bool:
-    """Whether the region is joined by multi-cluster services (has ServiceExports)."""
-    return region.gateway.mode == "mcs"

@@ -64,6 +64,21 @@ class DnsExpectation:
 
 
 @dataclass(frozen=True)
+class GatewayDial:
+    """An address a region's NATS gateway dials to reach a peer outside MCS: the peer's
+    node port or load balancer (kube), or the delay link that stands for it (lab)."""
+
+    peer: str
+    mode: str  # the peer's gateway mode (exposure.py): nodePort, loadBalancer, mcs (external)
+    host: str
+    port: int
+
+    @property
+    def addr(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
 class TurnEndpoint:
     """The TURN server clients of a region use (STUNner's public address, or lab coturn)."""
 
@@ -82,6 +97,8 @@ class RegionEndpoints:
     dns_expectations: tuple[DnsExpectation, ...]
     turn: TurnEndpoint
     details: Mapping[str, str] = field(default_factory=dict)  # e.g. kube context, lab pids
+    # what this region dials for each peer it does not reach over MCS (empty: all on MCS)
+    gateway_dials: tuple[GatewayDial, ...] = ()
 
 
 @runtime_checkable

@@ -16,11 +16,13 @@ from collections.abc import Mapping, Sequence
 
 from bcastctl.adapters.kube import KubeClient, Manifest, connect
 from bcastctl.errors import UnreachableError
+from bcastctl.exposure import gateway_hosts, mcs_peers, mode_label, peers_outside_mcs
 from bcastctl.fleet import Fleet
 from bcastctl.targets.base import (
     Capability,
     DnsExpectation,
     Endpoint,
+    GatewayDial,
     HttpResponse,
     NodeEndpoints,
     RegionEndpoints,
@@ -129,6 +131,7 @@ class KubeTarget:
             dns_expectations=self._dns(name),
             turn=self._turn(name, gateway),
             details={"api": client.host, "client": client.name},
+            gateway_dials=self._gateway_dials(name),
         )
 
     def _endpoint(self, region: str, pod: str, port: int) -> Endpoint:
@@ -151,10 +154,19 @@ class KubeTarget:
     def _dns(self, region: str) -> tuple[DnsExpectation, ...]:
         return tuple(
             DnsExpectation(fqdn, other)
-            for other in self._fleet.region_names
-            if other != region
+            for other in mcs_peers(self._fleet, region)
             for fqdn in self._fleet.clusterset_names(other).values()
         )
+
+    def _gateway_dials(self, region: str) -> tuple[GatewayDial, ...]:
+        """The addresses the fleet gives for each peer this region reaches outside MCS."""
+        dialler = self._fleet.region(region)
+        dials: list[GatewayDial] = []
+        for name in peers_outside_mcs(self._fleet, region):
+            peer = self._fleet.region(name)
+            for host, port in gateway_hosts(self._fleet, dialler, peer):
+                dials.append(GatewayDial(name, mode_label(peer), host, port))
+        return tuple(dials)
 
     def _turn(self, region: str, gateway: Manifest | None) -> TurnEndpoint:
         udp = [l for l in self._fleet.stunner.listeners if l.protocol == "TURN-UDP"]  # noqa: E741

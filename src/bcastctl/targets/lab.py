@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from bcastctl.errors import ConfigError, UnreachableError
+from bcastctl.exposure import mcs_peers, mode_label, peers_outside_mcs
 from bcastctl.fleet import Fleet, load_fleet
 from bcastctl.targets.base import (
     Capability,
     DnsExpectation,
     Endpoint,
+    GatewayDial,
     HttpResponse,
     NodeEndpoints,
     RegionEndpoints,
@@ -27,8 +29,9 @@ from bcastctl.targets.lab_state import LabState, RegionState, load_lab_state
 
 def _dns_expectations(state: LabState, fleet: Fleet, region: str) -> tuple[DnsExpectation, ...]:
     expectations: list[DnsExpectation] = []
+    over_mcs = set(mcs_peers(fleet, region))
     for other in state.regions:
-        if other.name == region:
+        if other.name not in over_mcs:
             continue
         names = fleet.clusterset_names(other.name)
         nodes = tuple(sorted(node.advertise_address for node in other.nodes))
@@ -36,6 +39,19 @@ def _dns_expectations(state: LabState, fleet: Fleet, region: str) -> tuple[DnsEx
         expectations.append(DnsExpectation(names["nats-gateway"], other.name, (gateway_host,)))
         expectations.append(DnsExpectation(names["broadcaster"], other.name, nodes or None))
     return tuple(expectations)
+
+
+def _gateway_dials(fleet: Fleet, region: RegionState) -> tuple[GatewayDial, ...]:
+    """Per peer outside MCS, the delay link the lab's NATS dials in place of the peer's
+    node ports or load balancer (the lab's substitution of `gateway.gateways[*].url(s)`)."""
+    links = {link.to_region: link for link in region.links}
+    dials: list[GatewayDial] = []
+    for name in peers_outside_mcs(fleet, region.name):
+        link = links.get(name)
+        if link is not None:
+            host, _, port = link.listen.rpartition(":")
+            dials.append(GatewayDial(name, mode_label(fleet.region(name)), host, int(port)))
+    return tuple(dials)
 
 
 def _turn(state: LabState, region: str) -> TurnEndpoint:
@@ -63,6 +79,7 @@ def region_endpoints(state: LabState, fleet: Fleet, region: RegionState) -> Regi
         dns_expectations=_dns_expectations(state, fleet, region.name),
         turn=_turn(state, region.name),
         details={"state_dir": state.state_dir},
+        gateway_dials=_gateway_dials(fleet, region),
     )
 
 
