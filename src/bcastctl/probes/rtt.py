@@ -13,13 +13,12 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from bcastctl.errors import BcastError, ExitCode, UsageError
 from bcastctl.probes.client import probe_clients
 from bcastctl.probes.model import Election, PairRtt, RttReport
 from bcastctl.probes.stats import summarize
-from bcastctl.readers.nats import read_server_links
+from bcastctl.readers.nats import ServerLinks, read_server_links
 from bcastctl.targets.base import (
     EndpointSource,
     NodeEndpoints,
@@ -61,7 +60,7 @@ async def _pair(
     a: RegionEndpoints,
     b: RegionEndpoints,
     options: RttOptions,
-    gateway: Any,
+    gateway: ServerLinks | None,
     start_delay_s: float = 0.0,
 ) -> PairRtt:
     await asyncio.sleep(start_delay_s)
@@ -96,7 +95,9 @@ async def _pair(
     return PairRtt(**base, stats=summarize(samples, lost), samples_ms=tuple(samples))
 
 
-async def _gateways(target: Target, region: RegionEndpoints, timeout_s: float) -> Any:
+async def _gateways(
+    target: Target, region: RegionEndpoints, timeout_s: float
+) -> ServerLinks | None:
     for monitor in region.nats_monitors:
         try:
             return await read_server_links(EndpointSource(target, monitor, timeout_s))
