@@ -118,6 +118,9 @@ class NodeSpec(StrictModel):
     # The UDP range the node binds ICE to: the NetworkPolicy admits exactly this range.
     rtc_port_min: int = Field(default=10000, ge=1024, le=65535)
     rtc_port_max: int = Field(default=10999, ge=1024, le=65535)
+    # How long a stopping node keeps its live sessions (BCAST_DRAIN_DEADLINE); the pod's
+    # preStop waits for the drain and terminationGracePeriodSeconds covers it.
+    drain_deadline_s: int = Field(default=30, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _ports_apart(self) -> Self:

@@ -73,10 +73,21 @@ class RegistryEntry(TypedDict):
     region: str
 
 
+class NodeLoad(TypedDict):
+    """A node's own load, as placement sees it (node/placement.py)."""
+
+    sessions: int
+    max_sessions: int
+    cpu: float  # 1.0 = one core
+    draining: bool
+    drain_left_s: float  # while draining: seconds to its deadline (0: past it)
+
+
 class ClusterView(TypedDict):
     """GET /api/cluster on the admin port."""
 
     node: NodeIdentity
+    load: NotRequired[NodeLoad]  # absent from a node of an older version
     nats_connected: bool
     members: list[MemberView]  # every OTHER live node (Erlang's Node.list())
     rejected: list[RejectedPeer]

@@ -85,8 +85,13 @@ def test_healthy_lab_passes_every_check(lab: Path, tmp_path: Path) -> None:
         "nats-peers",
         "membership",
         "registry",
+        "placement",
         "turn",
     ]
+    # every node takes sessions (none draining, every one seen by its region) and reports load
+    placement = by_scope(report, "placement")
+    assert {r["status"] for r in placement.values()} == {"ok"}
+    assert all(placement[n.name]["values"]["max_sessions"] > 0 for n in load_lab_state(lab).nodes)
     state = load_lab_state(lab)
     turn = by_scope(report, "turn")
     if state.turn.address is None:  # only where coturn is not installed

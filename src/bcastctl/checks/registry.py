@@ -26,6 +26,7 @@ CHECKS: Final[tuple[str, ...]] = (
     "bcastctl.checks.nats_peers:NatsPeers",
     "bcastctl.checks.membership:MembershipCheck",
     "bcastctl.checks.stream_registry:StreamRegistry",
+    "bcastctl.checks.placement:PlacementCheck",
     "bcastctl.checks.turn:Turn",
     "bcastctl.checks.media:Media",
 )

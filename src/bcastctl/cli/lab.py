@@ -195,6 +195,20 @@ def kill_node(ctx: click.Context, node: str, state_dir: Path | None) -> int:
     return _emit_fault(ctx, kill(_dir(state_dir), node))
 
 
+@fault.command("drain-node")
+@click.argument("node", metavar="NODE")
+@state_dir_option
+@click.pass_context
+def drain_node(ctx: click.Context, node: str, state_dir: Path | None) -> int:
+    """Drain one node (as SIGTERM does in a pod): no new session lands there, live ones
+    stay until they end or its drain deadline, then it exits."""
+    import asyncio
+
+    from bcastctl.lab.faults import drain_node as drain
+
+    return _emit_fault(ctx, asyncio.run(drain(_dir(state_dir), node)))
+
+
 @fault.command("kill-nats")
 @click.argument("region", metavar="REGION")
 @state_dir_option

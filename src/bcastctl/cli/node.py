@@ -72,3 +72,25 @@ def _loop_factory(settings: NodeSettings) -> Callable[[], Any] | None:
     except ImportError:
         return None
     return uvloop.new_event_loop
+
+
+@node.command(
+    cls=Command,
+    epilog="Exit codes: 0 drained (or the node already gone), 4 the node did not answer.",
+)
+@click.option(
+    "--admin",
+    "admin_url",
+    default=None,
+    metavar="URL",
+    help="The node's admin URL (default: http://127.0.0.1:$BCAST_ADMIN_PORT, 9090 unset).",
+)
+def drain(admin_url: str | None) -> int:
+    """Drain the node and wait: it takes no new session, keeps live ones until they end
+    or its drain deadline, then exits. The broadcaster pod's preStop hook runs this."""
+    import os
+
+    from bcastctl.node.drain_client import drain_and_wait
+
+    port = os.environ.get(NodeSettings.admin_port.env, "").strip() or "9090"
+    return drain_and_wait(admin_url or f"http://127.0.0.1:{port}")

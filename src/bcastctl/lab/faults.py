@@ -5,6 +5,9 @@
 - heal-link A B: both links listen again at their configured latency.
 - slow-link A B --ms N: both links now add N ms one way (until healed).
 - kill-node NODE / kill-nats REGION: SIGKILL the process group (a crash, no cleanup).
+- drain-node NODE: POST /api/drain on the node's admin port (as SIGTERM in a pod does):
+  not ready, new sessions placed elsewhere, live ones kept until they end or the drain
+  deadline, then the node exits.
 - restart-node NODE / restart-nats REGION: start a dead one again, exactly as `up` did,
   and wait until it answers its health endpoint.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from bcastctl.errors import ConfigError, OperationFailed, UsageError
+from bcastctl.errors import ConfigError, OperationFailed, UnreachableError, UsageError
 from bcastctl.lab import procs
 from bcastctl.lab.linkctl import link_request
 from bcastctl.model import FrozenModel
@@ -107,6 +110,35 @@ def kill_nats(state_dir: Path, region: str) -> FaultResult:
     _kill(target.nats_pid, f"NATS server of {region}")
     return FaultResult(
         fault="kill-nats", target=region, detail=f"pid {target.nats_pid} killed (SIGKILL)"
+    )
+
+
+async def drain_node(state_dir: Path, node: str) -> FaultResult:
+    import aiohttp
+
+    state = load_lab_state(state_dir)
+    try:
+        target = state.node(node)
+    except ConfigError as e:
+        raise UsageError(e.message, hint=e.hint) from None
+    if target.pid is None or not procs.is_alive(target.pid):
+        raise OperationFailed(f"node {node} is not running", hint="`bcastctl lab status`")
+    url = f"{target.admin_url}/api/drain"
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, timeout=aiohttp.ClientTimeout(total=5)) as response,
+        ):
+            answer = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as e:
+        raise UnreachableError(f"{url}: no drain answer ({e!r})") from None
+    if response.status != 202 or not isinstance(answer, dict):
+        raise OperationFailed(f"{url}: HTTP {response.status}")
+    return FaultResult(
+        fault="drain-node",
+        target=node,
+        detail=f"draining: {answer.get('sessions')} sessions kept until they end or "
+        f"{answer.get('deadline_s')} s, then the node exits",
     )
 
 

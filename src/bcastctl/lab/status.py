@@ -45,6 +45,11 @@ class NodeStatus(FrozenModel):
     running: bool
     ready: bool
     sees: int | None  # how many other nodes its /api/cluster lists
+    # its load, from its /api/cluster (None when it does not answer)
+    sessions: int | None = None
+    max_sessions: int | None = None
+    cpu: float | None = None
+    draining: bool | None = None
 
 
 class LabRegionStatus(FrozenModel):
@@ -88,11 +93,12 @@ def _alive(pid: int | None) -> bool:
 
 
 async def _node_status(session: aiohttp.ClientSession, node: NodeState) -> NodeStatus:
-    ready, sees = False, None
+    ready, sees, load = False, None, None
     if _alive(node.pid):
         answer = await readiness.ask_node(session, node)
         ready = answer.readyz == 200
         sees = len(member_names(answer.view)) if answer.view is not None else None
+        load = answer.view.get("load") if answer.view is not None else None
     return NodeStatus(
         name=node.name,
         address=node.advertise_address,
@@ -102,6 +108,10 @@ async def _node_status(session: aiohttp.ClientSession, node: NodeState) -> NodeS
         running=_alive(node.pid),
         ready=ready,
         sees=sees,
+        sessions=load["sessions"] if load else None,
+        max_sessions=load["max_sessions"] if load else None,
+        cpu=load["cpu"] if load else None,
+        draining=load["draining"] if load else None,
     )
 
 
@@ -166,6 +176,8 @@ def _problems(status_regions: list[LabRegionStatus], state: LabState, linkd_ok: 
         for node in region.nodes:
             if not node.running:
                 problems.append(f"node {node.name} is not running")
+            elif node.draining:
+                problems.append(f"node {node.name} is draining ({node.sessions} sessions left)")
             elif not node.ready or node.sees != total_nodes - 1:
                 problems.append(f"node {node.name} sees {node.sees} of {total_nodes - 1} peers")
     if not _alive(state.dns.pid):

@@ -14,7 +14,8 @@ and `lab status -o yaml`):
   files in the state dir.
 - Node environment: Service DNS names -> the lab address of the pod they select;
   the bind address 0.0.0.0 -> the pod's own loopback address; TURN URLs -> the lab's
-  coturn; the cluster DNS -> the lab DNS server (BCAST_DNS_SERVER).
+  coturn; the cluster DNS -> the lab DNS server (BCAST_DNS_SERVER); the region's public
+  signalling URL (BCAST_PUBLIC_URL) -> its first node's signalling address.
 """
 
 from __future__ import annotations
@@ -338,6 +339,11 @@ def node_process(
         NodeSettings.dns_server.env: (
             lab.dns,
             "cluster DNS -> the lab DNS server (clusterset names)",
+        ),
+        NodeSettings.public_url.env: (
+            f"http://{region.nodes[0].address}:{region.nodes[0].signalling_port}",
+            "the region's public signalling entry -> its first node (the lab has no load "
+            "balancer; other regions redirect viewers there when theirs is full)",
         ),
         NodeSettings.expected_nodes.env: (
             str(lab.expected_nodes),

@@ -109,6 +109,9 @@ def _status_region(region: LabRegionStatus) -> Table:
         table.add_row(_mark(link.cut is False), "link", link.name, link.listen, state)
     for node in region.nodes:
         detail = f"sees {node.sees} peers" if node.sees is not None else "not answering"
+        if node.sessions is not None:
+            detail += f", {node.sessions}/{node.max_sessions} sessions, CPU {node.cpu:.2f}"
+            detail += ", [yellow]draining[/]" if node.draining else ""
         table.add_row(
             _mark(node.running and node.ready), "node", node.name, node.signalling_url, detail
         )

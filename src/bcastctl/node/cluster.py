@@ -36,6 +36,7 @@ from bcastctl.protocol import (
     ClusterView,
     HeartbeatBody,
     NodeIdentity,
+    NodeLoad,
     heartbeat_subject,
     heartbeat_wildcard,
     rtt_subject,
@@ -288,8 +289,16 @@ class Cluster:
 
     def view(self) -> ClusterView:
         now = time.monotonic()
+        fields = self.placement_fields()
         return ClusterView(
             node=self.identity(),
+            load=NodeLoad(
+                sessions=self._sessions(),
+                max_sessions=self.settings.max_sessions,
+                cpu=self._cpu_share,
+                draining=bool(fields.get("draining", False)),
+                drain_left_s=float(str(fields.get("drain_left_s", 0.0))),
+            ),
             nats_connected=self.connected,
             members=self.membership.member_views(now),
             rejected=self.membership.rejected_views(),

@@ -169,12 +169,14 @@ class Placer:
             found.append(candidate(member, offers if seq == member.body["seq"] else 0))
         return found
 
-    def _handed_to(self, name: str) -> None:
+    def _beat_seq(self, name: str) -> int:
         member = self.node.cluster.membership.members.get(name)
-        if member is None:
-            return
+        return member.body["seq"] if member is not None else -1
+
+    def _handed_to(self, name: str, beat: int) -> None:
+        """Count an offer handed to `name` while its last beat was `beat` (read before the
+        hand-over: a beat arriving meanwhile may already count the new session)."""
         seq, offers = self.handed.get(name, (-1, 0))
-        beat = member.body["seq"]
         self.handed[name] = (beat, offers + 1 if seq == beat else 1)
 
     async def place(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -190,11 +192,12 @@ class Placer:
                 auth = bearer_ok(request, self.node.settings.whip_token)
                 if not viewer and not auth:
                     continue  # the local handler answers 401/403 (never forwarded)
+                beat = self._beat_seq(choice.node)
                 answer = await self.node.calls.forward(choice.node, request, body, auth)
                 if answer is None or answer.status == 503:
                     log.debug("placement: %s passed over (%s)", choice.node, answer)
                     continue
-                self._handed_to(choice.node)
+                self._handed_to(choice.node, beat)
                 self._count(request, choice)
                 return answer.response()
             self._count(request, choice)

@@ -53,6 +53,9 @@ class Node:
             "draining": self.draining,
             "public_url": self.settings.public_url,
             "relays": sorted(self.hub.remote),
+            "drain_left_s": round(max(0.0, self._drain_deadline - time.monotonic()), 1)
+            if self.draining
+            else 0.0,
         }
 
     def drain(self) -> float:

@@ -75,6 +75,8 @@ def fleet_values(fleet: Fleet) -> dict[str, Scalar]:
         "admin_port": fleet.node.admin_port,
         "rtc_port_min": fleet.node.rtc_port_min,
         "rtc_port_max": fleet.node.rtc_port_max,
+        # the preStop drain (node drain) plus SIGTERM's own stop fit in the grace period
+        "termination_grace_s": fleet.node.drain_deadline_s + 15,
         "nats_client_port": fleet.nats.client_port,
         "nats_cluster_port": fleet.nats.cluster_port,
         "nats_gateway_port": fleet.nats.gateway_port,
@@ -130,6 +132,8 @@ def node_env(fleet: Fleet, region: Region) -> list[Manifest]:
         value(NodeSettings.signalling_port.env, fleet.node.signalling_port),
         value(NodeSettings.admin_port.env, fleet.node.admin_port),
         value(NodeSettings.max_sessions.env, fleet.node.max_sessions),
+        value(NodeSettings.drain_deadline_s.env, fleet.node.drain_deadline_s),
+        *public_url_env(fleet, region),
         value(NodeSettings.rtc_port_min.env, fleet.node.rtc_port_min),
         value(NodeSettings.rtc_port_max.env, fleet.node.rtc_port_max),
         value(NodeSettings.turn_urls.env, turn_urls),
@@ -144,6 +148,16 @@ def node_env(fleet: Fleet, region: Region) -> list[Manifest]:
         secret(NodeSettings.whip_token.env, fleet.secrets.whip_token),
         secret(NodeSettings.turn_secret.env, fleet.secrets.turn),
     ]
+
+
+def public_url_env(fleet: Fleet, region: Region) -> list[Manifest]:
+    """BCAST_PUBLIC_URL: the region's own public host (`<region>.<host>`) when the entry
+    has region hosts; other regions redirect viewers there (node/placement.py). The global
+    host would send a redirected viewer back to the nearest region: no URL then."""
+    entry = fleet.signalling
+    if entry is None or not entry.region_hosts:
+        return []
+    return [{"name": NodeSettings.public_url.env, "value": f"https://{region.name}.{entry.host}"}]
 
 
 def config_variables(config: str) -> list[str]:
