@@ -37,6 +37,7 @@ CONTRACT = {
         "rolled_back_to",
         "duration_s",
         "api_calls",
+        "warnings",
     },
     ObjectChange: {"action", "kind", "name", "namespace"},
     RollbackResult: {

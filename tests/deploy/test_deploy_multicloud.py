@@ -91,3 +91,98 @@ def test_each_region_gets_its_providers_annotations(clusters, fleet, cli) -> Non
         gateway = clusters.live(region, "services", "broadcaster", f"{region}-nats-gateway")
         assert gateway["spec"]["type"] == "LoadBalancer"  # for the EKS region (external)
         assert "serviceexports" in applied_kinds(clusters.writes(region))
+
+
+# --- gateway TLS (fleet.nats.gateway_tls): preflight of the Secret --------------------------
+
+TLS_SECRET = "bcast-nats-gateway-tls"
+
+
+def _pem_pair(days: float, ca: tuple[Any, Any] | None = None) -> tuple[bytes, Any, Any]:
+    """(certificate PEM, certificate, key): self-signed (a CA) or signed by `ca`, valid
+    from a day ago until `days` from now."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ca" if ca is None else "gw")])
+    issuer, issuer_key = (ca[0].subject, ca[1]) if ca is not None else (name, key)
+    now = datetime.now(tz=UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=days))
+        .sign(issuer_key, hashes.SHA256())
+    )
+    return cert.public_bytes(Encoding.PEM), cert, key
+
+
+def seed_tls(clusters: ClusterSet, cluster: str, days: float) -> None:
+    import base64
+
+    ca_pem, ca_cert, ca_key = _pem_pair(365)
+    cert_pem, _, _ = _pem_pair(days, (ca_cert, ca_key))
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    clusters.seed(
+        cluster,
+        "secrets",
+        "broadcaster",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/tls",
+            "metadata": {"name": TLS_SECRET, "namespace": "broadcaster"},
+            "data": {"tls.crt": b64(cert_pem), "tls.key": b64(b"key"), "ca.crt": b64(ca_pem)},
+        },
+    )
+
+
+def _with_tls(fleet: Path) -> Path:
+    document = yaml.safe_load(fleet.read_text())
+    document["nats"]["gateway_tls"] = {"secret": TLS_SECRET}
+    return write_fleet(fleet, document)
+
+
+def test_preflight_refuses_a_missing_gateway_tls_secret(clusters, fleet, cli) -> None:
+    for region in (GKE_A, GKE_B):
+        seed_tls(clusters, region, 90)
+    code, _, err = cli("-f", str(_with_tls(fleet)), "deploy", "--yes", *GATE)
+    assert code == 3
+    assert f"preflight: {EKS}: gateway TLS Secret broadcaster/{TLS_SECRET} is missing" in err
+    assert "nothing was written" in err
+    assert "--type=kubernetes.io/tls --from-file=tls.crt=" in err  # the hint
+    assert all(clusters.writes(region, include_dry_run=False) == [] for region in clusters.names)
+
+
+def test_preflight_refuses_an_expired_certificate_and_warns_within_14_days(
+    clusters, fleet, cli
+) -> None:
+    seed_tls(clusters, GKE_A, 90)
+    seed_tls(clusters, GKE_B, 7)  # expires in 7 days: a warning, the deploy goes on
+    seed_tls(clusters, EKS, -0.5)  # expired half a day ago
+    tls_fleet = _with_tls(fleet)
+    code, _, err = cli("-f", str(tls_fleet), "deploy", "--yes", *GATE)
+    assert code == 3 and f"{EKS}: gateway TLS Secret broadcaster/{TLS_SECRET} " in err
+    assert "tls.crt expired on" in err
+
+    seed_tls(clusters, EKS, 90)
+    code, result, err = cli("-f", str(tls_fleet), "deploy", "--yes", *GATE)
+    assert code == 0, err
+    warnings = {r["region"]: r["warnings"] for r in result["regions"]}
+    assert warnings[GKE_A] == warnings[EKS] == []
+    (warning,) = warnings[GKE_B]
+    assert warning.startswith(
+        f"gateway TLS Secret broadcaster/{TLS_SECRET}: tls.crt expires in 7.0 days"
+    )

@@ -38,6 +38,7 @@ class RegionDeploy(FrozenModel):
     rolled_back_to: int | None = None
     duration_s: float = 0.0
     api_calls: int = 0  # requests to this region's API server during the run (preflight included)
+    warnings: list[str] = []  # preflight warnings (e.g. a gateway certificate expiring soon)
 
 
 class DeployResult(FrozenModel):

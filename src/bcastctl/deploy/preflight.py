@@ -3,7 +3,9 @@
 Per region: the API answers (and its version), every API group and kind the manifests
 use is served (STUNner, Gateway API and MCS CRDs, with the install command as hint),
 every Secret the manifests reference exists with a `secret` key, STUNner's auth Secret
-also with `type: ephemeral` (values are never read into output), and a GKE cluster is
+also with `type: ephemeral` (values are never read into output), the gateway TLS Secret
+with valid certificates (deploy/gateway_tls.py: expired refuses, within 14 days warns),
+and a GKE cluster is
 recent enough for the TURN Service's mixed-protocol load balancer. Problems come back
 as BcastErrors, one per region at most.
 """
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from bcastctl.adapters.kube import KubeClient, Manifest, ServerVersion
+from bcastctl.deploy.gateway_tls import gateway_tls_secrets, tls_verdict
 from bcastctl.errors import BcastError, ConfigError
 
 INSTALL_HINTS: Final = {
@@ -40,6 +43,7 @@ MIN_MINOR: Final = 26
 class Preflight:
     region: str
     version: ServerVersion
+    warnings: tuple[str, ...] = ()  # shown with the region's outcome; deploy goes on
 
 
 def referenced_secrets(manifests: list[Manifest]) -> set[tuple[str, str]]:
@@ -122,11 +126,31 @@ def _secret_problem(secret: Manifest | None, turn_auth: bool) -> str | None:
     return None
 
 
+async def _check_gateway_tls(
+    client: KubeClient, region: str, context: str, manifests: list[Manifest]
+) -> list[str]:
+    """The gateway TLS Secret's problems (raised) and expiry warnings (returned)."""
+    warnings: list[str] = []
+    for namespace, name in sorted(gateway_tls_secrets(manifests)):
+        verdict = tls_verdict(await client.get("v1", "Secret", name, namespace))
+        if verdict.problem:
+            raise ConfigError(
+                f"{region}: gateway TLS Secret {namespace}/{name} {verdict.problem}",
+                hint=f"kubectl{context} -n {namespace} create secret generic {name} "
+                "--type=kubernetes.io/tls --from-file=tls.crt=<cert> --from-file=tls.key=<key> "
+                "--from-file=ca.crt=<fleet gateway CA>",
+            )
+        if verdict.warning:
+            warnings.append(f"gateway TLS Secret {namespace}/{name}: {verdict.warning}")
+    return warnings
+
+
 async def _check_secrets(
     client: KubeClient, region: str, context: str, manifests: list[Manifest]
 ) -> None:
     turn_auth = turn_auth_secrets(manifests)
-    for namespace, name in sorted(referenced_secrets(manifests)):
+    tls = gateway_tls_secrets(manifests)
+    for namespace, name in sorted(referenced_secrets(manifests) - tls):
         secret = await client.get("v1", "Secret", name, namespace)
         is_turn = (namespace, name) in turn_auth
         problem = _secret_problem(secret, is_turn)
@@ -187,8 +211,10 @@ async def preflight_region(
         )
     _check_gke_mixed_protocol(region, version, manifests)
     await _check_kinds(client, region, manifests)
-    await _check_secrets(client, region, f" --context {context}" if context else "", manifests)
-    return Preflight(region, version)
+    flag = f" --context {context}" if context else ""
+    await _check_secrets(client, region, flag, manifests)
+    warnings = await _check_gateway_tls(client, region, flag, manifests)
+    return Preflight(region, version, tuple(warnings))
 
 
 async def preflight_all(

@@ -29,7 +29,7 @@ from bcastctl.deploy.connect import Connected, connect_regions
 from bcastctl.deploy.gate import health_gate
 from bcastctl.deploy.model import DeployResult, RegionDeploy
 from bcastctl.deploy.plan import RegionDeployPlan, desired, dry_run_diff, plan_region
-from bcastctl.deploy.preflight import preflight_all
+from bcastctl.deploy.preflight import Preflight, preflight_all
 from bcastctl.errors import BcastError, ConfigError, ExitCode, OperationFailed, UnreachableError
 from bcastctl.fleet import Fleet
 
@@ -72,7 +72,10 @@ def _distinct_clusters(connected: Connected) -> None:
         seen[client.host] = region
 
 
-async def _preflight(fleet: Fleet, connected: Connected, regions: list[str]) -> None:
+async def _preflight(
+    fleet: Fleet, connected: Connected, regions: list[str]
+) -> dict[str, list[str]]:
+    """Every region's warnings; raises the first region's problem (nothing written)."""
     _distinct_clusters(connected)
     manifests = {region: desired(fleet, region) for region in regions}
     answers = await preflight_all(connected.clients, connected.contexts, manifests)
@@ -85,6 +88,7 @@ async def _preflight(fleet: Fleet, connected: Connected, regions: list[str]) -> 
             else ""
         )
         raise type(first)(f"preflight: {first.message}{more}; nothing was written", hint=first.hint)
+    return {r: list(a.warnings) for r, a in answers.items() if isinstance(a, Preflight)}
 
 
 async def deploy(
@@ -95,7 +99,7 @@ async def deploy(
     )
     try:
         regions = connected.regions
-        await _preflight(fleet, connected, regions)
+        warnings = await _preflight(fleet, connected, regions)
         plans = dict(
             zip(
                 regions,
@@ -109,9 +113,9 @@ async def deploy(
             outcomes = await asyncio.gather(
                 *(_dry_run(connected.clients[r], plans[r], options) for r in regions)
             )
-            return _result(fleet, options, list(outcomes), connected.api_calls())
+            return _result(fleet, options, list(outcomes), connected.api_calls(), warnings)
         outcomes = await _roll(fleet, connected, plans, options, progress)
-        return _result(fleet, options, outcomes, connected.api_calls())
+        return _result(fleet, options, outcomes, connected.api_calls(), warnings)
     finally:
         connected.close()
 
@@ -142,14 +146,23 @@ async def _roll(
 
 
 def _result(
-    fleet: Fleet, options: DeployOptions, outcomes: list[RegionDeploy], calls: dict[str, int]
+    fleet: Fleet,
+    options: DeployOptions,
+    outcomes: list[RegionDeploy],
+    calls: dict[str, int],
+    warnings: dict[str, list[str]],
 ) -> DeployResult:
     failed = any(o.state in ("failed", "rolled-back") for o in outcomes)
     return DeployResult(
         fleet=fleet.name,
         dry_run=options.dry_run,
         parallel=options.parallel,
-        regions=[o.model_copy(update={"api_calls": calls.get(o.region, 0)}) for o in outcomes],
+        regions=[
+            o.model_copy(
+                update={"api_calls": calls.get(o.region, 0), "warnings": warnings.get(o.region, [])}
+            )
+            for o in outcomes
+        ],
         exit_code=int(ExitCode.CHECKS_FAILED if failed else ExitCode.OK),
     )
 

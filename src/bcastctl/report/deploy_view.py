@@ -61,6 +61,8 @@ def deploy_table(result: DeployResult) -> RenderableType:
         )
     parts: list[RenderableType] = [table]
     for row in result.regions:
+        for warning in row.warnings:
+            parts.append(Text(f"⚠ {row.region}: {warning}", style="yellow"))
         if row.failure:
             parts.append(Text(f"✖ {row.failure}", style="red"))
             if row.hint:
