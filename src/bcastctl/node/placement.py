@@ -182,6 +182,9 @@ class Placer:
     async def place(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         stream = request.query.get("stream", "")
         viewer = request.path == "/api/whep"
+        auth = bearer_ok(request, self.node.settings.whip_token)
+        if not viewer and not auth:
+            return await handler(request)  # 401/403 from the handler: never placed elsewhere
         holder = self.node.cluster.holders().get(stream) if viewer else None
         over_wan = holder is not None and holder.region != self.node.settings.region
         body: bytes | None = None
@@ -189,9 +192,6 @@ class Placer:
             if choice.kind == "neighbour":
                 if body is None:
                     body = await _body(request)
-                auth = bearer_ok(request, self.node.settings.whip_token)
-                if not viewer and not auth:
-                    continue  # the local handler answers 401/403 (never forwarded)
                 beat = self._beat_seq(choice.node)
                 answer = await self.node.calls.forward(choice.node, request, body, auth)
                 if answer is None or answer.status == 503:
