@@ -58,6 +58,7 @@ LB = {"mode": "loadBalancer", "address": "203.0.113.7", "public": True}
             _fleet(
                 _region("a", gateway={"mode": "mcs", "external": LB}),
                 _region("b", gateway=LB),
+                nats={"gateway_tls": {"secret": "tls"}},
                 signalling={
                     "host": "live.example.com",
                     "config_region": "a",
@@ -65,6 +66,11 @@ LB = {"mode": "loadBalancer", "address": "203.0.113.7", "public": True}
                 },
             ),
             "signalling: the multi-cluster Gateway reaches MCS regions only; b is not on MCS",
+        ),
+        (
+            _fleet(_region("a", provider="aws", gateway=LB)),
+            "regions[0].gateway.public: a gateway on a public address crosses a network "
+            "nobody in the fleet owns; set nats.gateway_tls (mutual TLS)",
         ),
     ],
 )

@@ -165,6 +165,15 @@ def exposure_problem(fleet: Fleet) -> str | None:
                 f"regions[{index}].gateway.external: required: {', '.join(outside_mcs)} "
                 "cannot resolve clusterset names and must reach this region another way"
             )
+    for index, region in enumerate(fleet.regions):
+        external = reached_by(region.gateway)
+        public = isinstance(external, LoadBalancerGateway) and external.public
+        if public and fleet.nats.gateway_tls is None:
+            key = "gateway" if region.gateway.mode != "mcs" else "gateway.external"
+            return (
+                f"regions[{index}].{key}.public: a gateway on a public address crosses a "
+                "network nobody in the fleet owns; set nats.gateway_tls (mutual TLS)"
+            )
     if outside_mcs and fleet.signalling is not None:
         return (
             "signalling: the multi-cluster Gateway reaches MCS regions only; "

@@ -142,7 +142,9 @@ class NodeSpec(StrictModel):
 class GatewayTls(StrictModel):
     """Mutual TLS on the NATS gateways, where they cross networks: a `kubernetes.io/tls`
     Secret (keys tls.crt, tls.key, ca.crt) of this name in every region; each region's
-    certificate must name its gateway's clusterset name (the name the others dial)."""
+    certificate must name every address the others dial (bcastctl/exposure.py): its
+    clusterset name, its node addresses or its load balancer's address. Required when a
+    region's gateway is on a public load balancer."""
 
     secret: Dns1123Label
 

@@ -31,7 +31,9 @@ import yaml
 
 from bcastctl.cli.main import run
 from bcastctl.lab.binaries import nats_server_binary
+from bcastctl.lab.gateway_tls import issue, new_ca
 from bcastctl.render.manifests import object_key
+from bcastctl.render.nats_config import GATEWAY_TLS_DIR
 from bcastctl.render.schemas import crd_problems, is_custom
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -107,8 +109,15 @@ def test_nats_server_accepts_every_rendered_config(
     rendered: dict[str, Path], example: str, region: str, tmp_path: Path
 ) -> None:
     config_map = _one(_docs(rendered[example], region), "ConfigMap", f"{region}-nats-config")
+    text = config_map["data"]["nats.conf"]
+    if GATEWAY_TLS_DIR in text:  # the gateway TLS Secret, as its volume would hold it
+        ca, ca_key = new_ca()
+        cert, key = issue(ca, ca_key, region, ["127.0.0.1"], 30)
+        for name, content in {"tls.crt": cert, "tls.key": key, "ca.crt": ca}.items():
+            (tmp_path / name).write_text(content)
+        text = text.replace(GATEWAY_TLS_DIR, str(tmp_path))
     config = tmp_path / "nats.conf"
-    config.write_text(config_map["data"]["nats.conf"])
+    config.write_text(text)
     env = {**os.environ, "POD_NAME": f"{region}-nats-0"}
     for name in re.findall(r"\$(NATS_[A-Z_]+)", config_map["data"]["nats.conf"]):
         env[name] = "pw1234abcd"

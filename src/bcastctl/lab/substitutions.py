@@ -216,18 +216,62 @@ def _rewrite_gateway_item(rewrite: _NatsRewrite, item: Block, links: dict[str, L
     rewrite.set(item, key, new, why, where)
 
 
+def _secret_volumes(
+    objects: RegionObjects,
+    workload: Workload,
+    root: Path,
+    secrets: dict[str, dict[str, str]],
+    text: str,
+) -> tuple[dict[str, str], str, list[LabDifference]]:
+    """Secret volumes the lab has files for (the gateway TLS Secret): (container path ->
+    content, the config text naming their lab paths instead, the differences)."""
+    volumes = {v["name"]: v for v in workload.pod_spec.get("volumes") or []}
+    files: dict[str, str] = {}
+    differences: list[LabDifference] = []
+    for mount in workload.container.get("volumeMounts") or []:
+        secret = volumes.get(mount["name"], {}).get("secret") or {}
+        keys = secrets.get(str(secret.get("secretName")))
+        if keys is None:
+            continue
+        path = str(mount["mountPath"]).rstrip("/")
+        files |= {f"{path}/{key}": content for key, content in keys.items()}
+        lab_dir = str(root / path.lstrip("/"))
+        text = text.replace(f'"{path}/', f'"{lab_dir}/')
+        differences.append(
+            _substituted(
+                objects,
+                f"StatefulSet {workload.name} volume {mount['name']}",
+                f"Secret {secret['secretName']} at {path}",
+                lab_dir,
+                "the lab's own gateway CA and certificates for its delay-link addresses",
+            )
+        )
+    return files, text, differences
+
+
 def nats_process(
-    objects: RegionObjects, region: RegionPlan, binary: Path, pod_dir: Path, namespace: str
+    objects: RegionObjects,
+    region: RegionPlan,
+    binary: Path,
+    pod_dir: Path,
+    namespace: str,
+    secrets: dict[str, dict[str, str]] | None = None,
 ) -> ProcessSpec:
-    """The region's NATS server: rendered args and env, the config with lab addresses."""
+    """The region's NATS server: rendered args and env, the config with lab addresses;
+    `secrets` (Secret name -> key -> content) fills the Secret volumes the lab provides."""
     workload = objects.workload(NATS_APP)
     pod = Pod(workload, 0, region.host, namespace)
     spec = container_env(objects, pod)
     files = objects.mounted_files(workload)
     config_path, text = nats_config_text(objects, workload)
     lab_text, differences = lab_nats_config(text, f"{objects.source} nats.conf", region)
-    mounts = mount_volumes(workload, pod_dir / pod.name, files | {config_path: lab_text})
-    spec.differences += differences
+    secret_files, lab_text, secret_differences = _secret_volumes(
+        objects, workload, pod_dir / pod.name, secrets or {}, lab_text
+    )
+    mounts = mount_volumes(
+        workload, pod_dir / pod.name, files | secret_files | {config_path: lab_text}
+    )
+    spec.differences += differences + secret_differences
     image = str(workload.container.get("image", ""))
     spec.argv = [str(binary), *rewrite_paths(_container_args(workload), mounts)]
     spec.differences += [

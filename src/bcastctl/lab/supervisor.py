@@ -211,6 +211,10 @@ def _start_dns(launch: Launch) -> None:
 
 
 def _start_linkd(launch: Launch) -> None:
+    # A link admits only its own region's gateway by reading the NATS CONNECT line; with
+    # gateway TLS (fleet.nats.gateway_tls) that line is encrypted, so the link admits any
+    # dialler and mutual TLS with the lab CA is what authenticates the gateway.
+    tls = launch.fleet.nats.gateway_tls is not None
     links = [
         {
             "name": f"{link.from_region}->{link.to_region}",
@@ -219,7 +223,7 @@ def _start_linkd(launch: Launch) -> None:
             "target_host": link.target_host,
             "target_port": link.target_port,
             "one_way_ms": link.one_way_ms,
-            "gateway_from": link.from_region,
+            "gateway_from": None if tls else link.from_region,
         }
         for region in launch.plan.regions
         for link in region.links

@@ -15,6 +15,7 @@ from bcastctl.fleet import Fleet
 from bcastctl.lab import binaries, rendered, substitutions, turn
 from bcastctl.lab.addresses import LabPlan, RegionShape
 from bcastctl.lab.dnsd import CLUSTER_DOMAIN, CLUSTERSET_DOMAIN
+from bcastctl.lab.gateway_tls import gateway_tls_files
 from bcastctl.lab.launch import Launch
 from bcastctl.lab.pods import ProcessSpec, objects_not_run, workload_not_honoured
 from bcastctl.lab.rendered import NATS_APP, NODE_APP, RegionObjects
@@ -53,9 +54,12 @@ def lab_processes(launch: Launch) -> LabProcesses:
     nats: dict[str, ProcessSpec] = {}
     nodes: list[tuple[str, ProcessSpec]] = []
     differences: list[LabDifference] = []
+    tls = launch.fleet.nats.gateway_tls
+    tls_files = gateway_tls_files(plan, launch.state_dir) if tls is not None else {}
     for objects, region in zip(launch.objects, plan.regions, strict=True):
+        secrets = {tls.secret: tls_files[region.name]} if tls is not None else {}
         spec = substitutions.nats_process(
-            objects, region, binary, launch.state_dir / "pods", namespace
+            objects, region, binary, launch.state_dir / "pods", namespace, secrets
         )
         nats[region.name] = spec
         differences += spec.differences
