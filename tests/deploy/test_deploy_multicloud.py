@@ -70,6 +70,8 @@ def fleet(clusters: ClusterSet, tmp_path: Path) -> Path:
 
 
 def test_each_region_gets_its_providers_annotations(clusters, fleet, cli) -> None:
+    for region in clusters.names:  # the example's gateways are mutual TLS
+        seed_tls(clusters, region, 90)
     code, result, err = cli("-f", str(fleet), "deploy", "--yes", *GATE)
     assert code == 0, (result, err)
     assert [r["state"] for r in result["regions"]] == ["deployed"] * 3
