@@ -13,7 +13,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +40,17 @@ class Node:
     admin_port: int
     signalling_port: int
     process: subprocess.Popen[bytes]
+    env: dict[str, str]
+    log: Path
+    stopped: bool = False
+
+    def restart_if_exited(self) -> None:
+        """What the kubelet does: a node that exited (deploy drained it) comes back."""
+        if not self.stopped and self.process.poll() is not None:
+            self.process = spawn_node(self.env, self.log)
 
     def stop(self) -> None:
+        self.stopped = True
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -69,14 +80,36 @@ def start_node(region: str, nats_client_port: int, fleet_name: str, log: Path) -
         NodeSettings.turn_secret.env: "gate-test-turn",
         NodeSettings.peer_timeout_s.env: "1.0",
     }
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
+    return Node(name, admin, signalling, spawn_node(env, log), env, log)
+
+
+def spawn_node(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
             [sys.executable, "-m", "bcastctl", "node", "serve"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    return Node(name, admin, signalling, process)
+
+
+@contextmanager
+def kubelet(nodes: dict[str, Node]) -> Iterator[None]:
+    """Restart nodes that exit while deploy drains and replaces their pods."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.1):
+            for node in nodes.values():
+                node.restart_if_exited()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(5)
 
 
 @pytest.fixture
@@ -114,8 +147,9 @@ def wire_pod_proxies(clusters: ClusterSet, nats: NatsRegions, nodes: dict[str, N
         clusters.call(lambda r=region, b=backends: clusters.clusters[r].pod_backends.update(b))
 
 
-def deploy(fleet: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:
-    code = run(["-o", "json", "-f", str(fleet), "deploy", "--yes", "--timeout", "10", *GATE])
+def deploy(fleet: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict]:
+    argv = ["-o", "json", "-f", str(fleet), "deploy", "--yes", "--timeout", "10", *GATE, *extra]
+    code = run(argv)
     return code, envelope(capsys.readouterr().out)
 
 
@@ -154,12 +188,16 @@ def test_the_mesh_gate_passes_on_a_healthy_mesh_and_rolls_back_the_canary_when_a
         )
         document["image"] = "bcast-node:2"
         write_fleet(fleet, document)
-        code, result = deploy(fleet, capsys)
+        with kubelet(nodes):  # a's node drains (no session), exits and comes back
+            code, result = deploy(fleet, capsys, "--gate-wait", "20s")
         assert code == 1
         canary = result["regions"][0]
         assert canary["state"] == "rolled-back" and canary["rolled_back_to"] == 1
         assert "health gate failed" in canary["failure"] and "membership" in canary["failure"]
         assert "b-broadcaster-0" in canary["failure"], canary["failure"]
         assert [r["state"] for r in result["regions"][1:]] == ["not-started"] * 2
+        assert [(d["pod"], d["sessions"], d["cut"]) for d in canary["drains"]] == [
+            ("a-broadcaster-0", 0, 0)
+        ]
         sts = clusters.live("a", "statefulsets", "broadcaster", "a-broadcaster")
         assert sts["spec"]["template"]["spec"]["containers"][0]["image"] == "bcast-node:1"

@@ -15,6 +15,7 @@ from bcastctl.deploy.dns import DnsResult
 from bcastctl.deploy.model import (
     DeployResult,
     ObjectChange,
+    PodDrain,
     RegionDeploy,
     RegionStatus,
     RollbackResult,
@@ -38,7 +39,11 @@ CONTRACT = {
         "duration_s",
         "api_calls",
         "warnings",
+        "sessions_drained",
+        "sessions_cut",
+        "drains",
     },
+    PodDrain: {"pod", "sessions", "drained", "cut", "waited_s", "note"},
     ObjectChange: {"action", "kind", "name", "namespace"},
     RollbackResult: {
         "fleet",

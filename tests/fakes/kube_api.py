@@ -39,6 +39,7 @@ from fakes.kube_controllers import (
     Workloads,
     gateway_status,
     httproute_status,
+    partition,
     pod_manifest,
     statefulset_status,
 )
@@ -437,6 +438,8 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
         self._pods(sts, int(sts.get("spec", {}).get("replicas", 1)), ready)
 
     def _pods(self, sts: Obj, replicas: int, ready: bool) -> None:
+        """Pods at or above the RollingUpdate partition get the new template; the ones
+        below keep theirs (a partitioned rolling update)."""
         namespace, name = sts["metadata"].get("namespace"), sts["metadata"]["name"]
         pods = kmock.resource("", "v1", "pods")
         for index in range(max(replicas, 8)):
@@ -445,6 +448,8 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
             if index >= replicas:
                 if current is not None:
                     self._delete(key)
+                continue
+            if current is not None and index < partition(sts):
                 continue
             pod = pod_manifest(sts, key[2], ready, self.workloads.pod_ip, _now())
             if current is None or any(current.get(k) != pod[k] for k in ("spec", "status")):
@@ -531,9 +536,11 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
         path = (request.subresource or "proxy").removeprefix("proxy")
         async with (
             aiohttp.ClientSession() as session,
-            session.get(
+            session.request(
+                raw.method,
                 backend.rstrip("/") + "/" + path.lstrip("/"),
                 params=dict(raw.query),
+                data=await raw.read() if raw.method in WRITE_METHODS else None,
                 timeout=aiohttp.ClientTimeout(total=10),
             ) as response,
         ):

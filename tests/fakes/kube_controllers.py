@@ -37,20 +37,30 @@ def _containers(sts: Obj) -> list[Obj]:
     return list(sts.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []))
 
 
+def partition(sts: Obj) -> int:
+    """The RollingUpdate partition: pods with a lower ordinal keep the current revision."""
+    strategy = sts.get("spec", {}).get("updateStrategy") or {}
+    return int((strategy.get("rollingUpdate") or {}).get("partition", 0))
+
+
 def statefulset_status(sts: Obj, ready: bool) -> Obj:
     spec = sts.get("spec", {})
     replicas = int(spec.get("replicas", 1))
     template = json.dumps(spec.get("template", {}), sort_keys=True).encode()
     revision = f"{sts['metadata']['name']}-{hashlib.sha256(template).hexdigest()[:10]}"
     old = sts.get("status", {})
+    held = min(replicas, partition(sts))  # pods below the partition keep the old revision
+    if held and old.get("currentRevision") in (None, "", revision):
+        held = 0  # nothing older to keep (first rollout, or already at this revision)
+    done = ready and not held
     return {
         "observedGeneration": sts["metadata"]["generation"],
         "replicas": replicas,
         "readyReplicas": replicas if ready else 0,
         "availableReplicas": replicas if ready else 0,
-        "updatedReplicas": replicas if ready else 0,
+        "updatedReplicas": replicas - held if ready else 0,
         "currentReplicas": replicas if ready else old.get("currentReplicas", 0),
-        "currentRevision": revision if ready else old.get("currentRevision", ""),
+        "currentRevision": revision if done else old.get("currentRevision", ""),
         "updateRevision": revision,
     }
 

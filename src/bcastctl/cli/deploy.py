@@ -18,7 +18,8 @@ DEPLOY_EPILOG = (
     "Canary first (rollout.canary), then rollout.order; nothing is written until every "
     "selected region passed preflight. Exit codes: 0 deployed or unchanged, 1 a region failed "
     "(rolled back to its previous revision) and the rollout stopped, 2 usage, 3 preflight "
-    "(missing CRD or Secret, fleet file), 4 a cluster unreachable."
+    "(missing CRD or Secret, fleet file), 4 a cluster unreachable. Broadcaster pods are replaced "
+    "one at a time after their node drained (sessions drained vs cut are reported)."
 )
 
 
@@ -33,6 +34,13 @@ DEPLOY_EPILOG = (
 @click.option("--no-gate", is_flag=True, help="Skip the health gate.")
 @duration_option("--gate-wait", help="Re-run failing gate checks until this deadline.",
                  positive=True)  # fmt: skip
+@click.option(
+    "--max-disrupted",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Stop and roll a region back when its drains cut more than N sessions.",
+)
 @kubeconfig_option
 @kube_context_option
 @click.pass_context
@@ -47,6 +55,7 @@ def deploy(
     gate_check: tuple[str, ...],
     no_gate: bool,
     gate_wait: float | None,
+    max_disrupted: int | None,
     kubeconfig: str | None,
     kube_context: str | None,
 ) -> int:
@@ -72,6 +81,7 @@ def deploy(
         gate=not no_gate,
         gate_checks=gate_check,
         gate_wait_s=gate_wait or 0.0,
+        max_disrupted=max_disrupted,
     )
     with progress_bars(cli.err) as progress:
         result = asyncio.run(run_deploy(fleet, options, progress))

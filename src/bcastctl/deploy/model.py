@@ -24,6 +24,17 @@ class ObjectChange(FrozenModel):
         return f"{self.kind}/{where}{self.name}"
 
 
+class PodDrain(FrozenModel):
+    """One broadcaster pod drained before the rollout replaced it (deploy/drain.py)."""
+
+    pod: str
+    sessions: int = 0  # live when the drain began
+    drained: int = 0  # ended during the drain
+    cut: int = 0  # still live at the drain deadline
+    waited_s: float = 0.0
+    note: str | None = None  # why it was replaced undrained (no drain API, unreachable)
+
+
 class RegionDeploy(FrozenModel):
     region: str
     state: RolloutState
@@ -39,6 +50,9 @@ class RegionDeploy(FrozenModel):
     duration_s: float = 0.0
     api_calls: int = 0  # requests to this region's API server during the run (preflight included)
     warnings: list[str] = []  # preflight warnings (e.g. a gateway certificate expiring soon)
+    sessions_drained: int = 0  # sessions that ended while their pod drained
+    sessions_cut: int = 0  # sessions still live when their pod's drain deadline passed
+    drains: list[PodDrain] = []  # per replaced pod, in rollout order
 
 
 class DeployResult(FrozenModel):

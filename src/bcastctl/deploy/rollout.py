@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from bcastctl.adapters.kube import ApplyConflict, KubeClient
 from bcastctl.deploy import revisions
@@ -26,6 +26,7 @@ from bcastctl.deploy.apply import (
     wait_rollout,
 )
 from bcastctl.deploy.connect import Connected, connect_regions
+from bcastctl.deploy.drain import DrainTally, plan_drains, roll_pods, staged
 from bcastctl.deploy.gate import health_gate
 from bcastctl.deploy.model import DeployResult, RegionDeploy
 from bcastctl.deploy.plan import RegionDeployPlan, desired, dry_run_diff, plan_region
@@ -48,6 +49,7 @@ class DeployOptions:
     gate_timeout_s: float = 10.0
     gate_wait_s: float = 0.0  # re-run failing gate checks until this deadline
     api_timeout_s: float = 10.0
+    max_disrupted: int | None = None  # sessions the drains may cut per region; None: any
 
 
 def batches(fleet: Fleet, regions: list[str], parallel: bool) -> list[list[str]]:
@@ -244,20 +246,33 @@ async def _deploy_region(
             hint=e.hint,
             duration_s=round(time.monotonic() - started, 3),
         )
+    drains = plan_drains(plan.region, plan.manifests, plan.live, fleet.node.admin_port)
+    tally = DrainTally()
     try:
         changes = await apply_all(
             client,
             plan.region,
-            plan.manifests,
+            staged(plan.manifests, drains),
             force=options.force_conflicts,
             progress=progress,
             live=plan.live,
         )
         changes += await prune(client, plan.prune)
+        if drains is not None:
+            await roll_pods(
+                client,
+                plan.region,
+                drains,
+                tally,
+                max_disrupted=options.max_disrupted,
+                timeout_s=timeout_s,
+                progress=progress,
+            )
         await wait_rollout(client, plan.region, plan.manifests, timeout_s, progress)
         gate = await _gate(connected, plan.region, options, progress)
     except BcastError as e:
-        return await _fail_region(fleet, client, plan, e, started, timeout_s, progress)
+        failed = await _fail_region(fleet, client, plan, e, started, timeout_s, progress)
+        return failed.model_copy(update=_counts(tally))
     history = revisions.added(plan.history, plan.manifests, "deploy", gate)
     saved = await revisions.save(client, fleet.namespace, fleet.name, history)
     progress(plan.region, f"deployed revision {saved.revisions[-1].number}", 1.0)
@@ -270,7 +285,12 @@ async def _deploy_region(
         changes=changes,
         gate=gate,
         duration_s=round(time.monotonic() - started, 3),
+        **_counts(tally),
     )
+
+
+def _counts(tally: DrainTally) -> dict[str, Any]:
+    return {"sessions_drained": tally.drained, "sessions_cut": tally.cut, "drains": tally.pods}
 
 
 async def _fail_region(

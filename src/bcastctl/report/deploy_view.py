@@ -48,7 +48,8 @@ def _revision(row: RegionDeploy) -> str:
 def deploy_table(result: DeployResult) -> RenderableType:
     title = f"deploy {result.fleet}" + (" (dry run)" if result.dry_run else "")
     table = Table(title=title, title_justify="left")
-    for column in ("region", "result", "revision", "image", "changes", "gate"):
+    columns = ("region", "result", "revision", "image", "changes", "gate", "drained", "cut")
+    for column in columns:
         table.add_column(column)
     for row in result.regions:
         table.add_row(
@@ -58,11 +59,18 @@ def deploy_table(result: DeployResult) -> RenderableType:
             row.image,
             _changes(row.changes),
             row.gate or "-",
+            str(row.sessions_drained) if row.drains else "-",
+            Text(str(row.sessions_cut), style="red" if row.sessions_cut else "")
+            if row.drains
+            else "-",
         )
     parts: list[RenderableType] = [table]
     for row in result.regions:
         for warning in row.warnings:
             parts.append(Text(f"⚠ {row.region}: {warning}", style="yellow"))
+        for drain in row.drains:
+            if drain.note:
+                parts.append(Text(f"! {drain.pod}: {drain.note}", style="yellow"))
         if row.failure:
             parts.append(Text(f"✖ {row.failure}", style="red"))
             if row.hint:

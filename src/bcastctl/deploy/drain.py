@@ -1,0 +1,217 @@
+"""Rolling the broadcaster pod by pod behind drains, counting the sessions each one cuts.
+
+When the broadcaster StatefulSet already runs and its pod template changes, deploy
+applies it with a RollingUpdate `partition` equal to the pods that run (the controller
+replaces none), then, highest ordinal first: asks the pod's node to drain (POST
+/api/drain on the admin port, through the API server's pod proxy), watches its
+`bcast_node_sessions` until they reach 0 or the node's drain deadline passes (the
+node exits then and cuts what is left), and lowers the partition to that ordinal so
+the StatefulSet controller replaces the pod, waiting until it is updated and ready.
+Sessions that ended during the drain are counted as drained, the ones still live at
+the deadline as cut. When the region's cut count passes `max_disrupted`, the rollout
+stops before the next pod and raises (deploy rolls the region back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import time
+from dataclasses import dataclass, field
+
+from bcastctl.adapters.kube import KubeClient, Manifest
+from bcastctl.deploy.apply import RolloutProgress
+from bcastctl.deploy.model import PodDrain
+from bcastctl.deploy.plan import is_subset
+from bcastctl.errors import BcastError, OperationFailed
+
+DEADLINE_GRACE_S = 3.0  # the node's own deadline, plus this, before sessions count as cut
+POLL_MAX_S = 1.0
+ANSWER_LIMIT = 256 * 1024  # bytes read from a node's drain or metrics answer
+
+
+@dataclass
+class DrainTally:
+    """What the drains of one region did so far (kept when the rollout fails)."""
+
+    pods: list[PodDrain] = field(default_factory=list)
+
+    @property
+    def drained(self) -> int:
+        return sum(p.drained for p in self.pods)
+
+    @property
+    def cut(self) -> int:
+        return sum(p.cut for p in self.pods)
+
+
+@dataclass(frozen=True)
+class DrainPlan:
+    """The broadcaster StatefulSet to roll behind drains, and how many live pods it has."""
+
+    statefulset: Manifest
+    pods: int
+    namespace: str
+    admin_port: int
+
+
+def plan_drains(
+    region: str, manifests: list[Manifest], live: list[Manifest | None], admin_port: int
+) -> DrainPlan | None:
+    """The drained roll when the live broadcaster's pods would be replaced, else None."""
+    name = f"{region}-broadcaster"
+    for doc, current in zip(manifests, live, strict=True):
+        if doc["kind"] != "StatefulSet" or doc["metadata"]["name"] != name or current is None:
+            continue
+        template = doc.get("spec", {}).get("template", {})
+        if is_subset(template, current.get("spec", {}).get("template", {})):
+            return None  # same pod template: no pod is replaced
+        running = min(
+            int(current.get("spec", {}).get("replicas", 1)),
+            int(doc.get("spec", {}).get("replicas", 1)),
+        )
+        namespace = str(doc["metadata"].get("namespace", ""))
+        return DrainPlan(doc, running, namespace, admin_port) if running else None
+    return None
+
+
+def partitioned(statefulset: Manifest, partition: int) -> Manifest:
+    """The StatefulSet with a RollingUpdate partition: pods below it keep the old template."""
+    doc = copy.deepcopy(statefulset)
+    doc["spec"]["updateStrategy"] = {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"partition": partition},
+    }
+    return doc
+
+
+def staged(manifests: list[Manifest], plan: DrainPlan | None) -> list[Manifest]:
+    """What to apply first: the broadcaster held at partition = its live pods."""
+    if plan is None:
+        return manifests
+    held = partitioned(plan.statefulset, plan.pods)
+    return [held if doc is plan.statefulset else doc for doc in manifests]
+
+
+def _json(data: bytes) -> dict[str, object]:
+    try:
+        answer = json.loads(data[:ANSWER_LIMIT])
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
+
+
+def _gauge(text: str, name: str) -> float | None:
+    for line in text.splitlines():
+        metric, _, value = line.partition(" ")
+        if metric == name:
+            try:
+                return float(value.strip())
+            except ValueError:
+                return None
+    return None
+
+
+async def _sessions(client: KubeClient, plan: DrainPlan, pod: str) -> int | None:
+    """Live sessions of the draining node; None once it stopped draining (it exited)."""
+    try:
+        status, data = await client.proxy("GET", plan.namespace, pod, plan.admin_port, "/metrics")
+    except BcastError:
+        return None
+    text = data[:ANSWER_LIMIT].decode("utf-8", "replace") if status == 200 else ""
+    sessions = _gauge(text, "bcast_node_sessions")
+    if sessions is None or not _gauge(text, "bcast_node_draining"):
+        return None
+    return int(sessions)
+
+
+async def drain_pod(client: KubeClient, plan: DrainPlan, pod: str) -> PodDrain:
+    """Drain one pod's node and wait until its sessions are gone or its deadline passed."""
+    started = time.monotonic()
+    try:
+        status, data = await client.proxy(
+            "POST", plan.namespace, pod, plan.admin_port, "/api/drain"
+        )
+    except BcastError as e:
+        return PodDrain(pod=pod, note=f"not drained: {e.message}")
+    answer = _json(data)
+    sessions, left = answer.get("sessions"), answer.get("deadline_s")
+    if status != 202 or not isinstance(sessions, int) or not isinstance(left, int | float):
+        return PodDrain(pod=pod, note=f"not drained: the node answered {status} to /api/drain")
+    deadline = started + float(left) + DEADLINE_GRACE_S
+    last, interval = sessions, 0.1
+    while last > 0 and time.monotonic() < deadline:
+        await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+        interval = min(interval * 2, POLL_MAX_S)
+        now = await _sessions(client, plan, pod)
+        if now is None:  # the node exited: before its deadline only once it was empty
+            last = last if time.monotonic() >= started + float(left) else 0
+            break
+        last = now
+    return PodDrain(
+        pod=pod,
+        sessions=sessions,
+        drained=max(0, sessions - last),
+        cut=last,
+        waited_s=round(time.monotonic() - started, 3),
+    )
+
+
+async def _pod_replaced(
+    client: KubeClient, region: str, plan: DrainPlan, ordinal: int, timeout_s: float
+) -> None:
+    """Until the StatefulSet reports the pods from `ordinal` up updated and all ready."""
+    name = plan.statefulset["metadata"]["name"]
+    want = plan.pods - ordinal
+    loop = asyncio.get_running_loop()
+    deadline, interval = loop.time() + timeout_s, 0.05
+    while True:
+        sts = await client.get("apps/v1", "StatefulSet", name, plan.namespace) or {}
+        status = sts.get("status", {})
+        replicas = int(sts.get("spec", {}).get("replicas", 1))
+        generation = sts.get("metadata", {}).get("generation", 0)
+        ready, updated = int(status.get("readyReplicas", 0)), int(status.get("updatedReplicas", 0))
+        if (
+            status.get("observedGeneration", 0) >= generation
+            and updated >= want
+            and (ready >= replicas)
+        ):
+            return
+        if loop.time() + interval > deadline:
+            raise OperationFailed(
+                f"{region}: rollout not done after {timeout_s:g} s: StatefulSet {name}: "
+                f"{ready}/{replicas} ready, {updated}/{replicas} updated "
+                f"(replacing {name}-{ordinal})",
+                hint="look at the pods (kubectl describe statefulset); --timeout gives more time",
+            )
+        await asyncio.sleep(interval)
+        interval = min(interval * 2, 1.0)
+
+
+async def roll_pods(
+    client: KubeClient,
+    region: str,
+    plan: DrainPlan,
+    tally: DrainTally,
+    *,
+    max_disrupted: int | None,
+    timeout_s: float,
+    progress: RolloutProgress,
+) -> None:
+    """Drain and replace the pods one by one, highest ordinal first (see the module doc)."""
+    name = plan.statefulset["metadata"]["name"]
+    for ordinal in reversed(range(plan.pods)):
+        pod = f"{name}-{ordinal}"
+        progress(region, f"draining {pod}", (plan.pods - ordinal - 1) / plan.pods)
+        tally.pods.append(await drain_pod(client, plan, pod))
+        if max_disrupted is not None and tally.cut > max_disrupted:
+            raise OperationFailed(
+                f"{region}: {tally.cut} session(s) cut at the drain deadline "
+                f"({pod}: {tally.pods[-1].cut}), more than --max-disrupted {max_disrupted}; "
+                "rollout stopped",
+                hint="let sessions end first, or allow more with --max-disrupted",
+            )
+        progress(region, f"replacing {pod}", (plan.pods - ordinal - 0.5) / plan.pods)
+        await client.apply(partitioned(plan.statefulset, ordinal), force=True)
+        await _pod_replaced(client, region, plan, ordinal, timeout_s)

@@ -1,0 +1,125 @@
+"""deploy rolls the broadcaster pod by pod behind drains and counts what it cut.
+
+Fake nodes (tests/fakes/node_admin.py) sit behind the fake clusters' pod proxies on the
+admin port, with live sessions that either end during a drain or stay until the drain
+deadline. A StatefulSet's RollingUpdate `partition` holds back pods with a lower
+ordinal (Kubernetes docs, "StatefulSets: Partitioned rolling updates"): deploy lowers it
+one pod at a time, after that pod's node drained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from fakes.clusters import ClusterSet
+from fakes.fleets import REGIONS
+from fakes.node_admin import FakeNode
+
+V1 = "ghcr.io/example/bcast-node:1.0.0"
+V2 = "ghcr.io/example/bcast-node:2.0.0"
+CANARY = REGIONS[0]
+ADMIN_PORT = 9090
+
+
+def pod_image(clusters: ClusterSet, pod: str) -> str:
+    live = clusters.live(CANARY, "pods", "broadcaster", pod)
+    return str(live["spec"]["containers"][0]["image"])
+
+
+def statefulset_image(clusters: ClusterSet) -> str:
+    sts = clusters.live(CANARY, "statefulsets", "broadcaster", f"{CANARY}-broadcaster")
+    return str(sts["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
+@pytest.fixture
+def nodes(clusters: ClusterSet) -> Iterator[dict[str, FakeNode]]:
+    """The canary region's two nodes, behind its pod proxy."""
+    made = {name: FakeNode(pod=name) for name in (f"{CANARY}-broadcaster-{i}" for i in (0, 1))}
+    try:
+        for node in made.values():
+            clusters.run(node.start())
+            backend = {("broadcaster", node.pod, ADMIN_PORT): node.url}
+            clusters.call(lambda b=backend: clusters.clusters[CANARY].pod_backends.update(b))
+        yield made
+    finally:
+        for node in made.values():
+            clusters.run(node.stop())
+
+
+def test_sessions_that_end_in_time_are_reported_drained_pod_by_pod(
+    clusters, fleet_file, cli, nodes
+):
+    assert cli("-f", str(fleet_file(image=V1)), "deploy", "--yes", "--no-gate")[0] == 0
+    first, second = nodes[f"{CANARY}-broadcaster-0"], nodes[f"{CANARY}-broadcaster-1"]
+    first.sessions, second.sessions = 3, 2
+    seen: dict[str, dict[str, str]] = {}  # at each drain: the image of every pod
+
+    def record(node: FakeNode) -> None:
+        seen[node.pod] = {name: pod_image_on_loop(clusters, name) for name in nodes}
+
+    for node in nodes.values():
+        node.on_drain = record
+
+    code, result, err = cli(
+        "-f", str(fleet_file(image=V2)), "deploy", "--yes", "--no-gate", "--max-disrupted", "0"
+    )
+    assert code == 0, err
+    canary = result["regions"][0]
+    assert canary["state"] == "deployed"
+    assert (canary["sessions_drained"], canary["sessions_cut"]) == (5, 0)
+    assert [(d["pod"], d["sessions"], d["drained"], d["cut"]) for d in canary["drains"]] == [
+        (second.pod, 2, 2, 0),
+        (first.pod, 3, 3, 0),
+    ]
+    assert (first.drained, second.drained, first.cut, second.cut) == (3, 2, 0, 0)
+    # highest ordinal first, and pod 0 still ran the old image until its own drain
+    assert seen[second.pod] == {first.pod: V1, second.pod: V1}
+    assert seen[first.pod] == {first.pod: V1, second.pod: V2}
+    assert pod_image(clusters, first.pod) == pod_image(clusters, second.pod) == V2
+    # regions without reachable nodes are rolled with the reason in the report
+    other = result["regions"][1]
+    assert other["state"] == "deployed" and other["sessions_cut"] == 0
+    assert all("not drained" in d["note"] for d in other["drains"])
+
+
+def pod_image_on_loop(clusters: ClusterSet, pod: str) -> str:
+    """pod_image from inside a fake node's handler (already on the clusters' loop)."""
+    live = clusters.clusters[CANARY].live("pods", "broadcaster", pod)
+    return str(live["spec"]["containers"][0]["image"])
+
+
+def test_sessions_that_cannot_drain_over_max_disrupted_roll_the_region_back(
+    clusters, fleet_file, cli, nodes
+):
+    assert cli("-f", str(fleet_file(image=V1)), "deploy", "--yes", "--no-gate")[0] == 0
+    for node in nodes.values():
+        node.sessions, node.sessions_leave, node.deadline_s = 2, False, 1.0
+
+    code, result, _ = cli(
+        "-f", str(fleet_file(image=V2)), "deploy", "--yes", "--no-gate", "--max-disrupted", "0"
+    )
+    assert code == 1
+    canary = result["regions"][0]
+    assert canary["state"] == "rolled-back" and canary["rolled_back_to"] == 1
+    assert (canary["sessions_drained"], canary["sessions_cut"]) == (0, 2)
+    assert "more than --max-disrupted 0" in canary["failure"]
+    assert [d["pod"] for d in canary["drains"]] == [f"{CANARY}-broadcaster-1"]
+    assert nodes[f"{CANARY}-broadcaster-0"].drains == 0  # the rollout stopped before it
+    assert statefulset_image(clusters) == V1
+    assert pod_image(clusters, f"{CANARY}-broadcaster-1") == V1
+    assert [r["state"] for r in result["regions"][1:]] == ["not-started"] * 2
+
+    code, text, _ = cli(
+        "-f",
+        str(fleet_file(image=V2)),
+        "deploy",
+        "--yes",
+        "--no-gate",
+        "--max-disrupted",
+        "5",
+        json_output=False,
+    )
+    assert code == 0
+    assert "drained" in text and "cut" in text
