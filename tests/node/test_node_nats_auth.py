@@ -97,4 +97,5 @@ def test_a_node_without_valid_credentials_is_not_on_nats_and_not_ready(
         status, body = http_json(node.admin + "/readyz")
         assert status == 503 and "not connected to NATS" in body["reason"]
         assert node.cluster()["nats_connected"] is False
+        assert "Authorization Violation" in node.log()  # the reason, not just a timeout
         assert NODE_PASSWORD not in node.log() and "wrong-password" not in node.log()

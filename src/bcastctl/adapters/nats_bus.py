@@ -104,8 +104,10 @@ class NatsBus:
         import nats
 
         dial = self._dial
+        errors: list[str] = []  # what the server said while we waited (e.g. a refused login)
 
         async def on_error(e: Exception) -> None:
+            errors.append(str(e))
             log.warning("nats: %s", e)
 
         async def on_disconnected() -> None:
@@ -137,7 +139,7 @@ class NatsBus:
                 timeout=dial.timeout_s,
             )
         except (TimeoutError, OSError, nats.errors.Error) as e:
-            reason = str(e) or type(e).__name__
+            reason = str(e) or (errors[-1] if errors else type(e).__name__)
             shown = ", ".join(redact(url) for url in dial.urls)
             raise UnreachableError(
                 f"NATS at {shown} not reachable within {dial.timeout_s:g} s: {reason}"
