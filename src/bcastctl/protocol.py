@@ -117,6 +117,10 @@ class DialAnswer(TypedDict):
     connected: bool
     ms: float | None  # connect time, when connected
     error: str | None
+    # with tls=nats: the certificate a NATS gateway with TLS presented (PEM, public; not
+    # verified by the node), or None with the TLS problem in tls_error
+    certificate: NotRequired[str | None]
+    tls_error: NotRequired[str | None]
 
 
 # --- appended by the node (media relay, registry and client config) ---

@@ -8,6 +8,7 @@ link (the lab's linkd refuses new connections on it) fails the pair, naming the 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 import pytest
 from checks_testkit import by_scope, cli, lab_fleet, running_lab, verify
 
+from bcastctl.lab.gateway_tls import issue, new_ca
+
 pytestmark = pytest.mark.slow  # starts a lab
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -23,7 +26,7 @@ GKE_A, GKE_B, EKS = "us-east5", "europe-west9", "us-west-2"
 
 
 def verify_until(state_dir: Path, done: Callable[[dict[str, Any]], bool], *args: str) -> Any:
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while True:
         _, report = verify(state_dir, *args)
         if done(report) or time.monotonic() > deadline:
@@ -93,3 +96,78 @@ def test_node_port_fleet_passes_with_its_wan_latency(tmp_path: Path) -> None:
     links = by_scope(report, "nats-gateways")
     rtt_ms = float(links["nyc1->sgp1"]["values"]["rtt_ms"])
     assert 234 <= rtt_ms < 260, rtt_ms  # 2 x 117 ms one way, as the lab emulates it
+
+
+# --- gateway TLS (examples/multicloud.yaml sets nats.gateway_tls; the lab made its CA) ------
+
+
+def _tls_dir(state_dir: Path, region: str) -> Path:
+    (found,) = (state_dir / "pods").glob(f"{region}-nats-*/etc/nats-gateway-tls")
+    return found
+
+
+def _reissue(state_dir: Path, region: str, days: float, other_ca: bool) -> dict[str, str]:
+    """Give `region`'s NATS a new certificate for the same addresses (by the lab CA, or by
+    another CA) and restart it; returns the files it had, to put back."""
+    from cryptography import x509
+
+    directory = _tls_dir(state_dir, region)
+    before = {name: (directory / name).read_text() for name in ("tls.crt", "tls.key")}
+    current = x509.load_pem_x509_certificate(before["tls.crt"].encode())
+    sans = current.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    hosts = [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)]
+    if other_ca:
+        ca, ca_key = new_ca("some other CA")
+    else:
+        ca = (state_dir / "gateway-tls" / "ca.crt").read_text()
+        ca_key = (state_dir / "gateway-tls" / "ca.key").read_text()
+    cert, key = issue(ca, ca_key, region, hosts, days)
+    _install(state_dir, region, {"tls.crt": cert, "tls.key": key})
+    return before
+
+
+def _install(state_dir: Path, region: str, files: dict[str, str]) -> None:
+    directory = _tls_dir(state_dir, region)
+    for name, content in files.items():
+        (directory / name).write_text(content)
+    for step in ("kill-nats", "restart-nats"):
+        done = cli("lab", "fault", step, region, "--state-dir", str(state_dir))
+        assert done.returncode == 0, done.stderr
+
+
+def test_a_certificate_from_another_ca_fails_the_gateway_check_naming_tls(
+    multicloud: Path,
+) -> None:
+    original = _reissue(multicloud, EKS, 30, other_ca=True)
+    try:
+        report = verify_until(
+            multicloud,
+            lambda r: by_scope(r, "gateway-reach")[f"{GKE_A}->{EKS}"]["status"] == "fail",
+        )
+    finally:
+        _install(multicloud, EKS, original)
+    reach = by_scope(report, "gateway-reach")
+    for dialler in (GKE_A, GKE_B):
+        failed = reach[f"{dialler}->{EKS}"]
+        assert failed["status"] == "fail", failed
+        assert "TLS: " in failed["message"]
+        assert "not issued by the fleet's gateway CA (issuer CN=some other CA)" in failed["message"]
+    links = by_scope(report, "nats-gateways")
+    assert links[f"{GKE_A}->{EKS}"]["status"] == "fail"  # NATS itself refuses the link
+
+
+def test_a_certificate_expiring_in_7_days_gives_a_warning(multicloud: Path) -> None:
+    original = _reissue(multicloud, EKS, 7, other_ca=False)
+
+    def settled(report: dict[str, Any]) -> bool:  # the restarted NATS is linked again
+        warned = by_scope(report, "gateway-reach")[f"{GKE_A}->{EKS}"]["status"] == "warn"
+        return warned and not [r for r in report["results"] if r["status"] == "fail"]
+
+    try:
+        report = verify_until(multicloud, settled)
+    finally:
+        _install(multicloud, EKS, original)
+    warned = by_scope(report, "gateway-reach")[f"{GKE_A}->{EKS}"]
+    assert warned["status"] == "warn"
+    assert re.search(r"TLS: [0-9.:]+'s certificate expires in (6\.9|7\.0) days", warned["message"])
+    assert [r for r in report["results"] if r["status"] == "fail"] == []  # a warning only

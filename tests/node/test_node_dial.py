@@ -69,6 +69,14 @@ def test_dial_reports_connected_refused_and_bad_input(
         assert status == 400 and problem in answer["error"], (addr, answer)
     status, answer = http_json(f"{node.admin}/api/diag/dial?addr={HOST}:1&timeout_ms=60000")
     assert status == 400 and "timeout_ms=60000" in answer["error"]
+    status, answer = http_json(f"{node.admin}/api/diag/dial?addr={HOST}:1&tls=https")
+    assert status == 400 and "only tls=nats" in answer["error"]
+    # tls=nats on a plain listener: connected, and the TLS problem said, not a 500
+    status, answer = http_json(
+        f"{node.admin}/api/diag/dial?addr={HOST}:{listening}&tls=nats&timeout_ms=500"
+    )
+    assert status == 200 and answer["connected"] is True and answer["certificate"] is None
+    assert answer["tls_error"] == "no TLS handshake within 0.5 s"
 
 
 def test_dial_gives_up_at_its_deadline_and_caps_concurrent_dials(

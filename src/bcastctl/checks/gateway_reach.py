@@ -5,18 +5,35 @@ A region not on MCS has no clusterset names, so mcs-dns has nothing to ask for i
 check asks a node of the dialling region to open a TCP connection to each configured
 address (`/api/diag/dial`, bounded on the node), as its NATS gateway would. One result
 per ordered pair A->B that is not MCS on both ends, naming B's mode; a region whose
-peers are all on MCS gets one skip saying so (mcs-dns covers it).
+peers are all on MCS gets one skip saying so (mcs-dns covers it). With gateway TLS
+(fleet.nats.gateway_tls) the node also fetches the certificate B's gateway presents after
+its INFO, and the check judges it against A's gateway CA (the target reads it): not issued
+by that CA, not naming the address dialled, or expired fail with a reason naming TLS;
+expiring within 14 days warns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Final
 
-from bcastctl.checks.base import Check, CheckContext, CheckResult, Finding, fail, ok, pair, skip
+from bcastctl.checks.base import (
+    Check,
+    CheckContext,
+    CheckResult,
+    Finding,
+    fail,
+    ok,
+    pair,
+    skip,
+    warn,
+)
 from bcastctl.errors import BcastError, UnreachableError
 from bcastctl.exposure import mode_label
+from bcastctl.readers.certificates import Judgement, issued_by, judge_validity, load_pem, names_host
 from bcastctl.targets.base import GatewayDial, NodeEndpoints, RegionEndpoints, get_json
+from bcastctl.targets.capabilities import gateway_ca_source
 
 NAME: Final = "gateway-reach"
 DIAL_TIMEOUT_MS: Final = 3000
@@ -32,10 +49,14 @@ class GatewayReached(Finding):
     connect_ms: float | None  # the fastest connect
 
 
-async def _dial_from(ctx: CheckContext, nodes: Sequence[NodeEndpoints], addr: str) -> Any:
+async def _dial_from(
+    ctx: CheckContext, nodes: Sequence[NodeEndpoints], addr: str, tls: bool
+) -> Any:
     """Ask the first node that answers; UnreachableError naming every node tried."""
     errors: list[str] = []
     params = {"addr": addr, "timeout_ms": str(DIAL_TIMEOUT_MS)}
+    if tls:
+        params["tls"] = "nats"
     for node in nodes:
         if node.admin is None:
             continue
@@ -50,7 +71,30 @@ async def _dial_from(ctx: CheckContext, nodes: Sequence[NodeEndpoints], addr: st
     )
 
 
-def _verdict(check: str, scope: str, dials: list[GatewayDial], answers: list[Any]) -> CheckResult:
+def tls_judgement(dial: GatewayDial, answer: Any, ca_pem: str | None) -> Judgement:
+    """The certificate a gateway presented, judged as its peers' crypto/tls would: issued
+    by the fleet's gateway CA, naming the address dialled, valid (and for how long)."""
+    if answer.get("tls_error"):
+        return Judgement(f"TLS: {answer['tls_error']}", None)
+    cert = load_pem(answer.get("certificate") or "")
+    if cert is None:
+        return Judgement("TLS: the gateway presented no certificate", None)
+    ca = load_pem(ca_pem) if ca_pem else None
+    if ca is not None and not issued_by(cert, ca):
+        return Judgement(
+            f"TLS: {dial.addr} presents a certificate not issued by the fleet's gateway CA "
+            f"(issuer {cert.issuer.rfc4514_string()}): its gateway handshakes fail",
+            None,
+        )
+    if not names_host(cert, dial.host):
+        return Judgement(f"TLS: {dial.addr}'s certificate does not name {dial.host}", None)
+    judged = judge_validity(cert, f"TLS: {dial.addr}'s certificate", datetime.now(tz=UTC))
+    return judged
+
+
+def _verdict(
+    check: str, scope: str, dials: list[GatewayDial], answers: list[Any], tls: list[Judgement]
+) -> CheckResult:
     peer, mode = dials[0].peer, dials[0].mode
     reached = [a for a in answers if a.get("connected")]
     failed = [f"{a.get('addr')}: {a.get('error')}" for a in answers if not a.get("connected")]
@@ -58,24 +102,34 @@ def _verdict(check: str, scope: str, dials: list[GatewayDial], answers: list[Any
     finding = GatewayReached(
         mode=mode, addresses=len(dials), reached=len(reached), connect_ms=fastest
     ).as_values()
-    if not reached:
+    problems = [j.problem for j in tls if j.problem]
+    if not reached or problems:
         return fail(
             check,
             scope,
-            f"{peer}'s gateway ({mode}) unreachable: {'; '.join(failed)}",
-            hint=f"check {peer}'s gateway Service ({mode}), firewall rules and peering "
+            f"{peer}'s gateway ({mode}) "
+            + ("; ".join(problems) if reached else f"unreachable: {'; '.join(failed)}"),
+            hint=f"issue {peer}'s gateway certificate from the fleet's gateway CA for the "
+            "addresses the others dial (nats.gateway_tls)"
+            if reached
+            else f"check {peer}'s gateway Service ({mode}), firewall rules and peering "
             "between the networks",
             values=finding,
         )
-    detail = (
-        f" ({len(failed)} of {len(dials)} addresses not: {'; '.join(failed)})" if failed else ""
-    )
-    return ok(
-        check,
-        scope,
-        f"{peer}'s gateway ({mode}) reachable, connect {fastest:.1f} ms{detail}",
-        values=finding,
-    )
+    detail = ""
+    if failed:
+        detail = f" ({len(failed)} of {len(dials)} addresses not: {'; '.join(failed)})"
+    message = f"{peer}'s gateway ({mode}) reachable, connect {fastest:.1f} ms{detail}"
+    warnings = sorted({j.warning for j in tls if j.warning})
+    if warnings:
+        return warn(
+            check,
+            scope,
+            f"{message}; {'; '.join(warnings)}",
+            hint=f"renew {peer}'s gateway certificate (Secret named in nats.gateway_tls)",
+            values=finding,
+        )
+    return ok(check, scope, message + (", TLS ok" if tls else ""), values=finding)
 
 
 class GatewayReach(Check):
@@ -93,8 +147,12 @@ class GatewayReach(Check):
                     f"{region.name} ({own_mode}) reaches every peer over MCS (see mcs-dns)",
                 )
             ]
+        fleet = ctx.target.fleet
+        tls = fleet.nats.gateway_tls is not None
+        source = gateway_ca_source(ctx.target)
+        ca_pem = await source.gateway_ca(region.name) if tls and source is not None else None
         answers = await ctx.gather(
-            [_dial_from(ctx, region.nodes, d.addr) for d in region.gateway_dials]
+            [_dial_from(ctx, region.nodes, d.addr, tls) for d in region.gateway_dials]
         )
         by_peer: dict[str, list[tuple[GatewayDial, Any]]] = {}
         for dial, answer in zip(region.gateway_dials, answers, strict=True):
@@ -103,7 +161,9 @@ class GatewayReach(Check):
             if isinstance(answer, BaseException):
                 raise answer
             by_peer.setdefault(dial.peer, []).append((dial, answer))
-        return [
-            _verdict(self.name, pair(region.name, peer), [d for d, _ in got], [a for _, a in got])
-            for peer, got in by_peer.items()
-        ]
+        results = []
+        for peer, got in by_peer.items():
+            judged = [tls_judgement(d, a, ca_pem) for d, a in got if tls and a.get("connected")]
+            dials, replies = [d for d, _ in got], [a for _, a in got]
+            results.append(_verdict(self.name, pair(region.name, peer), dials, replies, judged))
+        return results

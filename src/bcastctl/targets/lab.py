@@ -24,7 +24,7 @@ from bcastctl.targets.base import (
     RegionEndpoints,
     TurnEndpoint,
 )
-from bcastctl.targets.lab_state import LabState, RegionState, load_lab_state
+from bcastctl.targets.lab_state import GATEWAY_CA_FILE, LabState, RegionState, load_lab_state
 
 
 def _dns_expectations(state: LabState, fleet: Fleet, region: str) -> tuple[DnsExpectation, ...]:
@@ -161,6 +161,15 @@ class LabTarget:
         except ConfigError:
             return None
         return there + back
+
+    async def gateway_ca(self, region: str) -> str | None:
+        """The CA the lab made for gateway TLS (the same in every region)."""
+        if self._fleet.nats.gateway_tls is None:
+            return None
+        try:
+            return (Path(self.state.state_dir) / GATEWAY_CA_FILE).read_text()
+        except OSError:
+            return None
 
     async def whip_token(self) -> str:
         """The lab's WHIP token (the media check publishes with it); never printed."""

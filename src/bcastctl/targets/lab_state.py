@@ -25,6 +25,7 @@ from bcastctl.model import StrictModel
 STATE_FILE: Final = "state.json"
 SECRETS_FILE: Final = "secrets.json"
 STATE_VERSION: Final = 1
+GATEWAY_CA_FILE = "gateway-tls/ca.crt"  # under the state dir: the CA of the lab's gateway TLS
 LAB_DIR_ENV: Final = "BCASTCTL_LAB_DIR"
 LAB_ID_ENV: Final = "BCASTCTL_LAB_ID"
 
