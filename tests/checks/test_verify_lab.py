@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from checks_testkit import (
     ExtraNode,
     by_scope,
@@ -445,6 +446,30 @@ def test_bad_input_is_one_line_and_exit_2(lab: Path) -> None:
         done = cli("verify", "mesh", "--state-dir", str(lab), *args)
         assert done.returncode == 2, (args, done.stderr)
         assert needle in done.stderr and "Traceback" not in done.stderr
+
+
+def test_fleet_given_with_the_lab_is_used_or_refused_never_ignored(
+    lab: Path, tmp_path: Path
+) -> None:
+    """--fleet on the lab target was silently ignored (issue 12 point 9)."""
+    state = load_lab_state(lab)
+    other = yaml.safe_load(Path(state.fleet_path).read_text())
+    other["name"] = "another-fleet"
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(other))
+    done = cli("--fleet", str(tmp_path / "other.yaml"), "verify", "mesh", "--state-dir", str(lab))
+    assert done.returncode == 2, done.stderr
+    assert "'another-fleet'" in done.stderr and repr(state.fleet_name) in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 2
+    # the same fleet with a region the lab does not run: refused, naming the regions
+    same = yaml.safe_load(Path(state.fleet_path).read_text())
+    same["regions"].append({"name": "mars-1", "geo": {"lat": 0, "lon": 0}, "replicas": 1})
+    (tmp_path / "more.yaml").write_text(yaml.safe_dump(same))
+    done = cli("--fleet", str(tmp_path / "more.yaml"), "verify", "mesh", "--state-dir", str(lab))
+    assert done.returncode == 2 and "mars-1" in done.stderr, done.stderr
+    # a copy of the lab's fleet elsewhere is the same fleet: used, and the lab passes
+    (tmp_path / "copy.yaml").write_text(Path(state.fleet_path).read_text())
+    code, _ = verify(lab, "--fleet", str(tmp_path / "copy.yaml"))
+    assert code == 0
 
 
 def test_missing_lab_state_is_config_error_and_junit_says_so(tmp_path: Path) -> None:

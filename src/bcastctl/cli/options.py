@@ -127,9 +127,7 @@ def open_target(cli: CliContext, kind: str, state_dir: Path | None) -> Target:
     if kind == "auto":
         kind = "lab" if state_dir is not None or state_file(lab_dir).exists() else "kube"
     if kind == "lab":
-        from bcastctl.targets.lab import LabTarget
-
-        return LabTarget.from_state_dir(lab_dir)
+        return _lab_target(cli, lab_dir)
     try:
         from bcastctl.targets import kube
     except ModuleNotFoundError as e:
@@ -139,3 +137,36 @@ def open_target(cli: CliContext, kind: str, state_dir: Path | None) -> Target:
             "the kube target is not available in this build", hint="use --target lab"
         ) from e
     return kube.KubeTarget.connect(cli.fleet())
+
+
+def _lab_target(cli: CliContext, lab_dir: Path) -> Target:
+    """The lab in `lab_dir`, checked against --fleet when a fleet file is there to compare.
+
+    The lab records the fleet it runs. A fleet file given as well is used for what the checks
+    expect when it is the same fleet with the same regions (for example an edited copy); any
+    other fleet is an error, never silently ignored.
+    """
+    from pathlib import Path
+
+    from bcastctl.targets.lab import LabTarget
+    from bcastctl.targets.lab_state import load_lab_state
+
+    state = load_lab_state(lab_dir)
+    given = cli.fleet_path
+    if not given.is_file() or given.resolve() == Path(state.fleet_path).resolve():
+        return LabTarget(state)
+    fleet = cli.fleet()
+    if fleet.name != state.fleet_name:
+        raise UsageError(
+            f"--fleet {given}: describes fleet {fleet.name!r}, but the lab in {lab_dir} "
+            f"runs fleet {state.fleet_name!r} (from {state.fleet_path})",
+            hint="drop --fleet, pass that lab's fleet file, or --state-dir of another lab",
+        )
+    running = [region.name for region in state.regions]
+    if fleet.region_names != running:
+        raise UsageError(
+            f"--fleet {given}: names regions {', '.join(fleet.region_names)}, but the lab in "
+            f"{lab_dir} runs {', '.join(running)}",
+            hint="run `bcastctl lab down` and `lab up` with this fleet file, or drop --fleet",
+        )
+    return LabTarget(state, fleet)
