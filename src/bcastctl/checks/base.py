@@ -43,9 +43,9 @@ from typing import Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import ValidationError
 
-from bcastctl.errors import BcastError
+from bcastctl.errors import BcastError, UnreachableError
 from bcastctl.model import FrozenModel
-from bcastctl.targets.base import RegionEndpoints, Target
+from bcastctl.targets.base import NodeEndpoints, RegionEndpoints, Target, get_json
 from bcastctl.targets.capabilities import KubeAccess, kube_access
 
 Need = Literal["kube", "lab", "media"]
@@ -262,6 +262,26 @@ class Check:
         self, ctx: CheckContext, regions: Sequence[RegionEndpoints]
     ) -> list[CheckResult]:
         raise NotImplementedError(f"{type(self).__name__} must override run_fleet")
+
+
+async def ask_any_node(
+    ctx: CheckContext, nodes: Sequence[NodeEndpoints], path: str, params: Mapping[str, str],
+    why: str,
+) -> Any:  # fmt: skip
+    """GET `path` on the admin port of the first node of a region that answers (a check
+    that looks from inside the region); UnreachableError naming every node tried."""
+    errors: list[str] = []
+    for node in nodes:
+        if node.admin is None:
+            continue
+        try:
+            return await get_json(ctx.target, node.admin, path, params, ctx.timeout_s)
+        except BcastError as e:
+            errors.append(e.message)
+    raise UnreachableError(
+        f"no node of the region answers {path}" + (f" ({'; '.join(errors)})" if errors else ""),
+        hint=f"{why} is checked from inside the region through a running node",
+    )
 
 
 class KubeCheck(Check):

@@ -23,16 +23,17 @@ from bcastctl.checks.base import (
     CheckContext,
     CheckResult,
     Finding,
+    ask_any_node,
     fail,
     ok,
     pair,
     skip,
     warn,
 )
-from bcastctl.errors import BcastError, UnreachableError
+from bcastctl.errors import BcastError
 from bcastctl.exposure import mode_label
 from bcastctl.readers.certificates import Judgement, issued_by, judge_validity, load_pem, names_host
-from bcastctl.targets.base import GatewayDial, NodeEndpoints, RegionEndpoints, get_json
+from bcastctl.targets.base import GatewayDial, NodeEndpoints, RegionEndpoints
 from bcastctl.targets.capabilities import gateway_ca_source
 
 NAME: Final = "gateway-reach"
@@ -52,23 +53,10 @@ class GatewayReached(Finding):
 async def _dial_from(
     ctx: CheckContext, nodes: Sequence[NodeEndpoints], addr: str, tls: bool
 ) -> Any:
-    """Ask the first node that answers; UnreachableError naming every node tried."""
-    errors: list[str] = []
     params = {"addr": addr, "timeout_ms": str(DIAL_TIMEOUT_MS)}
     if tls:
         params["tls"] = "nats"
-    for node in nodes:
-        if node.admin is None:
-            continue
-        try:
-            return await get_json(ctx.target, node.admin, "/api/diag/dial", params, ctx.timeout_s)
-        except BcastError as e:
-            errors.append(e.message)
-    raise UnreachableError(
-        "no node of the region answers /api/diag/dial"
-        + (f" ({'; '.join(errors)})" if errors else ""),
-        hint="gateway reachability is checked from inside the region through a running node",
-    )
+    return await ask_any_node(ctx, nodes, "/api/diag/dial", params, "gateway reachability")
 
 
 def tls_judgement(dial: GatewayDial, answer: Any, ca_pem: str | None) -> Judgement:

@@ -11,10 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from bcastctl.checks.base import Check, CheckContext, CheckResult, Finding, fail, ok, pair, skip
-from bcastctl.errors import BcastError, UnreachableError
+from bcastctl.checks.base import (
+    Check,
+    CheckContext,
+    CheckResult,
+    Finding,
+    ask_any_node,
+    fail,
+    ok,
+    pair,
+    skip,
+)
+from bcastctl.errors import BcastError
 from bcastctl.exposure import mode_label
-from bcastctl.targets.base import DnsExpectation, NodeEndpoints, RegionEndpoints, get_json
+from bcastctl.targets.base import DnsExpectation, NodeEndpoints, RegionEndpoints
 
 NAME: Final = "mcs-dns"
 
@@ -27,22 +37,7 @@ class NamesResolved(Finding):
 
 
 async def _resolve_from(ctx: CheckContext, nodes: Sequence[NodeEndpoints], name: str) -> Any:
-    """Ask the first node that answers; UnreachableError naming every node tried."""
-    errors: list[str] = []
-    for node in nodes:
-        if node.admin is None:
-            continue
-        try:
-            return await get_json(
-                ctx.target, node.admin, "/api/diag/resolve", {"name": name}, ctx.timeout_s
-            )
-        except BcastError as e:
-            errors.append(e.message)
-    raise UnreachableError(
-        "no node of the region answers /api/diag/resolve"
-        + (f" ({'; '.join(errors)})" if errors else ""),
-        hint="DNS is checked from inside the region through a running node",
-    )
+    return await ask_any_node(ctx, nodes, "/api/diag/resolve", {"name": name}, "DNS")
 
 
 def resolve_problem(expectation: DnsExpectation, answer: Any) -> str | None:
