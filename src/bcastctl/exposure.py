@@ -107,12 +107,20 @@ def gateway_hosts(fleet: Fleet, dialler: Region, target: Region) -> list[tuple[s
     port = fleet.nats.gateway_port
     if target.gateway.mode == "mcs" and dialler.gateway.mode == "mcs":
         return [(fleet.clusterset_names(target.name)["nats-gateway"], port)]
-    external = reached_by(target.gateway)
-    if external is None:  # refused by the fleet's validation
+    hosts = external_hosts(fleet, target)
+    if not hosts:  # refused by the fleet's validation
         raise ValueError(f"{target.name} is reachable over MCS only; {dialler.name} is not on MCS")
+    return hosts
+
+
+def external_hosts(fleet: Fleet, region: Region) -> list[tuple[str, int]]:
+    """(host, port) pairs of the region's gateway outside MCS (none: MCS only)."""
+    external = reached_by(region.gateway)
+    if external is None:
+        return []
     if isinstance(external, NodePortGateway):
         return [(address, external.node_port) for address in external.addresses]
-    return [(external.address, port)]
+    return [(external.address, fleet.nats.gateway_port)]
 
 
 def on_mcs(region: Region) -> bool:

@@ -208,3 +208,17 @@ def test_kustomize_builds_exactly_the_resolved_objects(
     kustomized = {object_key(doc): doc for doc in yaml.safe_load_all(built) if doc}
     resolved = {object_key(doc): doc for doc in _docs(out, region)}
     assert kustomized == resolved
+
+
+def test_regions_reached_outside_mcs_advertise_that_address(rendered: dict[str, Path]) -> None:
+    """A gateway tells the others its `advertise` address (nats-server server/opts.go
+    parseGateway); without it, it gossips its pod address, which no other network dials."""
+
+    def advertised(example: str, region: str) -> list[str]:
+        docs = _docs(rendered[example], region)
+        conf = _one(docs, "ConfigMap", f"{region}-nats-config")["data"]["nats.conf"]
+        return re.findall(r'^  advertise: "([^"]+)"$', conf, re.MULTILINE)
+
+    assert advertised("multicloud", "us-west-2") == ["gw.us-west-2.bcast.example.com:7222"]
+    assert advertised("multicloud", "us-east5") == ["34.23.10.20:7222"]  # its external LB
+    assert advertised("do", "nyc1") == ["10.116.0.2:30722"]

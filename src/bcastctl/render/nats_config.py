@@ -38,7 +38,7 @@ import json
 import string
 from dataclasses import dataclass
 
-from bcastctl.exposure import gateway_urls
+from bcastctl.exposure import external_hosts, gateway_urls
 from bcastctl.fleet import Fleet, Region
 from bcastctl.protocol import NATS_MONITOR_USER, NATS_SYSTEM_USER, subject_prefix
 
@@ -96,7 +96,7 @@ ${routes}
 gateway {
   name: ${region}
   listen: 0.0.0.0:${gateway_port}
-  # only configured regions may join, and only with the gateway credentials
+${advertise}  # only configured regions may join, and only with the gateway credentials
   reject_unknown_cluster: true
   authorization { user: ${gateway_user}, password: $$NATS_GATEWAY_PASSWORD }
 ${gateway_tls}  gateways: [
@@ -188,7 +188,20 @@ def nats_config(fleet: Fleet, region: Region) -> str:
         system_user=SYSTEM_USER,
         users=_users(fleet, region),
         gateway_tls=_gateway_tls(fleet),
+        advertise=_advertise(fleet, region),
     )
+
+
+def _advertise(fleet: Fleet, region: Region) -> str:
+    """For a region reached at an external address: that address, as what its servers tell
+    the other gateways (server/opts.go parseGateway `advertise`); otherwise they gossip
+    their pod addresses, which no other network can dial."""
+    hosts = external_hosts(fleet, region)
+    if not hosts:
+        return ""
+    host, port = hosts[0]
+    shown = f"[{host}]" if ":" in host else host
+    return f'  advertise: "{shown}:{port}"\n'
 
 
 def _gateway_tls(fleet: Fleet) -> str:
