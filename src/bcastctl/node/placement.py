@@ -180,11 +180,13 @@ class Placer:
         self.handed[name] = (beat, offers + 1 if seq == beat else 1)
 
     async def place(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        from bcastctl.node.signalling import STREAM_ID  # signalling imports this module
+
         stream = request.query.get("stream", "")
         viewer = request.path == "/api/whep"
         auth = bearer_ok(request, self.node.settings.whip_token)
-        if not viewer and not auth:
-            return await handler(request)  # 401/403 from the handler: never placed elsewhere
+        if (not viewer and not auth) or not STREAM_ID.fullmatch(stream):
+            return await handler(request)  # its 4xx comes from here: never placed elsewhere
         holder = self.node.cluster.holders().get(stream) if viewer else None
         over_wan = holder is not None and holder.region != self.node.settings.region
         body: bytes | None = None

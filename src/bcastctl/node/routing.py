@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from yarl import URL
 
 from bcastctl.adapters.nats_bus import BusMessage
 from bcastctl.protocol import call_subject
@@ -188,7 +189,7 @@ class NodeCalls:
         try:
             async with self._http.request(
                 method,
-                self.signalling_url + path,
+                URL(self.signalling_url + path, encoded=True),  # the path as signed
                 data=str(call.get("b", "")).encode(),
                 headers=headers,
                 allow_redirects=False,
