@@ -13,6 +13,7 @@ the picture it decodes from it must be the publisher's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -20,15 +21,18 @@ import aiohttp
 import pytest
 from aiortc.codecs.vpx import Vp8Decoder
 from aiortc.jitterbuffer import JitterFrame
-from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory, until, wait_for
+from node_testkit import SECRET, WHIP_TOKEN, NatsServer, NodeFactory, until, wait_for
 
+from bcastctl.adapters.nats_bus import BusMessage, NatsBus
 from bcastctl.node import aiortc_hook
-from bcastctl.node.frames import is_keyframe
+from bcastctl.node.frames import EncodedFrame, FrameSeal, is_keyframe, media_key
+from bcastctl.protocol import keyframe_subject, media_subject
 from bcastctl.whip.client import ClientSession, publish, view
 from bcastctl.whip.signalling import HttpSignalling
 from bcastctl.whip.synthetic import SyntheticVideo, read_number
 
 pytestmark = pytest.mark.slow
+FLEET = "testfleet"
 
 Encoded = list[tuple[str, bytes, int]]  # (mime, data, RTP timestamp) as the viewer got them
 
@@ -98,4 +102,53 @@ async def test_a_late_remote_viewer_starts_on_a_keyframe_and_decodes_it(
     finally:
         for session in sessions:
             await session.close()
+        await publisher.close(WHIP_TOKEN)
+
+
+async def test_a_node_starting_to_relay_gets_the_holders_cached_keyframe_at_once(
+    super_cluster: list[NatsServer], start_node: NodeFactory, http: aiohttp.ClientSession
+) -> None:
+    """A keyframe request over NATS (what a node starting to relay sends) is answered with
+    the holder's frames since its last keyframe, re-sent at once, not only with a request
+    to the publisher: the new relay decodes one RTT after asking instead of waiting for a
+    fresh keyframe (which the holder's rate limit may hold back 0.4 s, fanout.py)."""
+    r1, _ = super_cluster
+    holder = start_node("cj-a", r1, "127.0.0.64")
+    relay = await NatsBus.connect([r1.url], "relay-under-test")
+    seal = FrameSeal(media_key(SECRET))
+    subject = media_subject(FLEET, "cj-a", "cached", "video")
+    seen: list[EncodedFrame] = []
+    ask = keyframe_subject(FLEET, "cj-a", "cached")
+    asked_again: list[int] = []  # len(seen) when the second request went out
+
+    async def on_frame(message: BusMessage) -> None:
+        seen.append(EncodedFrame.unpack(seal.open(message.subject, message.data)))
+        first = next((i for i, f in enumerate(seen) if f.keyframe), None)
+        if not asked_again and first is not None and len(seen) - 1 - first >= 2:
+            # another node starts relaying 2 frames after a keyframe: the cache is recent
+            asked_again.append(len(seen))
+            await relay.publish(ask, b"")
+
+    publisher = await publish(
+        HttpSignalling(http, holder.signalling), "cached", WHIP_TOKEN, SyntheticVideo(160, 96)
+    )
+    try:
+        await relay.subscribe(subject, on_frame)
+        await relay.flush()
+        await asyncio.sleep(1.0)  # the publisher's first keyframe is no longer cached
+        while not seen:  # the first relay asks until the holder serves the stream
+            await relay.publish(ask, b"")
+            with contextlib.suppress(AssertionError):
+                await until("frames on NATS", lambda: bool(seen), 0.5)
+        await until("the second request", lambda: bool(asked_again))
+        before = asked_again[0]
+        keyframe = [f for f in seen[:before] if f.keyframe][-1]
+        newest = seen[before - 1].timestamp
+        await until("frames re-sent", lambda: any(f.timestamp <= newest for f in seen[before:]))
+        resent = [f for f in seen[before:] if f.timestamp <= newest]  # a fresh one is newer
+        assert resent[0].keyframe and resent[0].timestamp == keyframe.timestamp
+        assert [f.timestamp for f in resent] == sorted(f.timestamp for f in resent)
+        assert holder.metric("relay_starts_from_cache_total") >= 1
+    finally:
+        await relay.close()
         await publisher.close(WHIP_TOKEN)

@@ -37,6 +37,25 @@ KEYFRAME_RETRY_S = 0.5
 JOIN_FROM_CACHE_MAX_FRAMES = 15
 
 
+class GopCache:
+    """The frames since the last keyframe while that keyframe is recent: a joiner (a local
+    viewer, or a node starting to relay the stream) starts on them at once."""
+
+    def __init__(self) -> None:
+        self.frames: list[EncodedFrame] = []
+
+    def add(self, frame: EncodedFrame) -> None:
+        if frame.keyframe:
+            self.frames = [frame]
+        elif 0 < len(self.frames) < JOIN_FROM_CACHE_MAX_FRAMES:
+            self.frames.append(frame)
+        else:
+            self.frames = []  # too old to start on: a joiner asks for a new keyframe
+
+    def clear(self) -> None:
+        self.frames = []
+
+
 class KeyframeLimiter:
     """At most one keyframe request per interval; a request inside the window is sent at
     its end (so a joining viewer never waits for the publisher's next natural keyframe)."""
@@ -230,7 +249,7 @@ class Fanout:
         self.viewers: set[ForwardTrack] = set()
         self.on_empty: Callable[[], None] = lambda: None
         self._retry: Timer | None = None
-        self._since_keyframe: list[EncodedFrame] = []  # the current GOP while it is short
+        self._since_keyframe = GopCache()
         self._packer: Any = None  # aiortc's packetizer, shared by the direct senders
         self._rebase = TimestampRebase()
         self.send_time: int | None = None  # NTP time of the frame being pushed
@@ -244,7 +263,7 @@ class Fanout:
         viewer waits for the new source's first keyframe, and one is asked for at once."""
         self._limiter.rebind(send_keyframe_request)
         self._rebase.new_source()
-        self._since_keyframe = []
+        self._since_keyframe.clear()
         for viewer in self.viewers:
             viewer.resync()
         self._metrics.inc("viewer_tracks_resumed_total", len(self.viewers))
@@ -268,9 +287,9 @@ class Fanout:
         self.viewers.add(track)
         if self.kind != "video":
             return track
-        if self._since_keyframe:
+        if self._since_keyframe.frames:
             self._metrics.inc("viewers_started_from_cache_total")
-            for frame in self._since_keyframe:
+            for frame in self._since_keyframe.frames:
                 track.push(frame)
         else:
             self.request_keyframe()
@@ -296,12 +315,7 @@ class Fanout:
     def push(self, frame: EncodedFrame) -> None:
         frame = self._rebase.apply(frame)
         self.send_time = aiortc_hook.ntp_now()  # one clock read per frame for all viewers
-        if frame.keyframe:
-            self._since_keyframe = [frame]
-        elif 0 < len(self._since_keyframe) < JOIN_FROM_CACHE_MAX_FRAMES:
-            self._since_keyframe.append(frame)
-        else:
-            self._since_keyframe = []  # too old to start a viewer on: ask for a new one
+        self._since_keyframe.add(frame)
         for viewer in self.viewers:
             viewer.push(frame)
 

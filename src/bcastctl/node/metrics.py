@@ -66,6 +66,10 @@ HELP: dict[str, str] = {
     "resources_forwarded_total": "DELETE/PATCH of a resource forwarded to the node holding it.",
     "calls_served_total": "Requests other nodes handed to this node, served.",
     "calls_refused_total": "Calls refused: bad MAC, stale or replayed.",
+    "relay_starts_from_cache_total": "Keyframe requests from relaying nodes answered at once "
+    "with the cached frames since a recent keyframe.",
+    "frames_relayed_duplicate_total": "Frames from NATS dropped: already forwarded (a holder "
+    "re-sent its cached frames for a node starting to relay).",
     "whip_conflicts_total": "WHIP publishes refused because another publisher holds the stream.",
 }
 

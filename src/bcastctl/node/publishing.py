@@ -4,6 +4,8 @@ Passthrough: the aiortc hook hands encoded frames to the local Fanout and, throu
 a pump task, to NATS (media_subject, under this node's name, each frame sealed with
 the fleet's media key) for viewers on other nodes and regions, only while some node
 holds an interest lease (interest_subject), so an unwatched stream costs no NATS traffic.
+A keyframe request from another node is answered at once with the frames since the last
+keyframe when it is recent (fanout.GopCache), besides asking the publisher for a new one.
 Fallback: MediaRelay (decode once, re-encode per viewer) for local viewers; for other
 nodes, while one holds an interest lease, the decoded track encoded once (reencode.py).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -25,7 +28,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from bcastctl.adapters.nats_bus import BusMessage, NatsBus, Subscription
 from bcastctl.node import aiortc_hook
 from bcastctl.node.continuity import Adopt
-from bcastctl.node.fanout import Fanout
+from bcastctl.node.fanout import Fanout, GopCache
 from bcastctl.node.frames import EncodedFrame, FrameSeal
 from bcastctl.node.metrics import Metrics
 from bcastctl.node.reencode import RelayEncoder, relay_mime
@@ -64,6 +67,7 @@ class LocalStream:
     _subscriptions: list[Subscription] = field(default_factory=list)
     _interest_until: float = 0.0  # time.monotonic() until which another node relays us
     _last_sent_us: dict[str, int] = field(default_factory=dict)  # per kind, for freshness
+    _gop: GopCache = field(default_factory=GopCache)  # video as published, for new relays
     _ended: bool = False
 
     @property
@@ -135,6 +139,8 @@ class LocalStream:
             return
         frame = EncodedFrame.create(mime, clock_rate, data, timestamp)
         self.metrics.inc("frames_received_total")
+        if kind == "video":
+            self._gop.add(frame)
         published.fanout.push(frame)
         self._relay(kind, frame)
 
@@ -163,7 +169,15 @@ class LocalStream:
         self._interest_until = time.monotonic() + INTEREST_LEASE_S
 
     async def _on_keyframe_request(self, message: BusMessage) -> None:
+        """A relaying node's viewer waits for a keyframe: send the frames since the last
+        keyframe at once when it is recent (a node that starts relaying decodes from it
+        one RTT after asking; nodes already relaying drop what they had, relaying.py),
+        and ask the publisher for a fresh keyframe too (rate-limited)."""
         self._interest_until = time.monotonic() + INTEREST_LEASE_S
+        if self._gop.frames:
+            self.metrics.inc("relay_starts_from_cache_total")
+        for frame in self._gop.frames:
+            self._relay("video", dataclasses.replace(frame, _packet=None, rtp=None))
         published = self.tracks.get("video")
         if published is not None and published.fanout is not None:
             published.fanout.request_keyframe()

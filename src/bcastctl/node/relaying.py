@@ -7,6 +7,9 @@ some node holds one), and keyframe requests back to the holder on keyframe_subje
 Frames are listened for only under the registry's holder, and taken only when their
 MAC opens under the fleet's media key and they are newer than the last of their track
 and within the freshness window (frames.py): forged or replayed frames are dropped.
+A holder answers a keyframe request with its cached frames since a recent keyframe
+(publishing.py), so a node starting to relay decodes one RTT after asking; a node
+already relaying drops those re-sent video frames by their media timestamp.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from bcastctl.protocol import interest_subject, keyframe_subject, media_subject
 
 log = logging.getLogger("bcastctl.node.relay")
 INTEREST_RENEW_S = 1.0
+REPLAY_WINDOW_S = 2.0  # frames this far behind the newest are re-sent ones, not a new source
 
 
 @dataclass
@@ -42,6 +46,7 @@ class RemoteStream:
     adopt: Adopt | None = None  # continuity.py: viewers kept from an earlier source
     fanouts: dict[str, Fanout] = field(default_factory=dict)
     _last_sent_us: dict[str, int] = field(default_factory=dict)  # per kind
+    _last_timestamp: dict[str, int] = field(default_factory=dict)  # media timestamp, per kind
     _refusals_logged: int = 0
     _subscriptions: list[Subscription] = field(default_factory=list)
     _renewal: asyncio.Task[None] | None = None
@@ -78,6 +83,9 @@ class RemoteStream:
         except ValueError as e:
             self._refuse(e)
             return
+        if self._already_pushed(kind, frame):
+            self.metrics.inc("frames_relayed_duplicate_total")
+            return
         self.metrics.inc("frames_relayed_in_total")
         fanout.push(frame)
 
@@ -88,6 +96,24 @@ class RemoteStream:
         if abs(time.time() * 1_000_000 - sent_at_us) > FRESHNESS_WINDOW_US:
             raise ValueError("frame sent outside the freshness window (replayed)")
         self._last_sent_us[kind] = sent_at_us
+
+    def _already_pushed(self, kind: str, frame: EncodedFrame) -> bool:
+        """A video frame at or up to REPLAY_WINDOW_S behind the newest pushed since a
+        keyframe: the holder re-sent its cached frames for another node (publishing.py).
+        Before the first keyframe nothing is recorded, so a node starting to relay takes
+        the cached keyframe and the frames after it even behind a live frame."""
+        if kind != "video":
+            return False
+        last = self._last_timestamp.get(kind)
+        if last is None:
+            if frame.keyframe:
+                self._last_timestamp[kind] = frame.timestamp
+            return False
+        behind = (last - frame.timestamp) & 0xFFFFFFFF  # RTP timestamps wrap (RFC 3550)
+        if behind <= REPLAY_WINDOW_S * frame.clock_rate:
+            return True
+        self._last_timestamp[kind] = frame.timestamp  # newer (or a new source far away)
+        return False
 
     def _refuse(self, error: ValueError) -> None:
         self.metrics.inc("frames_refused_total")
