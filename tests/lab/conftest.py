@@ -6,10 +6,11 @@ Tests that break it heal it before they end; destructive faults use their own la
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from labkit import running_lab, write_fleet
 
@@ -29,3 +30,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory, lab_dir: Path) -> Iterator[dic
 
 # the player page test drives headless Chromium with the node tests' browser_kit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "node"))
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP session for WHIP/WHEP clients; ICE offers loopback while it is open."""
+    from bcastctl.adapters import ice
+
+    ice.offer_only("127.0.0.1")  # the test's own peers sit on loopback too
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+            yield session
+    finally:
+        ice.restore()

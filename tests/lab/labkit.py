@@ -159,3 +159,8 @@ def full_mesh(result: dict[str, Any]) -> bool:
             return False
     nodes = {node["name"]: node for region in regions for node in region["nodes"]}
     return all(members(node["admin_url"]) == set(nodes) - {name} for name, node in nodes.items())
+
+
+def holder(session: Any) -> str:
+    """The node a WHIP/WHEP session's resource id names (/api/resource/<node>.<token>)."""
+    return str(session.resource).rsplit("/", 1)[1].split(".", 1)[0]

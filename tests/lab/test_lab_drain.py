@@ -10,15 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from labkit import cli, http_json, running_lab, wait_for, write_fleet
+from labkit import cli, holder, http_json, running_lab, wait_for, write_fleet
 
-from bcastctl.adapters import ice
 from bcastctl.lab import procs
 from bcastctl.targets.lab_state import lab_whip_token, load_lab_state
 from bcastctl.whip.client import ClientSession, publish, view
@@ -49,20 +48,6 @@ def drain_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[s
         yield result, state
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    ice.offer_only("127.0.0.1")
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
-            yield session
-    finally:
-        ice.restore()
-
-
-def _holder(session: ClientSession) -> str:
-    return session.resource.rsplit("/", 1)[1].split(".", 1)[0]
-
-
 def _verify_placement(state: Path) -> dict[str, dict[str, Any]]:
     done = cli("-o", "json", "verify", "mesh", "--state-dir", str(state), "--check", "placement")
     report = json.loads(done.stdout)["result"]
@@ -91,7 +76,7 @@ async def test_drained_node_keeps_its_viewers_until_the_deadline_then_exits(
         )
         for _ in range(10):
             viewers.append(await view(HttpSignalling(http, drained["signalling_url"]), "kept"))
-        assert {_holder(v) for v in viewers} == {DRAINED}
+        assert {holder(v) for v in viewers} == {DRAINED}
         await _until("10 viewers decoding", lambda: all(len(v.frames) >= 5 for v in viewers))
 
         done = await asyncio.to_thread(
@@ -105,7 +90,7 @@ async def test_drained_node_keeps_its_viewers_until_the_deadline_then_exits(
         ready = await http.get(f"{drained['admin_url']}/readyz")
         assert ready.status == 503 and "draining" in (await ready.json())["reason"]
         late = await view(HttpSignalling(http, drained["signalling_url"]), "kept", decode=False)
-        assert _holder(late) == NEIGHBOUR
+        assert holder(late) == NEIGHBOUR
         await late.close()
 
         placement = await asyncio.to_thread(_verify_placement, state)

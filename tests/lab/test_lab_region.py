@@ -9,15 +9,14 @@ Redirect). The lab's public URL of a region is its first node (lab/substitutions
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from labkit import http_json, running_lab, wait_for, write_fleet
+from labkit import holder, http_json, running_lab, wait_for, write_fleet
 
-from bcastctl.adapters import ice
 from bcastctl.targets.lab_state import lab_whip_token, load_lab_state
 from bcastctl.whip.client import ClientSession, publish, view
 from bcastctl.whip.signalling import HttpSignalling, WhipError
@@ -35,24 +34,10 @@ def small_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[s
         yield result, state
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    ice.offer_only("127.0.0.1")
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
-            yield session
-    finally:
-        ice.restore()
-
-
 def _nodes(lab: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         n["name"]: {**n, "region": r["name"]} for r in lab["state"]["regions"] for n in r["nodes"]
     }
-
-
-def _holder(session: ClientSession) -> str:
-    return session.resource.rsplit("/", 1)[1].split(".", 1)[0]
 
 
 def _metric(admin_url: str, name: str) -> float:
@@ -97,7 +82,7 @@ async def test_viewers_posted_to_one_node_fill_its_region_then_the_nearest_ones(
                 await view(HttpSignalling(http, entry["signalling_url"]), "placed", decode=False)
             )
             await asyncio.sleep(0.3)
-        where = [_holder(v) for v in viewers]
+        where = [holder(v) for v in viewers]
         regions = [nodes[w]["region"] for w in where]
         assert where[:2] == ["us-east5-broadcaster-0"] * 2, where
         assert where[2:5] == ["us-east5-broadcaster-1"] * 3, where
@@ -112,7 +97,7 @@ async def test_viewers_posted_to_one_node_fill_its_region_then_the_nearest_ones(
                 await view(HttpSignalling(http, entry["signalling_url"]), "placed", decode=False)
             )
             await asyncio.sleep(0.3)
-        per_node = {name: [_holder(v) for v in viewers].count(name) for name in nodes}
+        per_node = {name: [holder(v) for v in viewers].count(name) for name in nodes}
         per_node["us-east5-broadcaster-0"] += 1
         assert set(per_node.values()) == {3}, per_node
         await asyncio.sleep(1.0)  # two heartbeats: every node's view of the others is current
@@ -130,7 +115,7 @@ async def test_viewers_posted_to_one_node_fill_its_region_then_the_nearest_ones(
         await publisher.close(lab_whip_token(load_lab_state(state)))
 
 
-async def test_a_delete_sent_to_any_other_node_ends_the_session_on_its_holder(
+async def test_a_delete_sent_to_any_other_node_ends_the_session_on_itsholder(
     small_lab: tuple[dict[str, Any], Path], http: aiohttp.ClientSession
 ) -> None:
     lab, state = small_lab
@@ -156,7 +141,7 @@ async def test_a_delete_sent_to_any_other_node_ends_the_session_on_its_holder(
                     f"routed-{node['region']}",
                     decode=False,
                 )
-                assert _holder(session) == home
+                assert holder(session) == home
                 before = _metric(node["admin_url"], "viewers")
                 answer = await HttpSignalling(http, elsewhere["signalling_url"]).request(
                     "DELETE", session.resource
