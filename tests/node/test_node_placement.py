@@ -28,7 +28,7 @@ def fleet_of_three(
     r1, r2 = super_cluster
     port = free_port("127.0.0.73")
     limit = {"BCAST_MAX_SESSIONS": "3"}
-    a = start_node(f"{prefix}-a", r1, "127.0.0.71", **limit)
+    a = start_node(f"{prefix}-a", r1, "127.0.0.71", BCAST_LOG_LEVEL="DEBUG", **limit)
     b = start_node(f"{prefix}-b", r1, "127.0.0.72", **limit)
     c = start_node(
         f"{prefix}-c",
@@ -73,6 +73,10 @@ async def test_eight_viewers_on_one_node_fill_the_region_then_the_nearest_region
     assert a.metric("placement_neighbour_total") == 3
     assert a.metric("placement_redirected_total") == 2
     assert a.metric("placement_refused_total") == 1
+    # each decision is in a's log at debug level
+    log = a.log()
+    for kind in ("local", "neighbour", "redirect", "refuse"):
+        assert f"placement: POST /api/whep?stream=wide -> {kind} " in log, kind
     for v in viewers:
         await v.close()
     await publisher.close(WHIP_TOKEN)
