@@ -40,8 +40,13 @@ Cli = Callable[..., tuple[int, Any, str]]
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
-    """cli(*argv) -> (exit code, JSON result or stdout text, stderr)."""
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """cli(*argv) -> (exit code, JSON result or stdout text, stderr).
+
+    Tables are drawn 200 columns wide, as on a wide terminal, whatever runs the test (a
+    pytest-xdist worker has no terminal and rich would fall back to 80 columns).
+    """
+    monkeypatch.setenv("COLUMNS", "200")
 
     def invoke(*argv: str, json_output: bool = True) -> tuple[int, Any, str]:
         args = (["-o", "json"] if json_output else []) + list(argv)
