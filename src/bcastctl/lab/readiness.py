@@ -29,12 +29,6 @@ from bcastctl.targets.lab_state import NodeState, RegionState
 POLL_S = 0.1
 
 
-async def get_json(session: aiohttp.ClientSession, url: str, timeout_s: float = 2.0) -> Any:
-    async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
-        response.raise_for_status()
-        return await response.json(content_type=None)
-
-
 async def nats_links(
     session: aiohttp.ClientSession, region: RegionState
 ) -> ServerLinks | UnreachableError:

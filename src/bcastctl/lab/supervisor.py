@@ -19,7 +19,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bcastctl.errors import OperationFailed
+from bcastctl.errors import OperationFailed, UnreachableError
 from bcastctl.fleet import Fleet
 from bcastctl.lab import addresses, binaries, readiness, turn
 from bcastctl.lab.launch import Launch
@@ -28,6 +28,7 @@ from bcastctl.lab.pods import ProcessSpec
 from bcastctl.lab.teardown import find_running, stop_lab_processes
 from bcastctl.lab.workloads import lab_processes, lab_zone, load_objects
 from bcastctl.model import FrozenModel
+from bcastctl.readers.source import UrlSource
 from bcastctl.targets.lab_state import LabSecrets, LabState, save_lab_state, write_lab_secrets
 
 Progress = Callable[[str], None]
@@ -188,8 +189,8 @@ async def _wait_infrastructure(launch: Launch, timeout_s: float) -> None:
             missing.append("link daemon")
         for region in launch.snapshot().regions:
             try:
-                await readiness.get_json(session, f"{region.nats_monitor_url}/healthz", 1.0)
-            except Exception:
+                await UrlSource(session, region.nats_monitor_url, 1.0).get_json("/healthz")
+            except UnreachableError:
                 missing.append(f"NATS {region.name}")
         return missing
 
