@@ -122,6 +122,10 @@ def test_unknown_context_is_a_config_error(kubeconfig):
 
 
 async def test_pod_proxy_reaches_a_real_http_server(cluster, kubeconfig):
+    """A pod that cannot be dialled is the API server's 503 "error trying to reach
+    service" (k8s.io/apimachinery pkg/util/proxy/transport.go): the pod's answer, returned
+    at once; the API server's own throttling (429) is retried like any other request."""
+
     async def hello(request: web.Request) -> web.Response:
         return web.json_response({"path": request.path, "q": request.query.get("n")})
 
@@ -143,7 +147,13 @@ async def test_pod_proxy_reaches_a_real_http_server(cluster, kubeconfig):
             "GET", "demo", "node-0", 9090, "/api/cluster", query=[("n", "3")]
         )
         assert status == 200 and b'"q": "3"' in body
+        before = kube.calls["GET"]
         status, _ = await kube.proxy("GET", "demo", "node-1", 9090, "/api/cluster")
         assert status == 503  # no such pod endpoint: an answer, not an exception
+        assert kube.calls["GET"] == before + 1  # the pod's answer is not asked again
+        proxied = "/api/v1/namespaces/demo/pods/node-0:9090/proxy/"
+        cluster.call(lambda: cluster.clusters["one"].faults.append((proxied, 429)))
+        status, _ = await kube.proxy("GET", "demo", "node-0", 9090, "/api/cluster")
+        assert status == 200 and kube.calls["GET"] == before + 3  # throttled once, retried
     finally:
         await runner.cleanup()

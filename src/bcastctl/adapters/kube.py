@@ -33,6 +33,11 @@ WRITE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 APPLY_CONTENT_TYPE: Final = "application/apply-patch+yaml"
 MERGE_CONTENT_TYPE: Final = "application/merge-patch+json"
 _TRANSIENT_STATUS: Final = frozenset({429, 500, 502, 503, 504})
+# Through the pod proxy a 5xx is the pod's own answer, or the API server saying that it
+# could not dial the pod ("error trying to reach service", 503: k8s.io/apimachinery
+# pkg/util/proxy/transport.go); the caller decides what a pod that does not answer means.
+# Only the API server's own throttling (429) is retried there.
+_PROXY_TRANSIENT_STATUS: Final = frozenset({429})
 
 
 # Blocking SDK calls run here, not in asyncio's default pool (min(32, cores + 4) threads:
@@ -188,8 +193,13 @@ class KubeClient:
         body: Any = None,
         content_type: str | None = None,
         headers: dict[str, str] | None = None,
+        retry_statuses: frozenset[int] = _TRANSIENT_STATUS,
     ) -> tuple[int, bytes]:
-        """One request with retries on transient failures: (HTTP status, body)."""
+        """One request with retries on transient failures: (HTTP status, body).
+
+        Connection errors and timeouts are retried, and answers with a status in
+        `retry_statuses`; the last answer is returned.
+        """
         import urllib3
 
         status, data = 0, b""
@@ -209,7 +219,7 @@ class KubeClient:
                 log.debug("%s: %s %s failed (%s), retrying", self.name, method, path, e)
                 await asyncio.sleep(0.2 * attempt)
                 continue
-            if status in _TRANSIENT_STATUS and attempt < self.attempts:
+            if status in retry_statuses and attempt < self.attempts:
                 log.debug("%s: %s %s answered %d, retrying", self.name, method, path, status)
                 await asyncio.sleep(0.2 * attempt)
                 continue
@@ -358,11 +368,20 @@ class KubeClient:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[int, bytes]:
-        """A request to a pod's HTTP port through the API server's pod proxy."""
+        """A request to a pod's HTTP port through the API server's pod proxy.
+
+        A pod that refuses or fails is an answer (503 when the API server cannot dial it),
+        returned at once: retried are only the failures to reach the API server itself.
+        """
         target = f"{quote(pod, safe='')}:{port}"
         url = f"/api/v1/namespaces/{quote(namespace, safe='')}/pods/{target}/proxy/"
         return await self.raw(
-            method, url + path.lstrip("/"), query=query, body=body, headers=headers
+            method,
+            url + path.lstrip("/"),
+            query=query,
+            body=body,
+            headers=headers,
+            retry_statuses=_PROXY_TRANSIENT_STATUS,
         )
 
 
