@@ -103,6 +103,13 @@ BROKEN = [
     ("realm not a subdomain", _set(["stunner", "realm"], "Stunner_Realm"), "stunner.realm:"),
     ("realm with a newline", _set(["stunner", "realm"], "a\nb: c"), "stunner.realm:"),
     # issue 12.9: cross-field checks at load time
+    # Gateway API Hostname (HTTPRoute spec.hostnames[]) is at most 253 characters; with
+    # region_hosts each region's host is `<region>.<host>` (found by the render property test)
+    (
+        "region host name too long",
+        _set(["signalling", "host"], ".".join(["a" * 60] * 3) + "." + "b" * 47 + ".example.com"),
+        "signalling.host: with region_hosts, asia-southeast1's host name is 258 characters",
+    ),
     ("max_sessions huge", _set(["node"], {"max_sessions": 1_000_000}), "node.max_sessions:"),
     (
         "signalling == admin",
@@ -156,8 +163,8 @@ def test_broken_fleet_gives_one_line_with_key_path_and_exit_3(
         ("empty file", "", "empty file"),
         ("not a mapping", "- a\n- b\n", "expected a mapping"),
         # issue 12.9: a RecursionError used to end as exit 70
-        ("deeply nested list", "name: " + "[" * 5000, "YAML nested too deeply"),
-        ("deeply nested map", "name: " + "{a: " * 5000, "YAML nested too deeply"),
+        ("deeply nested list", "name: " + "[" * 5000, "exceeded maximum nesting depth"),
+        ("deeply nested map", "name: " + "{a: " * 5000, "exceeded maximum nesting depth"),
         # YAML 1.2 requires unique keys; PyYAML silently kept the last one
         ("duplicate key", "name: a\nimage: x:1\nname: b\n", ":3:1: duplicate key 'name'"),
         ("not UTF-8", "name: \udcff\n", "not UTF-8"),

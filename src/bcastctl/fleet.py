@@ -46,6 +46,7 @@ IMAGE_REFERENCE = (
 ImageReference = Annotated[str, Field(pattern=IMAGE_REFERENCE, min_length=1, max_length=255)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 MAX_FLEET_BYTES: Final = 1024 * 1024
+MAX_HOST_NAME: Final = 253  # RFC 1123 / Gateway API Hostname
 
 
 class GkeCluster(StrictModel):
@@ -205,7 +206,7 @@ class Signalling(StrictModel):
     Service), TLS from a Certificate Manager certificate map holding a Google-managed
     certificate for `host` (and `<region>.<host>` when `region_hosts`)."""
 
-    host: str = Field(pattern=DNS1123_SUBDOMAIN, max_length=253)
+    host: str = Field(pattern=DNS1123_SUBDOMAIN, max_length=MAX_HOST_NAME)
     config_region: str
     certificate_map: Dns1123Label
     region_hosts: bool = False
@@ -347,6 +348,15 @@ def _first_cross_reference_problem(fleet: Fleet) -> str | None:
         return f"monitor.region: unknown region {fleet.monitor.region!r}"
     if fleet.signalling is not None and fleet.signalling.config_region not in seen:
         return f"signalling.config_region: unknown region {fleet.signalling.config_region!r}"
+    if fleet.signalling is not None and fleet.signalling.region_hosts:
+        # Gateway API Hostname: at most 253 characters (HTTPRoute spec.hostnames[])
+        longest = max(names, key=len)
+        host = f"{longest}.{fleet.signalling.host}"
+        if len(host) > MAX_HOST_NAME:
+            return (
+                f"signalling.host: with region_hosts, {longest}'s host name is {len(host)}"
+                f" characters; a host name has at most {MAX_HOST_NAME}"
+            )
     listener_names = [listener.name for listener in fleet.stunner.listeners]
     if len(set(listener_names)) != len(listener_names):
         return "stunner.listeners: listener names must be unique"
@@ -428,7 +438,8 @@ def load_fleet(path: str | Path) -> Fleet:
     except DuplicateKeyError as e:
         raise ConfigError(f"{path}:{e.line}:{e.column}: duplicate key {e.key!r}") from e
     except RecursionError as e:
-        raise ConfigError(f"{path}: YAML nested too deeply") from e
+        # the pure-Python parser's limit; libyaml's is a YAMLError with the same words
+        raise ConfigError(f"{path}: YAML syntax error: exceeded maximum nesting depth") from e
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""

@@ -11,11 +11,11 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from crd_schemas import crd_problems
 
 from bcastctl.cli.main import run
 from bcastctl.fleet import load_fleet
 from bcastctl.render.manifests import object_key
-from bcastctl.render.schemas import crd_problems
 
 REGIONS = ["us-east5", "europe-west9", "asia-southeast1"]
 K8S_VERSION = "1.33.0"

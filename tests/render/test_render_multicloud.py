@@ -28,13 +28,13 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from crd_schemas import crd_problems, is_custom
 
 from bcastctl.cli.main import run
 from bcastctl.lab.binaries import nats_server_binary
 from bcastctl.lab.gateway_tls import issue, new_ca
 from bcastctl.render.manifests import object_key
 from bcastctl.render.nats_config import GATEWAY_TLS_DIR
-from bcastctl.render.schemas import crd_problems, is_custom
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 K8S_VERSION = "1.33.0"

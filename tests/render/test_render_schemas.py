@@ -16,10 +16,10 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from crd_schemas import crd_problems, is_custom
 
 from bcastctl.fleet import load_fleet
 from bcastctl.render.manifests import region_manifests
-from bcastctl.render.schemas import crd_problems, is_custom
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fleet.yaml"
 K8S_VERSION = "1.33.0"

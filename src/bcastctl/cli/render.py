@@ -29,9 +29,10 @@ def render(ctx: click.Context, out: Path, region: tuple[str, ...]) -> int:
     DIR/resolved/<region>.yaml: exactly what `bcastctl deploy` applies. Secrets are
     referenced by name, never written. Same fleet, same bytes.
 
-    Before writing anything, every custom object is checked against its schema and the
-    NetworkPolicies against the flows the system needs: a blocked flow is one line
-    (flow, policy, ports) and exit 1; nothing is written through a symbolic link.
+    Before writing anything, the NetworkPolicies are checked against the flows the system
+    needs: a blocked flow is one line (flow, policy, ports) and exit 1; nothing is written
+    through a symbolic link. Every value a CRD would refuse is refused when the fleet loads,
+    naming its key (exit 3).
     """
     from bcastctl.render.tree import render_tree
     from bcastctl.report.envelope import emit
