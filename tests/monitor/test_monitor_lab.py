@@ -7,6 +7,7 @@ text is also read directly with prometheus-client's own parser
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -26,10 +27,12 @@ from checks_testkit import REPO, cli, lab_fleet, running_lab
 from prometheus_kit import Series, prometheus, scrape
 
 from bcastctl.fleet import Monitor, load_fleet
+from bcastctl.monitor.serve import EXPORTER_BOUNDS
 from bcastctl.render.dashboard import dashboard
 from bcastctl.render.monitoring import alert_groups
 from bcastctl.targets.lab_state import load_lab_state
 from nats_testkit import free_port
+from slow_client_kit import status_of, trickle
 
 pytestmark = pytest.mark.slow
 A, B, C = "us-east5", "europe-west9", "asia-southeast1"
@@ -163,6 +166,33 @@ def test_prometheus_scrapes_the_series_and_a_cut_link_flips_them(lab: Path, tmp_
         code, err = stop_monitor(monitor)
     assert code == 0, err
     assert "Traceback" not in err and "round in" in err
+
+
+async def test_slow_clients_of_the_exporter_are_cut_while_scrapes_go_on(lab: Path) -> None:
+    """More slowloris clients than the exporter's connection cap, each sending its headers a
+    byte every 250 ms: every one is answered 408 and closed by the header deadline (5 s;
+    aiohttp alone would keep them for keepalive_timeout, 3630 s), and scrapes meanwhile
+    are served (a newcomer takes the place of the client waiting longest)."""
+    port = free_port()
+    monitor = start_monitor(lab, port)
+    try:
+        await asyncio.to_thread(wait_scrape, port, lambda s: rounds(s) >= 1, "a round", 60, monitor)
+        head = b"GET /metrics HTTP/1.1\r\nHost: m\r\nX-Slow: " + b"a" * 100
+        url = f"http://127.0.0.1:{port}"
+        slow = [
+            asyncio.create_task(trickle(url, head, 0.25))
+            for _ in range(EXPORTER_BOUNDS.max_connections + 16)
+        ]
+        await asyncio.sleep(0.5)
+        for _ in range(5):
+            assert rounds(await asyncio.to_thread(scrape, port)) >= 1
+            await asyncio.sleep(0.3)
+        for result in await asyncio.gather(*slow):
+            assert status_of(result.answer) == 408, result.answer[:200]
+            assert result.held_s < EXPORTER_BOUNDS.header_deadline_s + 1.5, result.held_s
+    finally:
+        code, err = stop_monitor(monitor)
+    assert code == 0 and "Traceback" not in err, err
 
 
 def test_bad_input_is_one_line_and_exit_2(lab: Path) -> None:

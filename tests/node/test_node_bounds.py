@@ -16,10 +16,11 @@ from http_kit import raw_request
 from node_testkit import NatsServer, NodeFactory, http_json, wait_for
 
 from bcastctl.adapters.nats_bus import BusMessage, NatsBus
-from bcastctl.node.signalling import BODY_READ_TIMEOUT_S
+from bcastctl.node.settings import NodeSettings
 from bcastctl.protocol import rtt_subject
 
 pytestmark = pytest.mark.slow  # starts NATS servers, nodes or a lab
+BODY_READ_TIMEOUT_S = NodeSettings.body_deadline_s.default
 
 
 async def test_a_stalled_upload_is_released_with_408(

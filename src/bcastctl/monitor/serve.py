@@ -1,9 +1,11 @@
 """Run the monitor: rounds on an interval, `/metrics` over HTTP, until SIGINT/SIGTERM.
 
 The HTTP server answers GET /metrics (Prometheus text format) and GET /healthz, and
-nothing else; it listens on loopback unless told otherwise. A round that overruns the
-interval delays the next one (rounds never overlap); a round that fails with a BcastError is
-logged and counted (`bcast_monitor_round_errors_total`) and the next one runs as planned.
+nothing else; it listens on loopback unless told otherwise, with the bounds of
+adapters/http_server.py (EXPORTER_BOUNDS: header and body deadlines, a connection cap).
+A round that overruns the interval delays the next one (rounds never overlap); a round
+that fails with a BcastError is logged and counted (`bcast_monitor_round_errors_total`)
+and the next one runs as planned.
 On a signal the running round is cancelled, the server stops and the target is closed.
 """
 
@@ -20,12 +22,16 @@ from dataclasses import dataclass
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from bcastctl.adapters.http_server import BoundedServer, ConnectionBounds, serve_bounded
 from bcastctl.errors import BcastError, UsageError
 from bcastctl.monitor.metrics import MonitorMetrics
 from bcastctl.monitor.rounds import MonitorOptions, Round, one_round
 from bcastctl.targets.base import Target
 
 log = logging.getLogger(__name__)
+# Prometheus sends a whole scrape request at once and keeps its connection: a request's
+# headers get 5 s, a body (none is expected) 5 s, and 64 connections at once
+EXPORTER_BOUNDS = ConnectionBounds(header_deadline_s=5.0, body_deadline_s=5.0, max_connections=64)
 
 
 @dataclass(frozen=True)
@@ -49,17 +55,13 @@ def _app(metrics: MonitorMetrics) -> web.Application:
     return app
 
 
-async def _start_server(app: web.Application, listen: Listen) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
+async def _start_server(app: web.Application, listen: Listen) -> BoundedServer:
     try:
-        await web.TCPSite(runner, listen.host, listen.port).start()
+        return await serve_bounded(app, listen.host, listen.port, EXPORTER_BOUNDS, "monitor")
     except OSError as e:
-        await runner.cleanup()
         raise UsageError(
             f"--listen {listen.host}:{listen.port}: cannot listen: {e.strerror or e}"
         ) from e
-    return runner
 
 
 async def _rounds(
@@ -96,10 +98,10 @@ async def run_monitor(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    runner: web.AppRunner | None = None
+    server: BoundedServer | None = None
     rounds: asyncio.Task[None] | None = None
     try:
-        runner = await _start_server(_app(metrics), listen)
+        server = await _start_server(_app(metrics), listen)
         if on_listening is not None:
             on_listening(listen)
         rounds = asyncio.create_task(_rounds(target, options, metrics, on_round))
@@ -116,6 +118,6 @@ async def run_monitor(
             rounds.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await rounds
-        if runner is not None:
-            await runner.cleanup()
+        if server is not None:
+            await server.close()
         await target.close()

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from bcastctl.adapters.http_server import BodyTimeout
+
 log = logging.getLogger("bcastctl.node.http")
 
 
@@ -45,6 +47,10 @@ def problem_middleware(on_problem: Callable[[], None]) -> Middleware:
             on_problem()
             log.info("%s %s -> %d: %s", request.method, request.path, e.status, e.reason)
             return problem_response(e.status, e.reason)
+        except BodyTimeout as e:
+            on_problem()
+            log.info("%s %s -> 408: %s", request.method, request.path, e)
+            return problem_response(408, str(e))
         except web.HTTPRequestEntityTooLarge:
             on_problem()
             return problem_response(413, "request body too large")

@@ -54,6 +54,13 @@ HELP: dict[str, str] = {
     "node_up_total": "Nodes that joined this node's membership view.",
     "node_down_total": "Nodes that left this node's membership view.",
     "http_rejected_total": "HTTP requests answered 4xx.",
+    "http_connections": "Connections open to the node's two HTTP servers.",
+    "http_connections_refused_total": "Connections answered 503 and closed: the server held "
+    "BCAST_MAX_CONNECTIONS already.",
+    "http_header_timeouts_total": "Connections closed (408): a request's headers did not "
+    "arrive within BCAST_HEADER_DEADLINE.",
+    "http_connections_evicted_total": "Connections closed to make room for a new one at "
+    "BCAST_MAX_CONNECTIONS: the one waiting longest without a request in progress.",
     "sessions_connecting": "Sessions that have not connected yet (ICE + DTLS).",
     "sessions_connected_total": "Sessions that connected (ICE + DTLS) within the deadline.",
     "sessions_connect_timeouts_total": "Sessions closed for not connecting within the deadline.",

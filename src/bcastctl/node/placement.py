@@ -20,7 +20,6 @@ and logged at debug level.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Literal
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from bcastctl.adapters.http_server import read_body
 from bcastctl.node.http_errors import HttpProblem
 from bcastctl.node.routing import bearer_ok, holder_of
 
@@ -40,7 +40,6 @@ log = logging.getLogger("bcastctl.node.placement")
 
 PLACED_PATHS = ("/api/whip", "/api/whep")
 RESOURCE_PREFIX = "/api/resource/"
-BODY_READ_TIMEOUT_S = 5.0  # as signalling.BODY_READ_TIMEOUT_S
 Kind = Literal["local", "neighbour", "redirect", "refuse"]
 METRIC = {
     "local": "placement_local_total",
@@ -193,7 +192,7 @@ class Placer:
         for choice in choices(self.me(), self.others(), stream, over_wan):
             if choice.kind == "neighbour":
                 if body is None:
-                    body = await _body(request)
+                    body = await read_body(request, self.node.settings.body_deadline_s)
                 beat = self._beat_seq(choice.node)
                 answer = await self.node.calls.forward(choice.node, request, body, auth)
                 if answer is None or answer.status == 503:
@@ -221,15 +220,6 @@ class Placer:
         )
 
 
-async def _body(request: web.Request) -> bytes:
-    try:
-        return await asyncio.wait_for(request.read(), BODY_READ_TIMEOUT_S)
-    except TimeoutError:
-        raise HttpProblem(
-            408, f"request body not received within {BODY_READ_TIMEOUT_S:g} s"
-        ) from None
-
-
 def region_middleware(node: Node) -> Middleware:
     """Hops are served here; a resource held elsewhere goes to its holder; offers are placed."""
     placer = Placer(node)
@@ -251,7 +241,7 @@ def region_middleware(node: Node) -> Middleware:
 
 
 async def _to_holder(node: Node, holder: str, request: web.Request) -> web.StreamResponse:
-    body = await _body(request)
+    body = await read_body(request, node.settings.body_deadline_s)
     auth = bearer_ok(request, node.settings.whip_token)
     answer = await node.calls.forward(holder, request, body, auth)
     if answer is None:

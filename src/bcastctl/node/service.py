@@ -19,6 +19,12 @@ from typing import Any
 
 from aiohttp import web
 
+from bcastctl.adapters.http_server import (
+    BoundedServer,
+    ConnectionBounds,
+    ConnectionGuard,
+    serve_bounded,
+)
 from bcastctl.errors import ConfigError
 from bcastctl.node.admin import create_admin_app
 from bcastctl.node.cluster import Cluster
@@ -43,6 +49,7 @@ class Node:
 
         self.calls = NodeCalls(self)
         self.cluster.services[self.calls.subject] = self.calls.on_call
+        self.http_guards: list[ConnectionGuard] = []  # one per HTTP server, for the metrics
         self.draining = False
         self.drain_requested = asyncio.Event()
         self._drain_deadline = 0.0  # time.monotonic() when a drain cuts what is left
@@ -100,6 +107,14 @@ class Node:
         bus = self.cluster.bus
         self.metrics.counters["nats_reconnects_total"] = float(bus.reconnects if bus else 0)
         self.metrics.set("members", len(self.cluster.membership.members))
+        guards = self.http_guards
+        self.metrics.set("http_connections", sum(g.open for g in guards))
+        for name, count in (
+            ("http_connections_refused_total", sum(g.refused for g in guards)),
+            ("http_connections_evicted_total", sum(g.evicted for g in guards)),
+            ("http_header_timeouts_total", sum(g.header_timeouts for g in guards)),
+        ):
+            self.metrics.counters[name] = float(count)
         self.metrics.counters.setdefault("rejected_heartbeats_total", 0.0)
         self.metrics.counters.setdefault("stale_heartbeats_total", 0.0)
         self.hub.refresh_gauges()
@@ -115,24 +130,20 @@ class Node:
 
 
 async def _site(
-    app: web.Application, host: str, port: int, what: str, cancel_on_leave: bool = False
-) -> tuple[web.AppRunner, int]:
-    """Serve `app`; cancel_on_leave: a handler is cancelled when its client disconnects
-    (aiohttp's handler_cancellation), so admin work stops with the request."""
-    runner = web.AppRunner(
-        app, access_log=None, handle_signals=False, handler_cancellation=cancel_on_leave
-    )
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    node: Node, app: web.Application, port: int, what: str, cancel_on_leave: bool = False
+) -> BoundedServer:
+    """Serve `app` with the node's connection bounds (adapters/http_server.py);
+    cancel_on_leave: a handler is cancelled when its client disconnects (aiohttp's
+    handler_cancellation), so admin work stops with the request."""
+    s = node.settings
+    bounds = ConnectionBounds(s.header_deadline_s, s.body_deadline_s, s.max_connections)
+    host = s.bind_address
     try:
-        await site.start()
+        server = await serve_bounded(app, host, port, bounds, what, cancel_on_leave)
     except OSError as e:
-        await runner.cleanup()
         raise ConfigError(f"cannot listen on {host}:{port} ({what}): {e.strerror or e}") from None
-    server = site._server  # the bound port when 0 was asked
-    sockets = getattr(server, "sockets", None) or []
-    bound = sockets[0].getsockname()[1] if sockets else port
-    return runner, int(bound)
+    node.http_guards.append(server.guard)
+    return server
 
 
 def _log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -185,16 +196,15 @@ async def serve(settings: NodeSettings, stop: asyncio.Event | None = None) -> No
     if not settings.whip_token:
         log.warning("BCAST_WHIP_TOKEN is not set: WHIP publishing is refused (403)")
     host = settings.bind_address
-    admin, admin_port = await _site(
-        create_admin_app(node), host, settings.admin_port, "admin", cancel_on_leave=True
-    )
+    admin = await _site(node, create_admin_app(node), settings.admin_port, "admin", True)
     try:
-        signalling, signalling_port = await _site(
-            create_signalling_app(node), host, settings.signalling_port, "signalling"
+        signalling = await _site(
+            node, create_signalling_app(node), settings.signalling_port, "signalling"
         )
     except ConfigError:
-        await admin.cleanup()
+        await admin.close()
         raise
+    signalling_port, admin_port = signalling.port, admin.port
     node.calls.signalling_url = f"http://{_local(host)}:{signalling_port}"
     try:
         await node.start()
@@ -209,5 +219,5 @@ async def serve(settings: NodeSettings, stop: asyncio.Event | None = None) -> No
         log.info("stopping")
     finally:
         await node.stop()
-        await signalling.cleanup()
-        await admin.cleanup()
+        await signalling.close()
+        await admin.close()

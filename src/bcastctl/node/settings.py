@@ -122,6 +122,31 @@ class NodeSettings:
         "Largest HTTP request body (SDP offers).",
         metavar="BYTES",
     )
+    header_deadline_s = Setting[float](
+        "BCAST_HEADER_DEADLINE",
+        10.0,
+        parse.duration(0.5, 300),
+        "How long a request's headers may take to arrive (from the connection opening or "
+        "the request's first byte); the connection is then answered 408 and closed.",
+        flag="--header-deadline",
+        metavar="DURATION",
+    )
+    body_deadline_s = Setting[float](
+        "BCAST_BODY_DEADLINE",
+        5.0,
+        parse.duration(0.5, 300),
+        "How long a request's body may take to arrive once its headers are in (408 after).",
+        flag="--body-deadline",
+        metavar="DURATION",
+    )
+    max_connections = Setting[int](
+        "BCAST_MAX_CONNECTIONS",
+        500,
+        parse.integer(2, 100_000),
+        "Connections each HTTP server (signalling, admin) holds at once; one more is "
+        "answered 503 and closed.",
+        metavar="INTEGER",
+    )
     turn_urls = Setting[tuple[str, ...]](
         "BCAST_TURN_URLS",
         (),

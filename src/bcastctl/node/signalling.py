@@ -9,7 +9,6 @@ GET /api/pc-config           ICE servers with TURN REST credentials
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import re
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from bcastctl.adapters.http_server import read_body
 from bcastctl.node.http_errors import HttpProblem, problem_middleware, problem_response
 from bcastctl.node.pages import add_pages
 from bcastctl.node.placement import region_middleware
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 NODE_KEY: web.AppKey[Node] = web.AppKey("node")
 STREAM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # fullmatch: "$" would accept a trailing \n
-BODY_READ_TIMEOUT_S = 5.0  # a stalled upload is released (408), not held
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Expose-Headers": "Location, Link, ETag",
@@ -76,12 +75,8 @@ def _check_token(request: web.Request, expected: str) -> None:
 
 
 async def _offer(request: web.Request) -> str:
-    try:  # client_max_size bounds its size (413 beyond), this its time
-        body = await asyncio.wait_for(request.read(), BODY_READ_TIMEOUT_S)
-    except TimeoutError:
-        raise HttpProblem(
-            408, f"request body not received within {BODY_READ_TIMEOUT_S:g} s"
-        ) from None
+    # client_max_size bounds its size (413 beyond), the body deadline its time (408)
+    body = await read_body(request, request.app[NODE_KEY].settings.body_deadline_s)
     return check_offer(body, request.content_type if request.body_exists else "")
 
 
