@@ -203,7 +203,10 @@ def base_manifests(fleet: Fleet) -> list[Manifest]:
     return [doc for docs in base_files(fleet).values() for doc in docs]
 
 
-def region_manifests(fleet: Fleet, region: Region) -> RegionManifests:
+def region_manifests(
+    fleet: Fleet, region: Region, base: list[Manifest] | None = None
+) -> RegionManifests:
+    """The region's objects; `base`: the fleet-wide ones when already built (not copied)."""
     values = region_values(fleet, region)
     files = {name: template.load(f"region/{name}", values) for name in REGION_FILES}
     if not on_mcs(region):  # exported names exist only on multi-cluster services
@@ -218,7 +221,8 @@ def region_manifests(fleet: Fleet, region: Region) -> RegionManifests:
     if monitoring:
         files["monitoring.yaml"] = monitoring
     own = [doc for docs in files.values() for doc in docs]
-    return RegionManifests(region.name, base_manifests(fleet), own, files)
+    shared = base if base is not None else base_manifests(fleet)
+    return RegionManifests(region.name, shared, own, files)
 
 
 def _fill(fleet: Fleet, region: Region, doc: Manifest) -> None:

@@ -46,6 +46,24 @@ def dump_yaml(docs: list[Any]) -> str:
     return yaml.dump_all(docs, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
 
 
+class _Texts:
+    """Each object's YAML text made once, however many files hold it (its overlay or base
+    file, and every resolved file): a file is its objects' texts joined as `dump_all` joins
+    them. Keyed by identity: the objects live as long as the render."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, str] = {}
+
+    def of(self, docs: list[Any]) -> str:
+        texts = []
+        for doc in docs:
+            text = self._by_id.get(id(doc))
+            if text is None:
+                text = self._by_id[id(doc)] = dump_yaml([doc])
+            texts.append(text)
+        return "---\n".join(texts)
+
+
 def _refuse_links(out: Path, relative: Path) -> None:
     """Every existing part of `relative` under `out` must be a real directory or file."""
     path = out
@@ -117,16 +135,18 @@ def render_tree(fleet: Fleet, out: Path, regions: list[str] | None = None) -> Re
     for name in names:
         fleet.region(name)  # unknown region -> ConfigError with the list of regions
     by_file = base_files(fleet)
-    manifests = {name: region_manifests(fleet, fleet.region(name)) for name in names}
+    base = [doc for docs in by_file.values() for doc in docs]
+    manifests = {name: region_manifests(fleet, fleet.region(name), base) for name in names}
     _check(fleet, manifests)
     _prepare(out)
     pruned = _prune(out, set(fleet.region_names)) if not regions else []
+    texts = _Texts()
     for file_name, docs in by_file.items():
-        _write(out, f"base/{file_name}", dump_yaml(docs))
+        _write(out, f"base/{file_name}", texts.of(docs))
     _write(
         out, "base/kustomization.yaml", dump_yaml([{**KUSTOMIZATION, "resources": list(by_file)}])
     )
-    rendered = [_write_region(fleet, out, manifests[name]) for name in names]
+    rendered = [_write_region(fleet, out, manifests[name], texts) for name in names]
     return RenderResult(fleet=fleet.name, out=str(out), regions=rendered, pruned=pruned)
 
 
@@ -149,17 +169,19 @@ def _check(fleet: Fleet, manifests: dict[str, RegionManifests]) -> None:
         )
 
 
-def _write_region(fleet: Fleet, out: Path, manifests: RegionManifests) -> RegionRendered:
+def _write_region(
+    fleet: Fleet, out: Path, manifests: RegionManifests, texts: _Texts
+) -> RegionRendered:
     name = manifests.region
     for file_name, docs in manifests.files.items():
-        _write(out, f"overlays/{name}/{file_name}", dump_yaml(docs))
+        _write(out, f"overlays/{name}/{file_name}", texts.of(docs))
     resources = ["../../base", *manifests.files]
     _write(
         out,
         f"overlays/{name}/kustomization.yaml",
         dump_yaml([{**KUSTOMIZATION, "resources": resources}]),
     )
-    resolved_text = dump_yaml(manifests.resolved)
+    resolved_text = texts.of(manifests.resolved)
     _write(out, f"resolved/{name}.yaml", resolved_text)
     kinds = Counter(doc["kind"] for doc in manifests.resolved)
     return RegionRendered(
