@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,11 @@ def assert_nothing_written(clusters, regions=REGIONS) -> None:
         assert clusters.writes(region) == [], region
 
 
-def test_unreachable_cluster_exits_4_before_any_write(clusters, tmp_path: Path, cli):
+def test_unreachable_cluster_exits_4_before_any_write(clusters, tmp_path: Path, cli, caplog):
+    """One error line and its hint, nothing else: urllib3 must not retry on its own and log
+    "Retrying (Retry(total=...))" warnings (which a real run prints to stderr, between the
+    progress lines) while bcastctl's own retry loop is what decides."""
+    caplog.set_level(logging.WARNING)
     dead = clusters.unreachable_url()
     kubeconfig = clusters.write_kubeconfig(tmp_path / "kc", {REGIONS[1]: dead})
     fleet = write_fleet(tmp_path / "fleet.yaml", fleet_document(kubeconfig))
@@ -35,6 +40,7 @@ def test_unreachable_cluster_exits_4_before_any_write(clusters, tmp_path: Path, 
     assert lines[0].startswith("error: preflight: ") and REGIONS[1] in lines[0]
     assert "unreachable (Connection refused)" in lines[0] and "nothing was written" in lines[0]
     assert lines[1].startswith("hint: ") and len(lines) == 2
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")] == []
     assert_nothing_written(clusters, [REGIONS[0], REGIONS[2]])
 
 

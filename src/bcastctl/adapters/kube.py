@@ -84,6 +84,20 @@ def object_path(
     return path
 
 
+def _api_client(configuration: Any) -> Any:
+    """An ApiClient whose urllib3 pool never retries: `KubeClient.raw` is the one retry loop.
+
+    The SDK builds its urllib3 PoolManager when the ApiClient is made, from
+    `configuration.retries` (kubernetes/client/rest.py: `pool_args['retries']`), so the
+    setting must be in place before then; left unset, urllib3 retries each request 3 more
+    times and logs a "Retrying (Retry(total=...))" warning to the user's stderr each time.
+    """
+    from kubernetes import client
+
+    configuration.retries = False
+    return client.ApiClient(configuration)
+
+
 class KubeClient:
     """A client of one cluster. Async methods; blocking SDK calls run in threads."""
 
@@ -91,7 +105,6 @@ class KubeClient:
         self, api_client: Any, *, name: str, timeout_s: float = 10.0, attempts: int = 3
     ) -> None:
         self._api = api_client
-        self._api.configuration.retries = False  # our retry loop, not urllib3's
         self.name = name
         self.timeout_s = timeout_s
         self.attempts = attempts
@@ -112,19 +125,23 @@ class KubeClient:
         context: str | None = None,
         timeout_s: float = 10.0,
     ) -> KubeClient:
-        from kubernetes import config
+        from kubernetes import client, config
 
         where = f"context {context!r}" if context else "the current context"
+        configuration = client.Configuration()
         try:
-            api = config.new_client_from_config(  # type: ignore[no-untyped-call]
-                config_file=kubeconfig, context=context, persist_config=False
+            config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=kubeconfig,
+                context=context,
+                client_configuration=configuration,
+                persist_config=False,
             )
         except (config.ConfigException, OSError, ValueError, TypeError) as e:
             raise ConfigError(
                 f"{name}: cannot load {where} from {kubeconfig or '~/.kube/config'}: {e}",
                 hint="check --kubeconfig/--context or the region's cluster.context in the fleet",
             ) from e
-        return cls(api, name=name, timeout_s=timeout_s)
+        return cls(_api_client(configuration), name=name, timeout_s=timeout_s)
 
     @classmethod
     def from_endpoint(
@@ -146,7 +163,7 @@ class KubeClient:
         if token:
             configuration.api_key = {"BearerToken": token}
             configuration.api_key_prefix = {"BearerToken": "Bearer"}
-        return cls(client.ApiClient(configuration), name=name, timeout_s=timeout_s)
+        return cls(_api_client(configuration), name=name, timeout_s=timeout_s)
 
     def close(self) -> None:
         import contextlib
