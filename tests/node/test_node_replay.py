@@ -35,6 +35,16 @@ class Recorder:
     async def __call__(self, message: BusMessage) -> None:
         self.messages.append(message)
 
+    def claims(self, stream: bytes) -> list[BusMessage]:
+        """The recorded beats that name `stream` (none yet is an empty list, not an error).
+
+        A node learns of a claim when NATS delivers the beat to it, and this recorder when
+        NATS delivers the same beat to the test's client: under load the node can be asked,
+        and answer, before the test's client has read it, so a test may find nothing
+        recorded yet right after a node has seen the claim, and must wait for it.
+        """
+        return [message for message in self.messages if stream in message.data]
+
 
 async def replay(bus: NatsBus, messages: list[BusMessage], seconds: float) -> None:
     """Publish the recorded messages again, over and over, for `seconds`."""
@@ -61,7 +71,7 @@ async def test_recorded_beats_of_a_killed_node_do_not_bring_it_or_its_stream_bac
         await asyncio.to_thread(
             wait_for, "registry on a", lambda: "held" in a.cluster()["registry"]
         )
-        await until("beats claiming the stream", lambda: b"held" in recorder.messages[-1].data)
+        await until("beats claiming the stream", lambda: bool(recorder.claims(b"held")))
         victim.kill()
         await publisher.pc.close()
         await asyncio.to_thread(
@@ -99,8 +109,8 @@ async def test_recorded_beats_of_a_live_node_change_nothing(
         early = await publish(
             HttpSignalling(http, x.signalling), "cam", WHIP_TOKEN, SyntheticVideo(160, 96)
         )
-        await until("x's beats claiming cam", lambda: b"cam" in recorder.messages[-1].data)
-        claims = [m for m in recorder.messages if b"cam" in m.data]
+        await until("x's beats claiming cam", lambda: bool(recorder.claims(b"cam")))
+        claims = recorder.claims(b"cam")
         assert await early.close(WHIP_TOKEN) == 200
         await asyncio.to_thread(
             wait_for, "cam released", lambda: "cam" not in y.cluster()["registry"]
