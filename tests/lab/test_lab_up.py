@@ -8,7 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from labkit import EXAMPLE_LAB, cli, connected_gateways, full_mesh, http_json, wait_for
+from labkit import (
+    EXAMPLE_LAB,
+    cli,
+    connected_gateways,
+    full_mesh,
+    http_json,
+    running_lab,
+    small_fleet,
+    wait_for,
+)
 
 pytestmark = __import__("pytest").mark.slow
 
@@ -35,6 +44,31 @@ def test_up_reaches_ready_with_full_mesh(lab: dict[str, Any]) -> None:
     assert len({node["advertise_address"] for node in nodes}) == 6  # each on its own 127.x
     assert all(node["advertise_address"].startswith(state["loopback_prefix"]) for node in nodes)
     assert full_mesh(state)
+
+
+def test_up_says_ready_only_once_nats_has_measured_every_gateway_rtt(tmp_path: Path) -> None:
+    """Right after `lab up` returns, every gateway link's RTT in /gatewayz is measured.
+
+    nats-server times a link with its own PING/PONG and says "0s" until the first PONG:
+    `ConnInfo.fill` prints `client.getRTT()`, which returns 0 while `c.rtt` is unset, and
+    `c.rtt` is set by `processPong` (nats-io/nats-server server/monitor.go, client.go). A
+    gateway's first PING leaves `firstPingInterval` (1 s) plus up to 20 % after the link
+    registers (`setFirstPingTimer`, called from gateway.go when the connection is
+    registered), so a lab that called gateways "ready" once connected said so while every
+    RTT was still 0 (a probe then printed 0.0 ms). Without nodes nothing else delays
+    `ready`, so this is where the window is widest.
+    """
+    fleet = small_fleet(tmp_path / "fleet.yaml")
+    with running_lab(fleet, tmp_path / "state", "--no-nodes") as up:
+        rtts = {
+            (region["name"], peer): gateway["connection"]["rtt"]
+            for region in up["state"]["regions"]
+            for peer, gateway in http_json(f"{region['nats_monitor_url']}/gatewayz")[
+                "outbound_gateways"
+            ].items()
+        }
+    assert set(rtts) == {("east", "west"), ("west", "east")}
+    assert all(_ms(rtt) > 0 for rtt in rtts.values()), rtts
 
 
 def test_status_says_healthy_and_lists_every_region(lab: dict[str, Any], lab_dir: Path) -> None:

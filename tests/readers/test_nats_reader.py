@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bcastctl.readers.nats import (
+    NOT_MEASURED,
     Gatewayz,
     LinkGap,
     ServerLinks,
@@ -82,6 +83,30 @@ def test_gatewayz_payload_gives_both_directions_and_rtt() -> None:
     assert links.outbound_rtt_ms == {"b": pytest.approx(0.163)}
     assert links.inbound == {"b"}
     assert links.connected_both_ways(["b"]) and not links.connected_both_ways(["b", "c"])
+
+
+def test_a_link_nats_has_not_timed_yet_is_connected_with_its_rtt_not_measured() -> None:
+    """nats-server prints a link's RTT as "0s" until its first PONG on the link.
+
+    `ConnInfo.fill` writes `client.getRTT().String()`, and `getRTT` returns 0 while
+    `c.rtt` is unset; `processPong` sets it (nats-io/nats-server server/monitor.go,
+    server/client.go). A gateway's first PING leaves 1 s after the connection registers
+    (`firstPingInterval`, plus up to 20 %: `setFirstPingTimer`). So "0s" means "not
+    measured yet", never a 0 ms link: connected, RTT None, and no slowest RTT for the pair.
+    """
+    links = parse_gatewayz(gatewayz({"b": "0s", "c": "2ms"}, ["b", "c"]))
+    assert links.outbound_rtt_ms == {"b": None, "c": pytest.approx(2.0)}
+    assert links.unmeasured == {"b"} and links.connected_both_ways(["b", "c"])
+    fresh = server({"b": "0s"}, ["b"], ["b"])
+    verdict = judge_pair("a", "b", [fresh])
+    assert verdict.rtt_ms is None and verdict.unmeasured == ("m1",)
+    assert verdict.gaps() == []  # connected: verify mesh passes the link
+    assert verdict.gaps(measured=True) == [LinkGap("a", "b", "rtt")]  # lab readiness waits
+    assert str(LinkGap("a", "b", "rtt")) == f"a->b RTT {NOT_MEASURED}"
+    # one server measured, the other not yet: the slowest RTT is not known
+    timed = server({"b": "3ms"}, ["b"], ["b"], monitor="m2")
+    assert judge_pair("a", "b", [timed, fresh]).rtt_ms is None
+    assert region_gaps("a", [timed], ["b"], measured=True) == []
 
 
 def test_an_outbound_entry_without_a_connection_is_not_connected() -> None:

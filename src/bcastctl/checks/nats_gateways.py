@@ -14,7 +14,13 @@ from typing import Final
 
 from bcastctl.checks.base import Check, CheckContext, CheckResult, Finding, fail, ok, pair
 from bcastctl.errors import BcastError
-from bcastctl.readers.nats import PairLinks, ServerLinks, judge_pair, read_server_links
+from bcastctl.readers.nats import (
+    NOT_MEASURED,
+    PairLinks,
+    ServerLinks,
+    judge_pair,
+    read_server_links,
+)
 from bcastctl.targets.base import EndpointSource, RegionEndpoints
 
 NAME: Final = "nats-gateways"
@@ -27,7 +33,7 @@ class GatewayPair(Finding):
     servers: int  # A's NATS servers that answered
     outbound_connected: int  # of them, those with a connected outbound gateway to B
     inbound_servers: int  # of them, those B dials into
-    rtt_ms: float | None  # the slowest server's outbound RTT
+    rtt_ms: float | None  # the slowest server's outbound RTT; None: not measured yet
 
 
 class MonitorsUnreachable(Finding):
@@ -68,7 +74,7 @@ def pair_result(check: str, link: PairLinks) -> CheckResult:
             f"and {peer}'s gateway port",
             values=values,
         )
-    shown = f", rtt {link.rtt_ms:g} ms" if link.rtt_ms is not None else ""
+    shown = f", rtt {link.rtt_ms:g} ms" if link.rtt_ms is not None else f", rtt {NOT_MEASURED}"
     return ok(
         check,
         scope,

@@ -1,7 +1,9 @@
 """What "the lab is ready" means, measured from the outside, with deadlines.
 
 - NATS: every region's server is configured for every other region (/varz), dials it
-  and is dialled by it (/gatewayz): the verdict verify mesh's nats-gateways gives.
+  and is dialled by it (/gatewayz): the verdict verify mesh's nats-gateways gives; and
+  nats-server has measured each link's RTT (it says 0 until the link's first PING, about
+  1 s after it connects), so that `probe rtt` and verify mesh find measured RTTs.
 - Nodes: every node answers /readyz with 200 and its /api/cluster `members` lists
   every other node of the fleet.
 - DNS: the server answers a lab name over UDP.
@@ -40,7 +42,8 @@ async def nats_links(
 
 
 async def nats_gaps(session: aiohttp.ClientSession, regions: list[RegionState]) -> list[str]:
-    """Every missing gateway piece of the lab, judged as verify mesh's nats-gateways judges."""
+    """Every missing gateway piece of the lab, judged as verify mesh's nats-gateways judges,
+    plus every link whose RTT nats-server has not measured yet."""
     names = [region.name for region in regions]
     answers = await asyncio.gather(*(nats_links(session, region) for region in regions))
     gaps: list[str] = []
@@ -49,7 +52,7 @@ async def nats_gaps(session: aiohttp.ClientSession, regions: list[RegionState]) 
             gaps.append(f"NATS {region.name} monitor not answering ({answer.message})")
             continue
         peers = [name for name in names if name != region.name]
-        gaps += [str(gap) for gap in region_gaps(region.name, [answer], peers)]
+        gaps += [str(gap) for gap in region_gaps(region.name, [answer], peers, measured=True)]
     return gaps
 
 

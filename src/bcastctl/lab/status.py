@@ -162,6 +162,8 @@ def _gateway_problem(gap: LinkGap) -> str:
         return f"gateway {gap.region}->{gap.peer} down"
     if gap.direction == "inbound":
         return f"gateway {gap.peer}=>{gap.region} down (no inbound connection at {gap.region})"
+    if gap.direction == "rtt":
+        return f"gateway {gap}"
     return f"gateway {gap.peer} not configured in {gap.region}"
 
 

@@ -21,6 +21,9 @@ class PairRtt(FrozenModel):
     to_node: str | None
     stats: SampleStats
     gateway_rtt_ms: float | None  # what from_region's NATS reports for its link to to_region
+    # why gateway_rtt_ms is None: "not measured yet" (connected, before NATS's first PING
+    # on the link), "not connected", "NATS monitor not answering"; None when measured
+    gateway_rtt_note: str | None = None
     configured_rtt_ms: float | None  # the lab's 2 x one-way latency (None on clusters)
     error: str | None = None
     # every answered sample, for `monitor`'s histogram; not part of the JSON envelope

@@ -18,7 +18,7 @@ from bcastctl.errors import BcastError, ExitCode, UsageError
 from bcastctl.probes.client import probe_clients
 from bcastctl.probes.model import Election, PairRtt, RttReport
 from bcastctl.probes.stats import summarize
-from bcastctl.readers.nats import ServerLinks, read_server_links
+from bcastctl.readers.nats import NOT_MEASURED, ServerLinks, read_server_links
 from bcastctl.targets.base import (
     EndpointSource,
     NodeEndpoints,
@@ -51,6 +51,20 @@ class RttOptions:
             raise UsageError("client probes need at least 2 samples per region")
 
 
+def gateway_rtt(gateway: ServerLinks | None, peer: str) -> tuple[float | None, str | None]:
+    """The RTT `gateway`'s NATS measured on its link to `peer`, or why there is none.
+
+    nats-server reports 0 for a link it has not timed yet (see readers.nats): that is
+    "not measured yet", never 0 ms.
+    """
+    if gateway is None:
+        return None, "NATS monitor not answering"
+    if peer not in gateway.outbound_rtt_ms:
+        return None, "not connected"
+    rtt_ms = gateway.outbound_rtt_ms[peer]
+    return (rtt_ms, None) if rtt_ms is not None else (None, NOT_MEASURED)
+
+
 def _pick(nodes: Sequence[NodeEndpoints], avoid: str | None = None) -> NodeEndpoints | None:
     return next((n for n in nodes if n.admin is not None and n.name != avoid), None)
 
@@ -66,12 +80,14 @@ async def _pair(
     await asyncio.sleep(start_delay_s)
     source, peer = _pick(a.nodes), _pick(b.nodes)
     emulated = emulated_latency(target)
+    gateway_rtt_ms, gateway_rtt_note = gateway_rtt(gateway, b.name)
     base = {
         "from_region": a.name,
         "to_region": b.name,
         "from_node": source.name if source else None,
         "to_node": peer.name if peer else None,
-        "gateway_rtt_ms": gateway.outbound_rtt_ms.get(b.name) if gateway else None,
+        "gateway_rtt_ms": gateway_rtt_ms,
+        "gateway_rtt_note": gateway_rtt_note,
         "configured_rtt_ms": emulated.configured_rtt_ms(a.name, b.name) if emulated else None,
     }
     if source is None or source.admin is None or peer is None:

@@ -9,6 +9,12 @@ from /gatewayz, there is no "down" state, so configured-but-absent is a cut link
 server of a region keeps its own outbound connection to each other gateway, but a
 remote server dials just one server of the region, so inbound links are counted over
 the region's servers, never required on each.
+
+A connected link's RTT is measured by nats-server's own PING/PONG on it: /gatewayz says
+"0s" until the link's first PONG (`ConnInfo.fill` prints `client.getRTT()`, which is 0
+until `processPong` sets `c.rtt`; for a gateway the first PING leaves 1 s after the
+connection registers, plus up to 20 %: `setFirstPingTimer`, `firstPingInterval`). That 0
+is "not measured yet", never an RTT: it is read as None.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Final, Literal, TypedDict, cast
 
 from bcastctl.errors import UnreachableError
 from bcastctl.readers.source import JsonSource
@@ -117,7 +123,8 @@ def go_duration_ms(text: str) -> float | None:
 
 # --- verdicts -------------------------------------------------------------------------
 
-Direction = Literal["outbound", "inbound", "configuration"]
+Direction = Literal["outbound", "inbound", "configuration", "rtt"]
+NOT_MEASURED: Final = "not measured yet"  # how a connected link's missing RTT is written
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,8 @@ class LinkGap:
             return f"{self.region}->{self.peer}"
         if self.direction == "inbound":
             return f"{self.peer}=>{self.region} (inbound at {self.region})"
+        if self.direction == "rtt":
+            return f"{self.region}->{self.peer} RTT {NOT_MEASURED}"
         return f"{self.peer} not configured in {self.region}'s gateways"
 
 
@@ -141,11 +150,17 @@ class GatewayLinks:
     """What one server's /gatewayz says: its gateway name and its connected links."""
 
     name: str  # the gateway (region) name this server is in
-    outbound_rtt_ms: Mapping[str, float | None]  # connected outbound gateways -> RTT
+    # connected outbound gateways -> RTT; None: connected, RTT not measured yet
+    outbound_rtt_ms: Mapping[str, float | None]
     inbound: frozenset[str]  # regions with at least one inbound connection here
 
     def connected_both_ways(self, peers: Iterable[str]) -> bool:
         return all(p in self.outbound_rtt_ms and p in self.inbound for p in peers)
+
+    @property
+    def unmeasured(self) -> frozenset[str]:
+        """Connected outbound gateways whose RTT nats-server has not measured yet."""
+        return frozenset(peer for peer, rtt in self.outbound_rtt_ms.items() if rtt is None)
 
 
 @dataclass(frozen=True)
@@ -171,24 +186,30 @@ class PairLinks:
     not_configured: tuple[str, ...]  # monitors of servers whose config lacks the peer
     no_outbound: tuple[str, ...]  # monitors of servers with no connected outbound to the peer
     inbound_servers: int  # servers with an inbound connection from the peer
-    rtt_ms: float | None  # the slowest server's outbound RTT
+    unmeasured: tuple[str, ...]  # monitors of servers connected to the peer, RTT not measured
+    rtt_ms: float | None  # the slowest server's outbound RTT; None until all are measured
 
     @property
     def outbound_connected(self) -> int:
         return self.servers - len(self.no_outbound)
 
-    def gaps(self) -> list[LinkGap]:
+    def gaps(self, *, measured: bool = False) -> list[LinkGap]:
+        """What is missing of the link; `measured`: an RTT not measured yet is missing too."""
         gaps = [LinkGap(self.region, self.peer, "configuration")] if self.not_configured else []
         if self.no_outbound:
             gaps.append(LinkGap(self.region, self.peer, "outbound"))
         if not self.inbound_servers:
             gaps.append(LinkGap(self.region, self.peer, "inbound"))
+        if measured and self.unmeasured:
+            gaps.append(LinkGap(self.region, self.peer, "rtt"))
         return gaps
 
 
 def judge_pair(region: str, peer: str, servers: Sequence[ServerLinks]) -> PairLinks:
     """region -> peer: configured and dialled on every server; dialled into at least one."""
-    rtts = [rtt for s in servers if (rtt := s.outbound_rtt_ms.get(peer)) is not None]
+    connected = [s for s in servers if peer in s.outbound_rtt_ms]
+    unmeasured = tuple(s.monitor for s in connected if peer in s.unmeasured)
+    rtts = [rtt for s in connected if (rtt := s.outbound_rtt_ms[peer]) is not None]
     return PairLinks(
         region=region,
         peer=peer,
@@ -196,13 +217,22 @@ def judge_pair(region: str, peer: str, servers: Sequence[ServerLinks]) -> PairLi
         not_configured=tuple(s.monitor for s in servers if peer not in s.configured),
         no_outbound=tuple(s.monitor for s in servers if peer not in s.outbound_rtt_ms),
         inbound_servers=sum(1 for s in servers if peer in s.inbound),
-        rtt_ms=round(max(rtts), 3) if rtts else None,
+        unmeasured=unmeasured,
+        rtt_ms=round(max(rtts), 3) if rtts and not unmeasured else None,
     )
 
 
-def region_gaps(region: str, servers: Sequence[ServerLinks], peers: Iterable[str]) -> list[LinkGap]:
-    """Every gap of `region`'s links to `peers` (empty: the region's gateways are whole)."""
-    return [gap for peer in peers for gap in judge_pair(region, peer, servers).gaps()]
+def region_gaps(
+    region: str, servers: Sequence[ServerLinks], peers: Iterable[str], *, measured: bool = False
+) -> list[LinkGap]:
+    """Every gap of `region`'s links to `peers` (empty: the region's gateways are whole).
+
+    `measured` (lab readiness): a link counts only once nats-server has measured its RTT,
+    so that what reads RTT next (probe rtt, verify mesh) finds a measured one.
+    """
+    return [
+        gap for peer in peers for gap in judge_pair(region, peer, servers).gaps(measured=measured)
+    ]
 
 
 # --- parsing and reading --------------------------------------------------------------
@@ -213,7 +243,8 @@ def parse_gatewayz(gatewayz: Gatewayz) -> GatewayLinks:
     for name, link in (gatewayz.get("outbound_gateways") or {}).items():
         connection = link.get("connection")
         if connection:
-            outbound[str(name)] = go_duration_ms(str(connection.get("rtt", "")))
+            rtt_ms = go_duration_ms(str(connection.get("rtt", "")))
+            outbound[str(name)] = rtt_ms if rtt_ms else None  # "0s": not measured yet
     inbound = frozenset(
         str(name) for name, conns in (gatewayz.get("inbound_gateways") or {}).items() if conns
     )

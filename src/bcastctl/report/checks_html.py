@@ -1,7 +1,8 @@
 """`verify mesh --report FILE.html`: the checks, their root causes, and the fleet as pictures.
 
 The heatmap shows the RTT each region's NATS measures on its gateway link to every other
-region (the nats-gateways results), a link that is not connected written "down"; the map
+region (the nats-gateways results), a link that is not connected written "down", a connected
+one whose RTT NATS has not measured yet "not measured yet"; the map
 draws the links between the regions at their coordinates, coloured by state and RTT. Then
 the root causes and every result with its hint. One self-contained page, opens offline.
 """
@@ -15,6 +16,7 @@ from bcastctl.checks import nats_gateways
 from bcastctl.checks.base import CheckResult, Status
 from bcastctl.checks.report import CheckReport
 from bcastctl.fleet import Geo
+from bcastctl.readers.nats import NOT_MEASURED
 from bcastctl.report.html_page import Page
 from bcastctl.report.probe_export import places
 from bcastctl.report.svg import Cell, Link, fleet_map, heatmap
@@ -35,7 +37,8 @@ def gateway_cells(results: Sequence[CheckResult]) -> list[Cell]:
     cells = []
     for result in results:
         source, dest = result.regions
-        cells.append(Cell(source, dest, _rtt(result), 0.0, no_answer="down"))
+        no_answer = "down" if result.status == Status.fail else NOT_MEASURED
+        cells.append(Cell(source, dest, _rtt(result), 0.0, no_answer=no_answer))
     return cells
 
 

@@ -76,7 +76,7 @@ def _pair_row(pair: PairRtt) -> Row:
         pair.name,
         *((_fmt(value), "num") for value in numbers),
         (f"{s.loss_pct:g}%", "num"),
-        (_fmt(pair.gateway_rtt_ms), "num"),
+        (pair.gateway_rtt_note or _fmt(pair.gateway_rtt_ms), "num"),
         pair.error or "",
     ]
 

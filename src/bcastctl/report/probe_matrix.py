@@ -69,7 +69,7 @@ def pair_table(report: RttReport) -> Table:
             pair.name,
             _fmt(s.min_ms), Text(_fmt(s.p50_ms), style=cell_style(pair)), _fmt(s.p95_ms),
             _fmt(s.p99_ms), _fmt(s.max_ms), _fmt(s.jitter_ms), f"{s.loss_pct:g}%",
-            _fmt(pair.gateway_rtt_ms), _fmt(pair.configured_rtt_ms),
+            pair.gateway_rtt_note or _fmt(pair.gateway_rtt_ms), _fmt(pair.configured_rtt_ms),
         )  # fmt: skip
     return table
 
