@@ -111,13 +111,24 @@ def _rtt_ms(sock: socket.socket, payload: bytes = b"x" * 32) -> float:
 
 
 def test_round_trip_gains_twice_the_one_way_latency(linkd: dict, echo: EchoServer) -> None:
-    with _connect(echo.port) as direct:
-        base = statistics.median(_rtt_ms(direct) for _ in range(30))
-    with _connect(linkd["links"]["open"]["listen_port"]) as through:
-        samples = [_rtt_ms(through) for _ in range(60)]
-    added = statistics.median(samples) - base
-    print(f"\nlinkd: added RTT p50 {added:.2f} ms for one-way {ONE_WAY_MS} ms (base {base:.3f})")
-    assert abs(added - 2 * ONE_WAY_MS) <= 2.0
+    """The fastest round trip through the link is the fastest direct one plus 2 x one-way.
+
+    linkd holds every chunk until `delay` after it arrived (never less), and a busy CPU
+    only ever adds time: the minimum of many samples is the link's own figure, the median
+    is that plus whatever the machine's load adds to the three processes in the path (a
+    median was 2+ ms over at a load average of 8 on 2 cores). Direct and linked samples
+    alternate so that both see the same load. The median's precision on a quiet machine
+    is measured in bench/lab_link_latency.py, not asserted here.
+    """
+    direct_ms, through_ms = [], []
+    with _connect(echo.port) as direct, _connect(linkd["links"]["open"]["listen_port"]) as link:
+        for _ in range(60):
+            direct_ms.append(_rtt_ms(direct))
+            through_ms.append(_rtt_ms(link))
+    added = min(through_ms) - min(direct_ms)
+    median = statistics.median(through_ms) - statistics.median(direct_ms)
+    print(f"\nlinkd: added RTT min {added:.2f} ms, p50 {median:.2f} ms, one-way {ONE_WAY_MS} ms")
+    assert 2 * ONE_WAY_MS - 0.5 <= added <= 2 * ONE_WAY_MS + 2.0, (added, median)
 
 
 def test_bytes_keep_their_order_when_the_delay_drops(linkd: dict) -> None:
