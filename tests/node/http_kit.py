@@ -7,6 +7,7 @@ refuses to (bytes that are not UTF-8 in a header, a body that stalls half-way).
 from __future__ import annotations
 
 import asyncio
+import re
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -24,6 +25,12 @@ async def offer(*kinds: str, direction: str = "sendonly") -> str:
         return str(pc.localDescription.sdp)
     finally:
         await pc.close()
+
+
+async def never_connecting_offer() -> str:
+    """A real viewer offer with its candidates taken out: it can never connect."""
+    sdp = await offer("video", "audio", direction="recvonly")
+    return re.sub(r"a=(candidate:[^\r]*|end-of-candidates)\r\n", "", sdp)
 
 
 async def post(

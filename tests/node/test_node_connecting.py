@@ -10,12 +10,11 @@ answerer waits for trickled candidates (RFC 8838 section 4) that here never come
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import Counter
 
 import aiohttp
 import pytest
-from http_kit import offer
+from http_kit import never_connecting_offer
 from node_testkit import WHIP_TOKEN, NatsServer, NodeFactory, wait_for
 
 from bcastctl.whip.client import publish, view
@@ -26,12 +25,6 @@ pytestmark = pytest.mark.slow  # starts NATS servers, nodes or a lab
 
 DEADLINE_S = 2.0
 FLOOD_ADDRESS = "127.0.0.60"  # the flooding client's source address
-
-
-async def never_connecting_offer() -> str:
-    """A real viewer offer with its candidates taken out: it can never connect."""
-    sdp = await offer("video", "audio", direction="recvonly")
-    return re.sub(r"a=(candidate:[^\r]*|end-of-candidates)\r\n", "", sdp)
 
 
 async def flood(url: str, body: str, count: int, parallel: int = 20) -> Counter[int]:

@@ -164,6 +164,23 @@ def address(text: str) -> str:
         raise ValueError("expected an IP address") from None
 
 
+def networks(text: str) -> tuple[str, ...]:
+    """Comma-separated CIDRs (a bare address is a /32 or /128), normalized."""
+    import ipaddress
+
+    found: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ValueError(f"{part[:60]!r}: expected a CIDR such as 35.191.0.0/16") from None
+    if len(found) > 64:
+        raise ValueError("at most 64 networks")
+    return tuple(found)
+
+
 def host_port(text: str) -> tuple[str, int]:
     import ipaddress
 

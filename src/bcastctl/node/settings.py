@@ -147,6 +147,15 @@ class NodeSettings:
         "answered 503 and closed.",
         metavar="INTEGER",
     )
+    trusted_proxies = Setting[tuple[str, ...]](
+        "BCAST_TRUSTED_PROXIES",
+        (),
+        parse.networks,
+        "Comma-separated CIDRs of proxies whose X-Forwarded-For names the client (per-client "
+        "limits key on it); on GKE's load balancer: 35.191.0.0/16,130.211.0.0/22 and the "
+        "Gateway's address. Unset: X-Forwarded-For is ignored.",
+        metavar="CIDRS",
+    )
     turn_urls = Setting[tuple[str, ...]](
         "BCAST_TURN_URLS",
         (),

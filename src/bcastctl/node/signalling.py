@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bcastctl.adapters.http_server import read_body
+from bcastctl.node.forwarded import forwarded_middleware
 from bcastctl.node.http_errors import HttpProblem, problem_middleware, problem_response
 from bcastctl.node.pages import add_pages
 from bcastctl.node.placement import region_middleware
@@ -136,6 +137,7 @@ def create_signalling_app(node: Node) -> web.Application:
         middlewares=[
             cors,
             problem_middleware(node.count_rejected_request),
+            forwarded_middleware(node.settings.trusted_proxies),
             region_middleware(node),
         ],
         client_max_size=node.settings.max_body_bytes,
