@@ -64,7 +64,8 @@ def test_every_time_option_takes_a_duration() -> None:
     assert {"verify mesh --timeout", "verify mesh --wait", "deploy --timeout", "deploy --gate-wait",
             "rollback --timeout", "lab up --timeout", "probe rtt --interval",
             "probe rtt --max-rtt", "lab fault slow-link --ms", "node serve --drain-deadline",
-            "node serve --peer-timeout", "monitor --interval"} <= set(seen)  # fmt: skip
+            "node serve --peer-timeout", "monitor --interval",
+            "deploy --poll-interval"} <= set(seen)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -74,6 +75,7 @@ def test_every_time_option_takes_a_duration() -> None:
         (["verify", "mesh", "--timeout", "0s"], "--timeout '0s': must be more than 0"),
         (["deploy", "--gate-wait", "2 weeks"], "--gate-wait '2 weeks': expected a duration"),
         (["rollback", "-r", "a", "--timeout", "x"], "--timeout 'x': expected a duration"),
+        (["deploy", "--poll-interval", "10ms"], "--poll-interval '10ms': must be at least 0.05s"),
         (["lab", "up", "--timeout", "500ms"], "--timeout '500ms': must be at least 1s"),
         (["probe", "rtt", "--interval", "fast"], "--interval 'fast': expected a duration"),
         (["lab", "fault", "slow-link", "a", "b", "--ms", "-5ms"], "--ms '-5ms'"),

@@ -21,6 +21,7 @@ V1 = "ghcr.io/example/bcast-node:1.0.0"
 V2 = "ghcr.io/example/bcast-node:2.0.0"
 CANARY = REGIONS[0]
 ADMIN_PORT = 9090
+POLL = ("--poll-interval", "50ms")  # watch the drains closely: the fake nodes' deadlines are short
 
 
 def pod_image(clusters: ClusterSet, pod: str) -> str:
@@ -63,7 +64,14 @@ def test_sessions_that_end_in_time_are_reported_drained_pod_by_pod(
         node.on_drain = record
 
     code, result, err = cli(
-        "-f", str(fleet_file(image=V2)), "deploy", "--yes", "--no-gate", "--max-disrupted", "0"
+        "-f",
+        str(fleet_file(image=V2)),
+        "deploy",
+        "--yes",
+        "--no-gate",
+        "--max-disrupted",
+        "0",
+        *POLL,
     )
     assert code == 0, err
     canary = result["regions"][0]
@@ -95,10 +103,17 @@ def test_sessions_that_cannot_drain_over_max_disrupted_roll_the_region_back(
 ):
     assert cli("-f", str(fleet_file(image=V1)), "deploy", "--yes", "--no-gate")[0] == 0
     for node in nodes.values():
-        node.sessions, node.sessions_leave, node.deadline_s = 2, False, 1.0
+        node.sessions, node.sessions_leave, node.deadline_s = 2, False, 0.5
 
     code, result, _ = cli(
-        "-f", str(fleet_file(image=V2)), "deploy", "--yes", "--no-gate", "--max-disrupted", "0"
+        "-f",
+        str(fleet_file(image=V2)),
+        "deploy",
+        "--yes",
+        "--no-gate",
+        "--max-disrupted",
+        "0",
+        *POLL,
     )
     assert code == 1
     canary = result["regions"][0]
@@ -119,6 +134,7 @@ def test_sessions_that_cannot_drain_over_max_disrupted_roll_the_region_back(
         "--no-gate",
         "--max-disrupted",
         "5",
+        *POLL,
         json_output=False,
     )
     assert code == 0

@@ -278,7 +278,8 @@ def test_gate_wait_retries_the_gate_until_it_passes(tmp_path: Path, cli):
 
         helper = threading.Thread(target=catch_up_after_first_gate, daemon=True)
         helper.start()
-        code, result, _ = cli("-f", str(fleet), "deploy", "--yes", *GATE, "--gate-wait", "20s")
+        code, result, _ = cli("-f", str(fleet), "deploy", "--yes", *GATE, "--gate-wait", "20s",
+                              "--poll-interval", "50ms")  # fmt: skip
         helper.join(5)
         assert code == 0, result
         assert [r["gate"] for r in result["regions"]] == ["passed"] * 3

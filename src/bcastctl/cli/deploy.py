@@ -34,6 +34,14 @@ DEPLOY_EPILOG = (
 @click.option("--no-gate", is_flag=True, help="Skip the health gate.")
 @duration_option("--gate-wait", help="Re-run failing gate checks until this deadline.",
                  positive=True)  # fmt: skip
+@duration_option(
+    "--poll-interval",
+    help="Longest gap between two looks at the clusters and nodes while waiting for the "
+    "rollout, a drain, a pod's replacement or a --gate-wait re-run (waits start shorter "
+    "and double up to this).",
+    default="1s",
+    minimum=0.05,
+)
 @click.option(
     "--max-disrupted",
     type=click.IntRange(min=0),
@@ -55,6 +63,7 @@ def deploy(
     gate_check: tuple[str, ...],
     no_gate: bool,
     gate_wait: float | None,
+    poll_interval: float,
     max_disrupted: int | None,
     kubeconfig: str | None,
     kube_context: str | None,
@@ -82,6 +91,7 @@ def deploy(
         gate_checks=gate_check,
         gate_wait_s=gate_wait or 0.0,
         max_disrupted=max_disrupted,
+        poll_s=poll_interval,
     )
     with progress_bars(cli.err) as progress:
         result = asyncio.run(run_deploy(fleet, options, progress))

@@ -4,6 +4,8 @@ Apply is one object at a time in render's dependency order (namespace and RBAC, 
 STUNner, broadcaster), with field manager `bcastctl`. The wait polls the StatefulSets
 (updated and ready at the current generation) and the STUNner Gateway (Programmed)
 under one deadline, and says what it was still waiting for when the deadline passes.
+Waits look again after 50 ms, then twice as long each time, up to `poll_s` (POLL_S, or
+`deploy --poll-interval`).
 `restore` makes an earlier revision live again (rollback after a failed gate, `rollback`).
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Final
 
 from bcastctl.adapters.kube import KubeClient, Manifest
 from bcastctl.deploy.model import ObjectChange
@@ -20,6 +23,7 @@ from bcastctl.render.manifests import object_key
 from bcastctl.render.signalling import ENTRY_ROLE, ROLE_LABEL
 
 RolloutProgress = Callable[[str, str, float], None]  # region, what is happening, fraction done
+POLL_S: Final = 1.0  # the longest gap between two looks while deploy waits (--poll-interval)
 
 
 def no_progress(region: str, what: str, fraction: float) -> None:
@@ -127,6 +131,8 @@ async def wait_rollout(
     manifests: list[Manifest],
     timeout_s: float,
     progress: RolloutProgress = no_progress,
+    *,
+    poll_s: float = POLL_S,
 ) -> None:
     """Until StatefulSets are updated and ready and Gateways programmed, or the deadline.
 
@@ -141,7 +147,7 @@ async def wait_rollout(
     ]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
-    interval = 0.05
+    interval = min(0.05, poll_s)
     while True:
         waiting = await _still_waiting(client, watched)
         done = (len(watched) - len(waiting)) / max(1, len(watched))
@@ -154,7 +160,7 @@ async def wait_rollout(
                 hint="look at the pods (kubectl describe statefulset); --timeout gives more time",
             )
         await asyncio.sleep(interval)
-        interval = min(interval * 2, 1.0)
+        interval = min(interval * 2, poll_s)
 
 
 async def restore(
@@ -164,10 +170,12 @@ async def restore(
     replacing: list[Manifest],
     timeout_s: float,
     progress: RolloutProgress = no_progress,
+    *,
+    poll_s: float = POLL_S,
 ) -> list[ObjectChange]:
     """Make `manifests` live again: apply them (taking fields over), prune the rest, wait."""
     keep = {object_key(doc) for doc in manifests}
     changes = await apply_all(client, region, manifests, force=True, progress=progress)
     changes += await prune(client, [d for d in replacing if object_key(d) not in keep])
-    await wait_rollout(client, region, manifests, timeout_s, progress)
+    await wait_rollout(client, region, manifests, timeout_s, progress, poll_s=poll_s)
     return changes

@@ -21,13 +21,12 @@ import time
 from dataclasses import dataclass, field
 
 from bcastctl.adapters.kube import KubeClient, Manifest
-from bcastctl.deploy.apply import RolloutProgress
+from bcastctl.deploy.apply import POLL_S, RolloutProgress
 from bcastctl.deploy.model import PodDrain
 from bcastctl.deploy.plan import is_subset
 from bcastctl.errors import BcastError, OperationFailed
 
 DEADLINE_GRACE_S = 3.0  # the node's own deadline, plus this, before sessions count as cut
-POLL_MAX_S = 1.0
 ANSWER_LIMIT = 256 * 1024  # bytes read from a node's drain or metrics answer
 
 
@@ -126,7 +125,9 @@ async def _sessions(client: KubeClient, plan: DrainPlan, pod: str) -> int | None
     return int(sessions)
 
 
-async def drain_pod(client: KubeClient, plan: DrainPlan, pod: str) -> PodDrain:
+async def drain_pod(
+    client: KubeClient, plan: DrainPlan, pod: str, *, poll_s: float = POLL_S
+) -> PodDrain:
     """Drain one pod's node and wait until its sessions are gone or its deadline passed."""
     started = time.monotonic()
     try:
@@ -140,10 +141,10 @@ async def drain_pod(client: KubeClient, plan: DrainPlan, pod: str) -> PodDrain:
     if status != 202 or not isinstance(sessions, int) or not isinstance(left, int | float):
         return PodDrain(pod=pod, note=f"not drained: the node answered {status} to /api/drain")
     deadline = started + float(left) + DEADLINE_GRACE_S
-    last, interval = sessions, 0.1
+    last, interval = sessions, min(0.1, poll_s)
     while last > 0 and time.monotonic() < deadline:
         await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-        interval = min(interval * 2, POLL_MAX_S)
+        interval = min(interval * 2, poll_s)
         now = await _sessions(client, plan, pod)
         if now is None:  # the node exited: before its deadline only once it was empty
             last = last if time.monotonic() >= started + float(left) else 0
@@ -159,13 +160,13 @@ async def drain_pod(client: KubeClient, plan: DrainPlan, pod: str) -> PodDrain:
 
 
 async def _pod_replaced(
-    client: KubeClient, region: str, plan: DrainPlan, ordinal: int, timeout_s: float
+    client: KubeClient, region: str, plan: DrainPlan, ordinal: int, timeout_s: float, poll_s: float
 ) -> None:
     """Until the StatefulSet reports the pods from `ordinal` up updated and all ready."""
     name = plan.statefulset["metadata"]["name"]
     want = plan.pods - ordinal
     loop = asyncio.get_running_loop()
-    deadline, interval = loop.time() + timeout_s, 0.05
+    deadline, interval = loop.time() + timeout_s, min(0.05, poll_s)
     while True:
         sts = await client.get("apps/v1", "StatefulSet", name, plan.namespace) or {}
         status = sts.get("status", {})
@@ -186,7 +187,7 @@ async def _pod_replaced(
                 hint="look at the pods (kubectl describe statefulset); --timeout gives more time",
             )
         await asyncio.sleep(interval)
-        interval = min(interval * 2, 1.0)
+        interval = min(interval * 2, poll_s)
 
 
 async def roll_pods(
@@ -198,13 +199,14 @@ async def roll_pods(
     max_disrupted: int | None,
     timeout_s: float,
     progress: RolloutProgress,
+    poll_s: float = POLL_S,
 ) -> None:
     """Drain and replace the pods one by one, highest ordinal first (see the module doc)."""
     name = plan.statefulset["metadata"]["name"]
     for ordinal in reversed(range(plan.pods)):
         pod = f"{name}-{ordinal}"
         progress(region, f"draining {pod}", (plan.pods - ordinal - 1) / plan.pods)
-        tally.pods.append(await drain_pod(client, plan, pod))
+        tally.pods.append(await drain_pod(client, plan, pod, poll_s=poll_s))
         if max_disrupted is not None and tally.cut > max_disrupted:
             raise OperationFailed(
                 f"{region}: {tally.cut} session(s) cut at the drain deadline "
@@ -214,4 +216,4 @@ async def roll_pods(
             )
         progress(region, f"replacing {pod}", (plan.pods - ordinal - 0.5) / plan.pods)
         await client.apply(partitioned(plan.statefulset, ordinal), force=True)
-        await _pod_replaced(client, region, plan, ordinal, timeout_s)
+        await _pod_replaced(client, region, plan, ordinal, timeout_s, poll_s)

@@ -22,6 +22,7 @@ async def health_gate(
     select: Sequence[str] = (),
     timeout_s: float = 10.0,
     wait_s: float = 0.0,
+    poll_s: float = 1.0,
 ) -> GateOutcome:
     """Run the checks for one region (others are not touched); passed when none failed."""
     from bcastctl.checks.base import Status
@@ -29,7 +30,13 @@ async def health_gate(
 
     report = await run_checks(
         target,
-        RunOptions(regions=[region], select=select, timeout_s=timeout_s, wait_s=wait_s),
+        RunOptions(
+            regions=[region],
+            select=select,
+            timeout_s=timeout_s,
+            wait_s=wait_s,
+            poll_interval_s=poll_s,
+        ),
     )
     failed = [result for result in report.results if result.status == Status.fail]
     failures = [f"{r.check} {r.scope}: {r.message}" for r in failed]

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from bcastctl.adapters.kube import ApplyConflict, KubeClient
 from bcastctl.deploy import revisions
 from bcastctl.deploy.apply import (
+    POLL_S,
     RolloutProgress,
     apply_all,
     check_conflicts,
@@ -50,6 +51,7 @@ class DeployOptions:
     gate_wait_s: float = 0.0  # re-run failing gate checks until this deadline
     api_timeout_s: float = 10.0
     max_disrupted: int | None = None  # sessions the drains may cut per region; None: any
+    poll_s: float = POLL_S  # longest gap between two looks while waiting (rollout, drains, gate)
 
 
 def batches(fleet: Fleet, regions: list[str], parallel: bool) -> list[list[str]]:
@@ -203,6 +205,7 @@ async def _gate(
         select=options.gate_checks,
         timeout_s=options.gate_timeout_s,
         wait_s=options.gate_wait_s,
+        poll_s=options.poll_s,
     )
     if not outcome.passed:
         raise OperationFailed(
@@ -267,11 +270,16 @@ async def _deploy_region(
                 max_disrupted=options.max_disrupted,
                 timeout_s=timeout_s,
                 progress=progress,
+                poll_s=options.poll_s,
             )
-        await wait_rollout(client, plan.region, plan.manifests, timeout_s, progress)
+        await wait_rollout(
+            client, plan.region, plan.manifests, timeout_s, progress, poll_s=options.poll_s
+        )
         gate = await _gate(connected, plan.region, options, progress)
     except BcastError as e:
-        failed = await _fail_region(fleet, client, plan, e, started, timeout_s, progress)
+        failed = await _fail_region(
+            fleet, client, plan, e, started, timeout_s, progress, poll_s=options.poll_s
+        )
         return failed.model_copy(update=_counts(tally))
     history = revisions.added(plan.history, plan.manifests, "deploy", gate)
     saved = await revisions.save(client, fleet.namespace, fleet.name, history)
@@ -301,6 +309,8 @@ async def _fail_region(
     started: float,
     timeout_s: float,
     progress: RolloutProgress,
+    *,
+    poll_s: float = POLL_S,
 ) -> RegionDeploy:
     """Roll the region back to the revision that was live before, and say what happened."""
     current = plan.history.current
@@ -313,7 +323,13 @@ async def _fail_region(
         progress(plan.region, f"rolling back to revision {current.number}", 0.0)
         try:
             await restore(
-                client, plan.region, current.manifests, plan.manifests, timeout_s, progress
+                client,
+                plan.region,
+                current.manifests,
+                plan.manifests,
+                timeout_s,
+                progress,
+                poll_s=poll_s,
             )
             rolled_back_to = current.number
             attempt = revisions.FailedAttempt(
