@@ -54,6 +54,9 @@ CONTRACT = {
         "state",
         "failure",
         "exit_code",
+        "sessions_drained",
+        "sessions_cut",
+        "drains",
     },
     StatusResult: {"fleet", "regions", "exit_code"},
     RegionStatus: {

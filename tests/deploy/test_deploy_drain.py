@@ -98,9 +98,11 @@ def pod_image_on_loop(clusters: ClusterSet, pod: str) -> str:
     return str(live["spec"]["containers"][0]["image"])
 
 
-def test_sessions_that_cannot_drain_over_max_disrupted_roll_the_region_back(
+def test_a_drain_that_would_cut_more_than_max_disrupted_is_cancelled_before_it_cuts(
     clusters, fleet_file, cli, nodes
 ):
+    """--max-disrupted holds at every moment: the node is told to stop draining before its
+    deadline (DELETE /api/drain), keeps its viewers, and the region is rolled back."""
     assert cli("-f", str(fleet_file(image=V1)), "deploy", "--yes", "--no-gate")[0] == 0
     for node in nodes.values():
         node.sessions, node.sessions_leave, node.deadline_s = 2, False, 0.5
@@ -118,9 +120,13 @@ def test_sessions_that_cannot_drain_over_max_disrupted_roll_the_region_back(
     assert code == 1
     canary = result["regions"][0]
     assert canary["state"] == "rolled-back" and canary["rolled_back_to"] == 1
-    assert (canary["sessions_drained"], canary["sessions_cut"]) == (0, 2)
-    assert "more than --max-disrupted 0" in canary["failure"]
-    assert [d["pod"] for d in canary["drains"]] == [f"{CANARY}-broadcaster-1"]
+    assert (canary["sessions_drained"], canary["sessions_cut"]) == (0, 0)
+    assert "more than --max-disrupted leaves (0)" in canary["failure"]
+    assert "no session cut" in canary["failure"]
+    assert [(d["pod"], d["cut"]) for d in canary["drains"]] == [(f"{CANARY}-broadcaster-1", 0)]
+    assert "drain cancelled: 2 session(s) still live" in canary["drains"][0]["note"]
+    kept = nodes[f"{CANARY}-broadcaster-1"]
+    assert (kept.undrains, kept.cut, kept.sessions, kept.draining) == (1, 0, 2, False)
     assert nodes[f"{CANARY}-broadcaster-0"].drains == 0  # the rollout stopped before it
     assert statefulset_image(clusters) == V1
     assert pod_image(clusters, f"{CANARY}-broadcaster-1") == V1
@@ -139,3 +145,51 @@ def test_sessions_that_cannot_drain_over_max_disrupted_roll_the_region_back(
     )
     assert code == 0
     assert "drained" in text and "cut" in text
+
+
+def test_max_disrupted_is_a_budget_for_the_whole_region(clusters, fleet_file, cli, nodes):
+    """--max-disrupted 2 with two pods holding 2 viewers each that stay: the first pod's
+    drain may cut its 2, the second's is cancelled (the budget is spent). The rollback then
+    drains and replaces only the pod the rollout had replaced; pod 0 never restarts."""
+    assert cli("-f", str(fleet_file(image=V1)), "deploy", "--yes", "--no-gate")[0] == 0
+    for node in nodes.values():
+        node.sessions, node.sessions_leave, node.deadline_s = 2, False, 0.5
+    code, result, _ = cli(
+        "-f", str(fleet_file(image=V2)), "deploy", "--yes", "--no-gate", "--max-disrupted", "2",
+        *POLL,
+    )  # fmt: skip
+    assert code == 1
+    canary = result["regions"][0]
+    first, second = f"{CANARY}-broadcaster-0", f"{CANARY}-broadcaster-1"
+    assert canary["state"] == "rolled-back" and canary["sessions_cut"] == 2
+    # pod 1 cut its 2; pod 0 backed off; the rollback drained pod 1 again (empty by then)
+    drains = [(d["pod"], d["cut"]) for d in canary["drains"]]
+    assert drains == [(second, 2), (first, 0), (second, 0)]
+    assert "drain cancelled" in canary["drains"][1]["note"]
+    assert (nodes[first].drains, nodes[first].undrains, nodes[first].cut) == (1, 1, 0)
+    assert nodes[first].sessions == 2  # its viewers never left
+    assert nodes[second].drains == 2
+    assert pod_image(clusters, first) == pod_image(clusters, second) == V1
+
+
+def test_rollback_drains_the_pods_it_replaces_as_a_rollout_does(clusters, fleet_file, cli, nodes):
+    """`bcastctl rollback` replaces the pods highest ordinal first, each after its node
+    drained: a rollback cuts no more viewers than a rollout."""
+    assert cli("-f", str(fleet_file(image=V1)), "deploy", "--yes", "--no-gate")[0] == 0
+    assert cli("-f", str(fleet_file(image=V2)), "deploy", "--yes", "--no-gate", *POLL)[0] == 0
+    first, second = nodes[f"{CANARY}-broadcaster-0"], nodes[f"{CANARY}-broadcaster-1"]
+    first.sessions, second.sessions = 3, 2
+    seen: dict[str, dict[str, str]] = {}
+
+    def record(node: FakeNode) -> None:
+        seen[node.pod] = {name: pod_image_on_loop(clusters, name) for name in nodes}
+
+    for node in nodes.values():
+        node.on_drain = record
+    code, result, err = cli("-f", str(fleet_file(image=V2)), "rollback", "-r", CANARY, "--yes")
+    assert code == 0, err
+    assert (result["sessions_drained"], result["sessions_cut"]) == (5, 0)
+    assert [(d["pod"], d["drained"]) for d in result["drains"]] == [(second.pod, 2), (first.pod, 3)]
+    assert seen[second.pod] == {first.pod: V2, second.pod: V2}
+    assert seen[first.pod] == {first.pod: V2, second.pod: V1}
+    assert pod_image(clusters, first.pod) == pod_image(clusters, second.pod) == V1

@@ -43,11 +43,16 @@ def partition(sts: Obj) -> int:
     return int((strategy.get("rollingUpdate") or {}).get("partition", 0))
 
 
+def revision_of(sts: Obj) -> str:
+    """The controller revision of the StatefulSet's template (named after the set)."""
+    template = json.dumps(sts.get("spec", {}).get("template", {}), sort_keys=True).encode()
+    return f"{sts['metadata']['name']}-{hashlib.sha256(template).hexdigest()[:10]}"
+
+
 def statefulset_status(sts: Obj, ready: bool) -> Obj:
     spec = sts.get("spec", {})
     replicas = int(spec.get("replicas", 1))
-    template = json.dumps(spec.get("template", {}), sort_keys=True).encode()
-    revision = f"{sts['metadata']['name']}-{hashlib.sha256(template).hexdigest()[:10]}"
+    revision = revision_of(sts)
     old = sts.get("status", {})
     held = min(replicas, partition(sts))  # pods below the partition keep the old revision
     if held and old.get("currentRevision") in (None, "", revision):
@@ -101,14 +106,18 @@ def httproute_status(route: Obj) -> Obj:
 
 
 def pod_manifest(sts: Obj, name: str, ready: bool, pod_ip: str, created: str) -> Obj:
+    """A pod of the StatefulSet; like the real controller, it labels the pod with the
+    revision it was made from (`controller-revision-hash`, k8s.io/api apps/v1 types.go
+    ControllerRevisionHashLabelKey)."""
     template = sts.get("spec", {}).get("template", {})
+    labels = dict(template.get("metadata", {}).get("labels", {}))
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
             "name": name,
             "namespace": sts["metadata"].get("namespace"),
-            "labels": dict(template.get("metadata", {}).get("labels", {})),
+            "labels": {**labels, "controller-revision-hash": revision_of(sts)},
             "uid": str(uuid.uuid4()),
             "creationTimestamp": created,
         },

@@ -2,7 +2,8 @@
 
 It serves what deploy's drained rollout reads from a real node (node/admin.py,
 node/service.py): POST /api/drain answers 202 with `sessions` and `deadline_s` (the
-seconds left before the node cuts what is left), and GET /metrics carries
+seconds left before the node cuts what is left), DELETE /api/drain cancels a drain before
+its deadline (200; 409 when too late), and GET /metrics carries
 `bcast_node_sessions` and `bcast_node_draining`. Its live sessions either end during
 a drain (viewers leaving, one every `leave_every_s`) or stay until the deadline; then
 the node "exits" and comes back as a fresh process (no session, not draining), as a
@@ -31,6 +32,7 @@ class FakeNode:
     drained: int = 0  # sessions that ended during drains
     cut: int = 0  # sessions still live when a drain deadline passed
     drains: int = 0  # drains begun
+    undrains: int = 0  # drains cancelled (DELETE /api/drain) before their deadline
     url: str = ""
     _deadline: float = 0.0
     _runner: aiohttp.web.AppRunner | None = None
@@ -39,6 +41,7 @@ class FakeNode:
     async def start(self) -> None:
         app = aiohttp.web.Application()
         app.router.add_post("/api/drain", self._drain)
+        app.router.add_delete("/api/drain", self._undrain)
         app.router.add_get("/metrics", self._metrics)
         self._runner = aiohttp.web.AppRunner(app)
         await self._runner.setup()
@@ -62,6 +65,15 @@ class FakeNode:
         left = max(0.0, self._deadline - time.monotonic())
         body = {"draining": True, "sessions": self.sessions, "deadline_s": round(left, 1)}
         return aiohttp.web.json_response(body, status=202)
+
+    async def _undrain(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
+        """As the node's DELETE /api/drain: cancelled before the deadline, 409 after."""
+        if not self.draining or time.monotonic() >= self._deadline:
+            return aiohttp.web.json_response({"error": "cannot cancel the drain"}, status=409)
+        if self._task is not None:
+            self._task.cancel()
+        self.draining, self.undrains = False, self.undrains + 1
+        return aiohttp.web.json_response({"draining": False, "sessions": self.sessions})
 
     async def _drain_then_exit(self) -> None:
         while self.sessions and time.monotonic() < self._deadline:

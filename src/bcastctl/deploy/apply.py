@@ -5,8 +5,8 @@ STUNner, broadcaster), with field manager `bcastctl`. The wait polls the Statefu
 (updated and ready at the current generation) and the STUNner Gateway (Programmed)
 under one deadline, and says what it was still waiting for when the deadline passes.
 Waits look again after 50 ms, then twice as long each time, up to `poll_s` (POLL_S, or
-`deploy --poll-interval`).
-`restore` makes an earlier revision live again (rollback after a failed gate, `rollback`).
+`deploy --poll-interval`). (`drain.restore` makes an earlier revision live again, rolling
+the broadcaster behind drains.)
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from bcastctl.adapters.kube import KubeClient, Manifest
 from bcastctl.deploy.model import ObjectChange
 from bcastctl.deploy.plan import change, is_subset
 from bcastctl.errors import OperationFailed
-from bcastctl.render.manifests import object_key
 from bcastctl.render.signalling import ENTRY_ROLE, ROLE_LABEL
 
 RolloutProgress = Callable[[str, str, float], None]  # region, what is happening, fraction done
@@ -161,21 +160,3 @@ async def wait_rollout(
             )
         await asyncio.sleep(interval)
         interval = min(interval * 2, poll_s)
-
-
-async def restore(
-    client: KubeClient,
-    region: str,
-    manifests: list[Manifest],
-    replacing: list[Manifest],
-    timeout_s: float,
-    progress: RolloutProgress = no_progress,
-    *,
-    poll_s: float = POLL_S,
-) -> list[ObjectChange]:
-    """Make `manifests` live again: apply them (taking fields over), prune the rest, wait."""
-    keep = {object_key(doc) for doc in manifests}
-    changes = await apply_all(client, region, manifests, force=True, progress=progress)
-    changes += await prune(client, [d for d in replacing if object_key(d) not in keep])
-    await wait_rollout(client, region, manifests, timeout_s, progress, poll_s=poll_s)
-    return changes

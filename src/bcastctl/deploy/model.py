@@ -72,6 +72,9 @@ class RollbackResult(FrozenModel):
     state: Literal["rolled-back", "failed"]
     failure: str | None = None
     exit_code: int
+    sessions_drained: int = 0  # the broadcaster is rolled back behind drains, as in deploy
+    sessions_cut: int = 0
+    drains: list[PodDrain] = []
 
 
 class RegionStatus(FrozenModel):

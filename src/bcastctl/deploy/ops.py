@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 from bcastctl.adapters.kube import KubeClient
 from bcastctl.deploy import revisions
-from bcastctl.deploy.apply import RolloutProgress, no_progress, restore
+from bcastctl.deploy.apply import RolloutProgress, no_progress
 from bcastctl.deploy.connect import connect_regions
+from bcastctl.deploy.drain import DrainTally, restore
 from bcastctl.deploy.model import RegionStatus, RollbackResult, StatusResult
 from bcastctl.errors import BcastError, ConfigError, ExitCode, UnreachableError
 from bcastctl.fleet import Fleet
@@ -36,6 +37,7 @@ async def rollback(
                 f"{fleet.namespace}/{revisions.CONFIGMAP})",
                 hint="bcastctl keeps the last revisions it deployed; deploy at least twice",
             )
+        tally = DrainTally()
         changes = await restore(
             client,
             region,
@@ -43,6 +45,8 @@ async def rollback(
             current.manifests,
             timeout_s or fleet.rollout.timeout_s,
             progress,
+            admin_port=fleet.node.admin_port,
+            tally=tally,
         )
         source = f"rollback of {current.number} to {previous.number}"
         saved = await revisions.save(
@@ -59,6 +63,9 @@ async def rollback(
             changes=changes,
             state="rolled-back",
             exit_code=0,
+            sessions_drained=tally.drained,
+            sessions_cut=tally.cut,
+            drains=tally.pods,
         )
     finally:
         connected.close()

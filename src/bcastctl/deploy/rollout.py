@@ -23,11 +23,10 @@ from bcastctl.deploy.apply import (
     check_conflicts,
     no_progress,
     prune,
-    restore,
     wait_rollout,
 )
 from bcastctl.deploy.connect import Connected, connect_regions
-from bcastctl.deploy.drain import DrainTally, plan_drains, roll_pods, staged
+from bcastctl.deploy.drain import DrainTally, plan_drains, restore, roll_pods, staged
 from bcastctl.deploy.gate import health_gate
 from bcastctl.deploy.model import DeployResult, RegionDeploy
 from bcastctl.deploy.plan import RegionDeployPlan, desired, dry_run_diff, plan_region
@@ -278,7 +277,16 @@ async def _deploy_region(
         gate = await _gate(connected, plan.region, options, progress)
     except BcastError as e:
         failed = await _fail_region(
-            fleet, client, plan, e, started, timeout_s, progress, poll_s=options.poll_s
+            fleet,
+            client,
+            plan,
+            e,
+            started,
+            timeout_s,
+            progress,
+            max_disrupted=options.max_disrupted,
+            tally=tally,
+            poll_s=options.poll_s,
         )
         return failed.model_copy(update=_counts(tally))
     history = revisions.added(plan.history, plan.manifests, "deploy", gate)
@@ -310,9 +318,12 @@ async def _fail_region(
     timeout_s: float,
     progress: RolloutProgress,
     *,
+    max_disrupted: int | None,
+    tally: DrainTally,
     poll_s: float = POLL_S,
 ) -> RegionDeploy:
-    """Roll the region back to the revision that was live before, and say what happened."""
+    """Roll the region back to the revision that was live before, behind drains within
+    what `max_disrupted` still allows (counted in `tally`), and say what happened."""
     current = plan.history.current
     failure, hint, rolled_back_to = error.message, error.hint, None
     if current is None:
@@ -329,6 +340,9 @@ async def _fail_region(
                 plan.manifests,
                 timeout_s,
                 progress,
+                admin_port=fleet.node.admin_port,
+                max_disrupted=max_disrupted,
+                tally=tally,
                 poll_s=poll_s,
             )
             rolled_back_to = current.number

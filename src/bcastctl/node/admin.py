@@ -48,6 +48,16 @@ async def drain(request: web.Request) -> web.Response:
     )
 
 
+async def undrain(request: web.Request) -> web.Response:
+    """DELETE /api/drain: stop draining before the deadline (409 when too late or not
+    draining); deploy backs off a drain that would cut more sessions than it may."""
+    node = _node(request)
+    if not node.undrain():
+        state = "not draining" if not node.draining else "the node is stopping"
+        raise HttpProblem(409, f"cannot cancel the drain: {state}")
+    return web.json_response({"draining": False, "sessions": node.sessions()})
+
+
 async def metrics(request: web.Request) -> web.Response:
     node = _node(request)
     node.refresh_gauges()
@@ -155,6 +165,7 @@ def create_admin_app(node: Node) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_post("/api/drain", drain)
+    app.router.add_delete("/api/drain", undrain)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/cluster", cluster)
     app.router.add_get("/api/diag/resolve", resolve)

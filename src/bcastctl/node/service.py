@@ -53,6 +53,7 @@ class Node:
         self.draining = False
         self.drain_requested = asyncio.Event()
         self._drain_deadline = 0.0  # time.monotonic() when a drain cuts what is left
+        self._stopping = False  # SIGTERM: a drain that no undrain() cancels
 
     def placement_fields(self) -> dict[str, object]:
         """What other nodes' placement reads from this node's heartbeat."""
@@ -65,8 +66,10 @@ class Node:
             else 0.0,
         }
 
-    def drain(self) -> float:
-        """Start draining (idempotent); the seconds left before live sessions are cut."""
+    def drain(self, stopping: bool = False) -> float:
+        """Start draining (idempotent); the seconds left before live sessions are cut.
+        `stopping`: the process was told to stop (SIGTERM): the drain cannot be cancelled."""
+        self._stopping = self._stopping or stopping
         if not self.draining:
             self.draining = True
             self._drain_deadline = time.monotonic() + self.settings.drain_deadline_s
@@ -79,10 +82,27 @@ class Node:
             self.drain_requested.set()
         return max(0.0, self._drain_deadline - time.monotonic())
 
+    def undrain(self) -> bool:
+        """Stop draining before the deadline (deploy backing off a drain that would cut more
+        sessions than it may): ready and placing again. False when it is too late (the
+        deadline passed), the process is stopping (SIGTERM) or it was not draining."""
+        if self._stopping or not self.draining or time.monotonic() >= self._drain_deadline:
+            return False
+        self.draining = False
+        self.drain_requested.clear()
+        log.info("drain cancelled: %d sessions kept", self.sessions())
+        self.cluster.announce()
+        return True
+
     async def drained(self) -> int:
-        """Wait until no session is left or the deadline passes; the sessions cut."""
-        while self.sessions() and time.monotonic() < self._drain_deadline:  # noqa: ASYNC110
+        """Wait until no session is left or the deadline passes; the sessions cut.
+        Returns -1 at once when the drain is cancelled (undrain)."""
+        while self.sessions() and time.monotonic() < self._drain_deadline:
+            if not self.draining:
+                return -1
             await asyncio.sleep(0.1)  # sessions end in many places: polled, not signalled
+        if not self.draining:
+            return -1
         cut = self.sessions()
         log.info("drained: %s", f"{cut} sessions cut at the deadline" if cut else "no session left")
         return cut
@@ -163,17 +183,23 @@ def _local(host: str) -> str:
 
 
 async def _until_stopped_or_drained(node: Node, stop: asyncio.Event) -> None:
+    """Until `stop`, or a drain that ends (no session left, or its deadline); a drain
+    cancelled before its deadline (undrain) goes back to serving."""
     stopped = asyncio.create_task(stop.wait())
-    drain = asyncio.create_task(node.drain_requested.wait())
     try:
-        await asyncio.wait((stopped, drain), return_when=asyncio.FIRST_COMPLETED)
-        if drain.done() and not stop.is_set():
+        while not stop.is_set():
+            drain = asyncio.create_task(node.drain_requested.wait())
+            await asyncio.wait((stopped, drain), return_when=asyncio.FIRST_COMPLETED)
+            drain.cancel()
+            if stop.is_set():
+                return
             waited = asyncio.create_task(node.drained())
             await asyncio.wait((stopped, waited), return_when=asyncio.FIRST_COMPLETED)
             waited.cancel()
+            if not waited.done() or waited.cancelled() or waited.result() >= 0:
+                return
     finally:
         stopped.cancel()
-        drain.cancel()
 
 
 async def serve(settings: NodeSettings, stop: asyncio.Event | None = None) -> None:
@@ -192,7 +218,7 @@ async def serve(settings: NodeSettings, stop: asyncio.Event | None = None) -> No
     node = Node(settings)
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGINT, stop.set)
-        loop.add_signal_handler(signal.SIGTERM, node.drain)
+        loop.add_signal_handler(signal.SIGTERM, node.drain, True)
     if not settings.whip_token:
         log.warning("BCAST_WHIP_TOKEN is not set: WHIP publishing is refused (403)")
     host = settings.bind_address

@@ -87,6 +87,12 @@ def rollback_table(result: RollbackResult) -> RenderableType:
         f"(recorded as revision {result.to_revision}); {_changes(result.changes)}"
     ]
     lines += [f"  {c.action} {c.ref}" for c in result.changes]
+    if result.drains:
+        lines.append(
+            f"pods drained first: {len(result.drains)}; sessions drained "
+            f"{result.sessions_drained}, cut {result.sessions_cut}"
+        )
+        lines += [f"  ! {d.pod}: {d.note}" for d in result.drains if d.note]
     return Text("\n".join(lines))
 
 
