@@ -34,6 +34,24 @@ def statefulset_image(clusters: ClusterSet) -> str:
     return str(sts["spec"]["template"]["spec"]["containers"][0]["image"])
 
 
+def images_at_each_drain(
+    clusters: ClusterSet, nodes: dict[str, FakeNode]
+) -> dict[str, dict[str, str]]:
+    """Filled as the nodes drain: per drained pod, the image every pod ran at that moment."""
+    seen: dict[str, dict[str, str]] = {}
+
+    def record(node: FakeNode) -> None:  # on the clusters' loop, inside the fake node
+        live = clusters.clusters[CANARY].live
+        seen[node.pod] = {
+            name: str(live("pods", "broadcaster", name)["spec"]["containers"][0]["image"])
+            for name in nodes
+        }
+
+    for node in nodes.values():
+        node.on_drain = record
+    return seen
+
+
 @pytest.fixture
 def nodes(clusters: ClusterSet) -> Iterator[dict[str, FakeNode]]:
     """The canary region's two nodes, behind its pod proxy."""
@@ -55,13 +73,7 @@ def test_sessions_that_end_in_time_are_reported_drained_pod_by_pod(
     assert cli("-f", str(fleet_file(image=V1)), "deploy", "--yes", "--no-gate")[0] == 0
     first, second = nodes[f"{CANARY}-broadcaster-0"], nodes[f"{CANARY}-broadcaster-1"]
     first.sessions, second.sessions = 3, 2
-    seen: dict[str, dict[str, str]] = {}  # at each drain: the image of every pod
-
-    def record(node: FakeNode) -> None:
-        seen[node.pod] = {name: pod_image_on_loop(clusters, name) for name in nodes}
-
-    for node in nodes.values():
-        node.on_drain = record
+    seen = images_at_each_drain(clusters, nodes)
 
     code, result, err = cli(
         "-f",
@@ -90,12 +102,6 @@ def test_sessions_that_end_in_time_are_reported_drained_pod_by_pod(
     other = result["regions"][1]
     assert other["state"] == "deployed" and other["sessions_cut"] == 0
     assert all("not drained" in d["note"] for d in other["drains"])
-
-
-def pod_image_on_loop(clusters: ClusterSet, pod: str) -> str:
-    """pod_image from inside a fake node's handler (already on the clusters' loop)."""
-    live = clusters.clusters[CANARY].live("pods", "broadcaster", pod)
-    return str(live["spec"]["containers"][0]["image"])
 
 
 def test_a_drain_that_would_cut_more_than_max_disrupted_is_cancelled_before_it_cuts(
@@ -179,13 +185,7 @@ def test_rollback_drains_the_pods_it_replaces_as_a_rollout_does(clusters, fleet_
     assert cli("-f", str(fleet_file(image=V2)), "deploy", "--yes", "--no-gate", *POLL)[0] == 0
     first, second = nodes[f"{CANARY}-broadcaster-0"], nodes[f"{CANARY}-broadcaster-1"]
     first.sessions, second.sessions = 3, 2
-    seen: dict[str, dict[str, str]] = {}
-
-    def record(node: FakeNode) -> None:
-        seen[node.pod] = {name: pod_image_on_loop(clusters, name) for name in nodes}
-
-    for node in nodes.values():
-        node.on_drain = record
+    seen = images_at_each_drain(clusters, nodes)
     code, result, err = cli("-f", str(fleet_file(image=V2)), "rollback", "-r", CANARY, "--yes")
     assert code == 0, err
     assert (result["sessions_drained"], result["sessions_cut"]) == (5, 0)
