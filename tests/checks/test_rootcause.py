@@ -104,6 +104,31 @@ def test_dead_nats_of_a_region_explains_its_links_and_every_view() -> None:
     assert len(causes[0].explains) == 5
 
 
+def test_nodes_off_nats_because_their_regions_nats_is_dead_are_that_one_cause() -> None:
+    """What the lab shows after `lab fault kill-nats b`: b's nodes answer but are off NATS,
+    a's nodes miss them. One cause, not one "not connected to NATS" per node of b (the
+    extra causes a lab run once listed: tests/checks/test_verify_lab.py, dead NATS)."""
+    expected = {"a-0": "a", "b-0": "b", "b-1": "b"}
+    views = [
+        view("a-0", "a", {}),
+        view("b-0", "b", {}, nats_connected=False),
+        view("b-1", "b", {}, nats_connected=False),
+    ]
+    results = [
+        nats_gateways.monitors_result(nats_gateways.NAME, "b", ["refused"], monitors=1),
+        link_result("a", "b", up=False),
+        *(membership.judge_node(membership.NAME, v, expected, set()) for v in views),
+    ]
+    causes = root_causes(results, {})
+    assert [c.cause for c in causes] == [
+        "NATS of region b does not answer (its monitor is unreachable)"
+    ]
+    assert sorted(causes[0].explains) == [
+        "membership/a-0", "membership/b-0", "membership/b-1", "nats-gateways/a->b",
+        "nats-gateways/b",
+    ]  # fmt: skip
+
+
 def test_one_dead_server_of_several_is_not_a_dead_region() -> None:
     results = [nats_gateways.monitors_result(nats_gateways.NAME, "b", ["refused"], monitors=3)]
     assert [c.explains for c in root_causes(results, {})] == [["nats-gateways/b"]]

@@ -101,8 +101,15 @@ def test_healthy_lab_passes_every_check(lab: Path, tmp_path: Path) -> None:
         assert {r["status"] for r in turn.values()} == {"ok"}
     assert report["root_causes"] == []
     # the NATS-reported RTT of a gateway link is about twice the configured one-way latency
-    rtt = by_scope(report, "nats-gateways")[f"{A}->{C}"]["values"]["rtt_ms"]
-    assert 200 <= rtt < 260
+    rtts = [by_scope(report, "nats-gateways")[f"{A}->{C}"]["values"]["rtt_ms"]]
+    assert rtts[0] >= 200  # the delay link never delivers early: every sample is at least 2 x
+    # NATS's figure is one PING it timed (one every 2 s in the lab): a loaded moment inflates
+    # one sample (270 ms seen with both cores busy), a missing delay would show in all
+    while min(rtts) >= 260 and len(rtts) < 5:
+        time.sleep(2)
+        _, again = verify(lab, "--check", "nats-gateways")
+        rtts.append(by_scope(again, "nats-gateways")[f"{A}->{C}"]["values"]["rtt_ms"])
+    assert 200 <= min(rtts) < 260, rtts
     # JUnit: one testcase per check and scope, no failures
     root = ET.parse(junit).getroot()
     cases = root.findall("./testsuite/testcase")

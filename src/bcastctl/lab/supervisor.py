@@ -149,7 +149,7 @@ async def _start_and_wait(launch: Launch, timeout_s: float, progress: Progress) 
     await _wait_for(
         launch, "NATS gateways", lambda s: readiness.nats_gaps(s, state.regions), left()
     )
-    progress("NATS super-cluster: every gateway connected both ways")
+    progress("NATS super-cluster: every gateway connected both ways, its RTT measured")
     if launch.with_nodes:
         await _wait_for(launch, "nodes", lambda s: readiness.node_gaps(s, state.nodes), left())
         progress("nodes: every node ready and sees every other node")
