@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import stat
 import statistics
 import subprocess
 import sys
@@ -176,7 +178,12 @@ def test_gated_link_passes_only_its_own_gateway(linkd: dict) -> None:
 
 
 def test_control_rejects_unknown_links_and_bad_requests(linkd: dict) -> None:
+    """The fixture's first request is sent as soon as the socket file exists: linkd makes it
+    appear only once it listens (bind creates the file before listen(2); a request in
+    between was refused once in a lab test run), and only for its owner."""
     from bcastctl.errors import OperationFailed
+
+    assert stat.S_IMODE(os.stat(linkd["control"]).st_mode) == 0o600
 
     with pytest.raises(OperationFailed, match="unknown link"):
         asyncio.run(link_request(linkd["control"], {"op": "cut", "links": ["nope"]}))

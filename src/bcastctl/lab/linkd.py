@@ -329,9 +329,14 @@ class LinkDaemon:
             finally:
                 writer.close()
 
-        _remove(path)
-        server = await asyncio.start_unix_server(on_client, path=str(path))
-        os.chmod(path, 0o600)
+        # bound and listening under a temporary name, then renamed: whoever sees `path`
+        # can connect (bind creates the file before listen(2), and a client connecting in
+        # between is refused), and it is never there with the umask's mode
+        staging = path.with_name(path.name + "~")
+        _remove(staging)
+        server = await asyncio.start_unix_server(on_client, path=str(staging))
+        os.chmod(staging, 0o600)
+        os.replace(staging, path)
         return server
 
 
