@@ -15,13 +15,19 @@ class Trickled:
 
 
 async def trickle(
-    url: str, slowly: bytes, every_s: float, at_once: bytes = b"", limit_s: float = 30.0
+    url: str,
+    slowly: bytes,
+    every_s: float,
+    at_once: bytes = b"",
+    limit_s: float = 30.0,
+    source: str | None = None,
 ) -> Trickled:
-    """Connect, send `at_once`, then `slowly` one byte every `every_s`, until the server
-    closes the connection."""
+    """Connect (from the `source` address), send `at_once`, then `slowly` one byte every
+    `every_s`, until the server closes the connection."""
     parts = urlsplit(url)
     started = time.monotonic()
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    local = (source, 0) if source else None
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port, local_addr=local)
     answer = b""
 
     async def read() -> None:

@@ -18,11 +18,14 @@ Here, each connection's protocol (aiohttp's RequestHandler) is wrapped:
 - a request's headers must arrive within `header_deadline_s` of the connection opening,
   or of the first byte of a later request; the connection is then answered 408 and closed
   (counted in `header_timeouts`). An idle keep-alive connection is not timed here;
-- at most `max_connections` connections are open at once. One more takes the place of the
-  connection that has waited longest without a request in progress (a slow sender of
-  headers, 408, or an idle keep-alive connection, closed: counted in `evicted`), so slow
-  clients cannot lock out quick ones; only when every connection has a request in progress
-  is the newcomer answered 503 (Retry-After) and closed, unseen by aiohttp (`refused`);
+- at most `max_connections` connections are open at once. At the cap a newcomer takes the
+  place of a connection without a request in progress (`ConnectionGuard._victim`: the
+  longest idle keep-alive one; else a slow sender of headers from an address that holds
+  more connections than the newcomer's; else one that has sent headers for a second
+  already, from an address holding as many), closed with a 408 if it was sending headers
+  (counted in `evicted`); so one client's slowloris cannot lock others out. With none to
+  close, the newcomer is answered 503 (Retry-After) and closed, unseen by aiohttp
+  (`refused`);
 - the body: handlers read it with `read_body`, within `body_deadline_s` (408 after), and
   aiohttp's `lingering_time` (draining a body left unread, or the rest of one cut at its
   deadline, so that the client gets the answer before the close) is `body_deadline_s`:
@@ -34,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
@@ -43,6 +47,7 @@ from aiohttp.typedefs import Handler
 
 log = logging.getLogger("bcastctl.http")
 REFUSED_LINGER_S = 1.0  # a refused client gets this long to read its 503 before the close
+EVICTABLE_AFTER_S = 1.0  # at the cap, a connection this long without its headers may go
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class ConnectionGuard:
         self.header_timeouts = 0
         self.evicted = 0
         self._open: dict[asyncio.BaseTransport, _Guarded] = {}
+        self._by_address: Counter[str] = Counter()
 
     @property
     def open(self) -> int:
@@ -104,22 +110,46 @@ class ConnectionGuard:
             guarded.busy(False)
 
     def admit(self, guarded: _Guarded, transport: asyncio.BaseTransport) -> bool:
-        """Room for one more: below the cap, or by closing the connection that has waited
-        longest without a request in progress (still sending headers, or idle). A request
-        being handled is never cut; when every connection has one, the newcomer is refused."""
+        """Room for one more: below the cap, or by closing a connection without a request in
+        progress (see `_victim`). A request being handled is never cut."""
         if len(self._open) >= self.bounds.max_connections:
-            waiting = [c for c in self._open.values() if not c.handling]
-            if not waiting:
+            victim = self._victim(guarded.address)
+            if victim is None:
                 self.refused += 1
-                log.info("%s: %d requests in progress: a connection refused", self.what, self.open)
+                log.info("%s: %d connections, none to close: one refused", self.what, self.open)
                 return False
             self.evicted += 1
-            min(waiting, key=lambda c: c.waiting_since).close_waiting("to make room")
+            victim.close_waiting("to make room")
         self._open[transport] = guarded
+        self._by_address[guarded.address] += 1
         return True
 
+    def _victim(self, address: str) -> _Guarded | None:
+        """Whom a newcomer from `address` replaces at the cap: the longest idle keep-alive
+        connection; else one still sending its headers from an address holding more
+        connections than the newcomer's would (the slowest of the heaviest: one client's
+        slowloris cannot keep others out, nor win slots back by reconnecting); else one
+        that has sent headers for EVICTABLE_AFTER_S already (a quick client's arrive
+        within a round trip) from an address holding as many (many clients with one
+        connection each). None: the newcomer is refused."""
+        waiting = [c for c in self._open.values() if not c.handling]
+        idle = [c for c in waiting if not c.receiving]
+        if idle:
+            return min(idle, key=lambda c: c.waiting_since)
+        mine, held = self._by_address[address] + 1, self._by_address
+        heavier = [c for c in waiting if held[c.address] > mine]
+        if heavier:
+            return max(heavier, key=lambda c: (held[c.address], -c.waiting_since))
+        old = asyncio.get_running_loop().time() - EVICTABLE_AFTER_S
+        slow = [c for c in waiting if c.waiting_since <= old and held[c.address] >= mine]
+        return min(slow, key=lambda c: c.waiting_since) if slow else None
+
     def release(self, transport: asyncio.BaseTransport) -> None:
-        self._open.pop(transport, None)
+        guarded = self._open.pop(transport, None)
+        if guarded is not None:
+            self._by_address[guarded.address] -= 1
+            if self._by_address[guarded.address] <= 0:
+                del self._by_address[guarded.address]
 
 
 class _Guarded(asyncio.Protocol):
@@ -133,11 +163,19 @@ class _Guarded(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self.handling = False
         self.waiting_since = 0.0  # loop time since when no request has been in progress
+        self.address = ""  # the peer's IP address
+
+    @property
+    def receiving(self) -> bool:
+        """A request's headers are arriving (its clock runs); else idle or handling."""
+        return self._timer is not None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)  # uvloop's are not its subclasses
         self._transport = transport
         self.waiting_since = asyncio.get_running_loop().time()
+        peer = transport.get_extra_info("peername")
+        self.address = str(peer[0]) if peer else ""
         if not self._guard.admit(self, transport):
             self._refuse(transport)
             return
