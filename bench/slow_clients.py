@@ -51,11 +51,12 @@ async def attacker(url: str, until: float) -> None:
             for byte in HEAD:
                 writer.write(bytes([byte]))
                 await writer.drain()
-                with_data = asyncio.ensure_future(reader.read(1))
-                done, _ = await asyncio.wait({with_data}, timeout=2.0)
-                if done or time.monotonic() >= until:  # answered (408) or closed
-                    break
-                with_data.cancel()
+                try:
+                    await asyncio.wait_for(reader.read(1), 2.0)
+                    break  # answered (408 or 503) or closed
+                except TimeoutError:
+                    if time.monotonic() >= until:
+                        break
         except (ConnectionError, OSError):
             pass
         finally:

@@ -54,7 +54,8 @@ async def test_slow_header_clients_are_cut_while_quick_ones_are_served(
 ) -> None:
     """Three times as many slowloris clients (from one address) as the connection cap: each
     is closed with a 408 at the header deadline or sooner (evicted to make room for a quick
-    client), or refused (503) while they hold every slot, never held longer; every quick GET
+    client), or refused (503, or closed unanswered when as many refused ones still wait to
+    read theirs) while they hold every slot, never held longer; every quick GET
     from another address meanwhile is a 200 (no refusal, no 5xx)."""
     node = start_node(
         "slow-hdr",
@@ -72,14 +73,17 @@ async def test_slow_header_clients_are_cut_while_quick_ones_are_served(
     statuses = await quick
     assert len(statuses) > 10 and set(statuses) == {200}, statuses
     outcomes = Counter(status_of(result.answer) for result in results)
-    assert set(outcomes) == {408, 503} and outcomes[408] >= 20, outcomes
+    # beyond the cap: 503, and without an answer once as many refused ones still linger
+    assert set(outcomes) <= {408, 503, 0} and outcomes[408] >= 20, outcomes
     for result in results:
         assert result.held_s < 1.5 + 1.0, f"a slow client held its connection {result.held_s}s"
     timed_out = node.metric("http_header_timeouts_total")
     evicted = node.metric("http_connections_evicted_total")
     refused = node.metric("http_connections_refused_total")
     assert timed_out >= 1 and evicted >= 1, (timed_out, evicted)
-    assert timed_out + evicted == outcomes[408] and refused == outcomes[503]
+    assert timed_out + evicted == outcomes[408] and refused == outcomes[503] + outcomes[0]
+    # an attack is a summary line every 10 s in the node's log, not a line per connection
+    assert 1 <= node.log().count("closed at the header deadline") <= 2
     _no_traceback(node)
 
 

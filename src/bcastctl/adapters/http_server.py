@@ -25,7 +25,9 @@ Here, each connection's protocol (aiohttp's RequestHandler) is wrapped:
   already, from an address holding as many), closed with a 408 if it was sending headers
   (counted in `evicted`); so one client's slowloris cannot lock others out. With none to
   close, the newcomer is answered 503 (Retry-After) and closed, unseen by aiohttp
-  (`refused`);
+  (`refused`); while as many refused ones are still reading their 503 (REFUSED_LINGER_S),
+  more are closed unanswered. Refusals, evictions and header timeouts are logged as one
+  summary line every LOG_EVERY_S;
 - the body: handlers read it with `read_body`, within `body_deadline_s` (408 after), and
   aiohttp's `lingering_time` (draining a body left unread, or the rest of one cut at its
   deadline, so that the client gets the answer before the close) is `body_deadline_s`:
@@ -48,6 +50,7 @@ from aiohttp.typedefs import Handler
 log = logging.getLogger("bcastctl.http")
 REFUSED_LINGER_S = 1.0  # a refused client gets this long to read its 503 before the close
 EVICTABLE_AFTER_S = 1.0  # at the cap, a connection this long without its headers may go
+LOG_EVERY_S = 10.0  # under attack: one summary line this often, not one per connection
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ class ConnectionGuard:
         self.evicted = 0
         self._open: dict[asyncio.BaseTransport, _Guarded] = {}
         self._by_address: Counter[str] = Counter()
+        self.lingering = 0  # refused connections reading their 503 (at most max_connections)
+        self._logged_at = -LOG_EVERY_S
 
     @property
     def open(self) -> int:
@@ -116,10 +121,11 @@ class ConnectionGuard:
             victim = self._victim(guarded.address)
             if victim is None:
                 self.refused += 1
-                log.info("%s: %d connections, none to close: one refused", self.what, self.open)
+                self.note()
                 return False
             self.evicted += 1
             victim.close_waiting("to make room")
+            self.note()
         self._open[transport] = guarded
         self._by_address[guarded.address] += 1
         return True
@@ -143,6 +149,22 @@ class ConnectionGuard:
         old = asyncio.get_running_loop().time() - EVICTABLE_AFTER_S
         slow = [c for c in waiting if c.waiting_since <= old and held[c.address] >= mine]
         return min(slow, key=lambda c: c.waiting_since) if slow else None
+
+    def note(self) -> None:
+        """A connection refused, evicted or past its header deadline: a summary line at
+        most every LOG_EVERY_S (an attack must not become a flood of log lines)."""
+        now = asyncio.get_running_loop().time()
+        if now - self._logged_at >= LOG_EVERY_S:
+            self._logged_at = now
+            log.info(
+                "%s: %d connections open; so far %d refused at the cap, %d closed to make "
+                "room, %d closed at the header deadline",
+                self.what,
+                self.open,
+                self.refused,
+                self.evicted,
+                self.header_timeouts,
+            )
 
     def release(self, transport: asyncio.BaseTransport) -> None:
         guarded = self._open.pop(transport, None)
@@ -184,18 +206,27 @@ class _Guarded(asyncio.Protocol):
         self._start_clock()
 
     def _refuse(self, transport: asyncio.Transport) -> None:
+        guard = self._guard
+        if guard.lingering >= guard.bounds.max_connections:
+            transport.abort()  # a flood: no answer, no lingering
+            return
+        limit = guard.bounds.max_connections
         transport.write(
             _response(
                 503,
                 "Service Unavailable",
-                f"this server is handling {self._guard.open} requests, its limit; "
-                "retry in a moment",
+                f"this server holds its limit of {limit} connections; retry in a moment",
                 "Retry-After: 1\r\n",
             )
         )
         if transport.can_write_eof():
             transport.write_eof()  # the client reads the 503, then sees the end
-        asyncio.get_running_loop().call_later(REFUSED_LINGER_S, transport.abort)
+        guard.lingering += 1
+        asyncio.get_running_loop().call_later(REFUSED_LINGER_S, self._end_refused, transport)
+
+    def _end_refused(self, transport: asyncio.Transport) -> None:
+        self._guard.lingering -= 1
+        transport.abort()
 
     def busy(self, handling: bool) -> None:
         self.handling = handling
@@ -220,6 +251,7 @@ class _Guarded(asyncio.Protocol):
             return
         self._guard.header_timeouts += 1
         self.close_waiting(f"not received within {self._guard.bounds.header_deadline_s:g} s")
+        self._guard.note()
 
     def close_waiting(self, why: str) -> None:
         """Close a connection with no request in progress; one still sending its request's
@@ -229,13 +261,6 @@ class _Guarded(asyncio.Protocol):
             return
         self._guard.release(transport)
         if self._timer is not None:  # headers have started to arrive
-            peer = transport.get_extra_info("peername")
-            log.info(
-                "%s: request headers from %s %s: closed",
-                self._guard.what,
-                peer[0] if peer else "?",
-                why,
-            )
             transport.write(_response(408, "Request Timeout", f"request headers {why}"))
         self._stop_clock()
         transport.close()
