@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from bcastctl.fleet import Fleet, parse_fleet
+from bcastctl.readers.nats import parse_gatewayz
 from bcastctl.targets.lab_state import (
     DnsState,
     LabState,
@@ -70,6 +71,11 @@ class NatsRegion:
     def connected_to(self, others: list[str]) -> bool:
         return gateways_connected(http_json(self.monitor + "/gatewayz"), others)
 
+    def rtt_measured(self) -> bool:
+        """nats-server has timed every connected gateway link (it says 0 until its first
+        PING on a link, ~1 s after the link connects: tests/readers/test_nats_reader.py)."""
+        return not parse_gatewayz(http_json(self.monitor + "/gatewayz")).unmeasured
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
@@ -99,6 +105,10 @@ class NatsRegions:
             fleet.stop()
             raise
         return fleet
+
+    def wait_rtt_measured(self) -> None:
+        for region in self.regions:
+            wait_for(f"{region.name} gateway RTTs measured", region.rtt_measured)
 
     def stop(self) -> None:
         for region in self.regions:
