@@ -193,3 +193,33 @@ def test_rollback_drains_the_pods_it_replaces_as_a_rollout_does(clusters, fleet_
     assert seen[second.pod] == {first.pod: V2, second.pod: V2}
     assert seen[first.pod] == {first.pod: V2, second.pod: V1}
     assert pod_image(clusters, first.pod) == pod_image(clusters, second.pod) == V1
+
+
+def test_rollback_with_max_disrupted_stops_before_cutting_and_a_rerun_finishes(
+    clusters, fleet_file, cli, nodes
+):
+    """rollback --max-disrupted 0 with viewers that stay: the first drain is cancelled, the
+    pods keep running the rolled-out image with their viewers (exit 1, one line). Once the
+    viewers can leave, a plain rollback finishes the job behind drains."""
+    assert cli("-f", str(fleet_file(image=V1)), "deploy", "--yes", "--no-gate")[0] == 0
+    assert cli("-f", str(fleet_file(image=V2)), "deploy", "--yes", "--no-gate", *POLL)[0] == 0
+    for node in nodes.values():
+        node.sessions, node.sessions_leave, node.deadline_s = 2, False, 0.5
+    first, second = nodes[f"{CANARY}-broadcaster-0"], nodes[f"{CANARY}-broadcaster-1"]
+    drained_by_deploy = first.drains
+    rollback = ("-f", str(fleet_file(image=V2)), "rollback", "-r", CANARY, "--yes")
+    code, _, err = cli(*rollback, "--max-disrupted", "0", json_output=False)
+    assert code == 1 and "drain cancelled, no session cut" in err and "Traceback" not in err
+    assert (second.undrains, second.cut, second.sessions) == (1, 0, 2)
+    assert first.drains == drained_by_deploy  # the rollback stopped before pod 0
+    assert pod_image(clusters, first.pod) == pod_image(clusters, second.pod) == V2
+
+    for node in nodes.values():
+        node.sessions_leave = True
+    code, result, err = cli(*rollback)
+    assert code == 0, err
+    assert [(d["pod"], d["drained"], d["cut"]) for d in result["drains"]] == [
+        (second.pod, 2, 0),
+        (first.pod, 2, 0),
+    ]
+    assert pod_image(clusters, first.pod) == pod_image(clusters, second.pod) == V1

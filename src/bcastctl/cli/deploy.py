@@ -47,7 +47,8 @@ DEPLOY_EPILOG = (
     type=click.IntRange(min=0),
     default=None,
     metavar="N",
-    help="Stop and roll a region back when its drains cut more than N sessions.",
+    help="Never cut more than N sessions per region: a drain that would is cancelled "
+    "before its deadline, and the region rolled back.",
 )
 @kubeconfig_option
 @kube_context_option

@@ -18,6 +18,14 @@ ROLLBACK_EPILOG = (
 @click.command(cls=Command, epilog=ROLLBACK_EPILOG)
 @click.option("--region", "-r", required=True, help="The region to roll back.")
 @duration_option("--timeout", help="Rollout deadline.", positive=True)
+@click.option(
+    "--max-disrupted",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Never cut more than N sessions: a drain that would is cancelled before its "
+    "deadline, and the rollback stops (exit 1) with the pods not yet replaced left as they are.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask.")
 @kubeconfig_option
 @kube_context_option
@@ -26,6 +34,7 @@ def rollback(
     ctx: click.Context,
     region: str,
     timeout: float | None,
+    max_disrupted: int | None,
     yes: bool,
     kubeconfig: str | None,
     kube_context: str | None,
@@ -47,6 +56,7 @@ def rollback(
                 kubeconfig=kubeconfig,
                 context=kube_context,
                 timeout_s=timeout,
+                max_disrupted=max_disrupted,
                 progress=progress,
             )
         )

@@ -87,8 +87,10 @@ def plan_drains(
         if doc["kind"] != "StatefulSet" or doc["metadata"]["name"] != name or current is None:
             continue
         template = doc.get("spec", {}).get("template", {})
-        if is_subset(template, current.get("spec", {}).get("template", {})):
-            return None  # same pod template: no pod is replaced
+        held = (current.get("spec", {}).get("updateStrategy") or {}).get("rollingUpdate") or {}
+        same = is_subset(template, current.get("spec", {}).get("template", {}))
+        if same and not held.get("partition"):
+            return None  # same pod template, no pod held back on another: none is replaced
         running = min(
             int(current.get("spec", {}).get("replicas", 1)),
             int(doc.get("spec", {}).get("replicas", 1)),

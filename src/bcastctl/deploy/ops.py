@@ -22,6 +22,7 @@ async def rollback(
     kubeconfig: str | None = None,
     context: str | None = None,
     timeout_s: float | None = None,
+    max_disrupted: int | None = None,
     progress: RolloutProgress = no_progress,
 ) -> RollbackResult:
     """Make the revision before the live one live again (recorded as a new revision)."""
@@ -46,6 +47,7 @@ async def rollback(
             timeout_s or fleet.rollout.timeout_s,
             progress,
             admin_port=fleet.node.admin_port,
+            max_disrupted=max_disrupted,
             tally=tally,
         )
         source = f"rollback of {current.number} to {previous.number}"
