@@ -143,8 +143,8 @@ class NodeSettings:
         "BCAST_MAX_CONNECTIONS",
         500,
         parse.integer(2, 100_000),
-        "Connections each HTTP server (signalling, admin) holds at once; one more is "
-        "answered 503 and closed.",
+        "Connections each HTTP server (signalling, admin) holds at once; at the limit a "
+        "newcomer replaces an idle or slow one, else it is answered 503.",
         metavar="INTEGER",
     )
     trusted_proxies = Setting[tuple[str, ...]](
