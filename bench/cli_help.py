@@ -9,7 +9,7 @@ of the runs, each as a ratio to the same figure of `python -c pass`.
 Targets (issue 14): `bcastctl --help` and every `bcastctl <cmd> --help` within 6x a bare
 interpreter, `render` within 12x. The issue's 33x for `render` was this script's
 `render --help` line; it is held to the 6x of every `<cmd> --help` here. A real render
-of the example fleet (pydantic fleet model, YAML, the report) is printed for information.
+of the example fleet (msgspec fleet model, YAML, the report) is printed for information.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from bcastctl.fleet import Fleet
 from bcastctl.lab.binaries import nats_server_binary
+from bcastctl.model import parse
 from bcastctl.readers.nats import Gatewayz, parse_gatewayz
 
 NATS_SERVER = nats_server_binary()
@@ -139,7 +140,8 @@ RENDERED_PASSWORDS = {  # what Kubernetes would set from the Secrets in fleet.se
 def rendered_fleet(name: str = "authfleet") -> Fleet:
     """Regions r1, r2, r3 (2 nodes each), one NATS server per region, ports free here
     (every region uses the same ports, each on its own loopback host)."""
-    return Fleet.model_validate(
+    return parse(
+        Fleet,
         {
             "name": name,
             "image": "example/node:1",
@@ -154,7 +156,7 @@ def rendered_fleet(name: str = "authfleet") -> Fleet:
                 "cluster_port": free_port(),
                 "cluster_size": 1,
             },
-        }
+        },
     )
 
 

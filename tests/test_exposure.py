@@ -39,11 +39,11 @@ LB = {"mode": "loadBalancer", "address": "203.0.113.7", "public": True}
                     "a", gateway={"mode": "nodePort", "node_port": 80, "addresses": ["10.0.0.1"]}
                 )
             ),
-            "regions[0].gateway.nodePort.node_port: Input should be greater than or equal to 30000",
+            "regions[0].gateway.node_port: must be at least 30000",
         ),
         (
             _fleet(_region("a", gateway={**LB, "address": "not an address!"})),
-            "regions[0].gateway.loadBalancer.address: not an IP address or DNS name",
+            "regions[0].gateway.address: not an IP address or DNS name",
         ),
         (
             _fleet(
@@ -52,7 +52,7 @@ LB = {"mode": "loadBalancer", "address": "203.0.113.7", "public": True}
                     gateway={"mode": "nodePort", "node_port": 30722, "addresses": ["10.0.0.1"] * 2},
                 )
             ),
-            "regions[0].gateway.nodePort.addresses: an address is given twice",
+            "regions[0].gateway.addresses: an address is given twice",
         ),
         (
             _fleet(

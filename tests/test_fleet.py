@@ -62,9 +62,24 @@ BROKEN = [
     ("unknown key", _set(["regions", 2, "zone"], "a"), "regions[2].zone: unknown key"),
     ("unknown top key", _set(["colour"], "blue"), "colour: unknown key"),
     ("duplicate region", _append_region, "regions[3].name: duplicate region 'us-east5'"),
-    ("not DNS-1123", _set(["regions", 1, "name"], "Europe_West9"), "regions[1].name:"),
-    ("lat out of range", _set(["regions", 2, "geo", "lat"], 91), "regions[2].geo.lat:"),
-    ("lon out of range", _set(["regions", 0, "geo", "lon"], -181), "regions[0].geo.lon:"),
+    (
+        "not DNS-1123",
+        _set(["regions", 1, "name"], "Europe_West9"),
+        "regions[1].name: must match the pattern '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'",
+    ),
+    # a trailing newline passes Python's `$`; the patterns end with \Z
+    ("name with a trailing newline", _set(["regions", 1, "name"], "eu\n"), "regions[1].name:"),
+    ("wrong type of value", _set(["regions", 0, "geo"], "north"), "regions[0].geo: expected"),
+    (
+        "lat out of range",
+        _set(["regions", 2, "geo", "lat"], 91),
+        "regions[2].geo.lat: must be at most 90",
+    ),
+    (
+        "lon out of range",
+        _set(["regions", 0, "geo", "lon"], -181),
+        "regions[0].geo.lon: must be at least -180",
+    ),
     (
         "unknown rollout region",
         _set(["rollout", "order"], ["us-east5", "mars-1"]),
@@ -80,13 +95,14 @@ BROKEN = [
     (
         "bad turn address",
         _set(["regions", 0, "turn_address"], "not-an-ip"),
-        "regions[0]: turn_address",
+        "regions[0].turn_address: not an IP address: 'not-an-ip'",
     ),
-    ("no regions", _set(["regions"], []), "regions:"),
+    ("no regions", _set(["regions"], []), "regions: must have at least 1 item"),
     (
         "bad listener protocol",
         _set(["stunner", "listeners", 0, "protocol"], "SIP"),
-        "stunner.listeners[0].protocol:",
+        "stunner.listeners[0].protocol: must be one of 'TURN-UDP', 'TURN-TCP', 'TURN-TLS', "
+        "'TURN-DTLS'; got 'SIP'",
     ),
     # issue 11.1: nodes hand out TURN REST credentials; STUNner checks them only as
     # `ephemeral` (stunner docs/AUTH.md), so a static fleet could never relay anything.

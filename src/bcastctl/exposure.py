@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import TYPE_CHECKING, Annotated, Final, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Final, Literal
 
-from pydantic import Field, field_validator
+from msgspec import Meta
 
-from bcastctl.model import StrictModel
+from bcastctl.model import FieldError, StrictModel
 
 if TYPE_CHECKING:
     from bcastctl.fleet import Fleet, Region
@@ -49,50 +49,47 @@ def host_problem(host: str) -> str | None:
     return f"not an IP address or DNS name: {host!r}"
 
 
-def _checked_host(host: str) -> str:
-    problem = host_problem(host)
-    if problem:
-        raise ValueError(problem)
-    return host
+def _check_hosts(name: str, hosts: list[str]) -> None:
+    for host in hosts:
+        problem = host_problem(host)
+        if problem:
+            raise FieldError(name, problem)
 
 
-class NodePortGateway(StrictModel):
-    mode: Literal["nodePort"]
-    node_port: int = Field(ge=NODE_PORT_MIN, le=NODE_PORT_MAX)
-    addresses: list[str] = Field(min_length=1, max_length=MAX_NODE_ADDRESSES)
+# The three exposures are one union tagged by the `mode` key (which `mode` reads back).
+class NodePortGateway(StrictModel, tag_field="mode", tag="nodePort"):
+    mode: ClassVar[Literal["nodePort"]] = "nodePort"
+    node_port: Annotated[int, Meta(ge=NODE_PORT_MIN, le=NODE_PORT_MAX)]
+    addresses: Annotated[list[str], Meta(min_length=1, max_length=MAX_NODE_ADDRESSES)]
 
-    @field_validator("addresses")
-    @classmethod
-    def _hosts(cls, addresses: list[str]) -> list[str]:
-        if len(set(addresses)) != len(addresses):
-            raise ValueError("an address is given twice")
-        return [_checked_host(address) for address in addresses]
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if len(set(self.addresses)) != len(self.addresses):
+            raise FieldError("addresses", "an address is given twice")
+        _check_hosts("addresses", self.addresses)
 
 
-class LoadBalancerGateway(StrictModel):
-    mode: Literal["loadBalancer"]
+class LoadBalancerGateway(StrictModel, tag_field="mode", tag="loadBalancer"):
+    mode: ClassVar[Literal["loadBalancer"]] = "loadBalancer"
     address: str
     public: bool = False  # a public address: the gateway crosses a network nobody in the fleet owns
-    annotations: dict[str, str] = Field(default={}, max_length=32)  # added to the provider's
+    annotations: Annotated[dict[str, str], Meta(max_length=32)] = {}  # added to the provider's
 
-    @field_validator("address")
-    @classmethod
-    def _host(cls, address: str) -> str:
-        return _checked_host(address)
-
-
-ExternalGateway = Annotated[NodePortGateway | LoadBalancerGateway, Field(discriminator="mode")]
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_hosts("address", [self.address])
 
 
-class McsGateway(StrictModel):
-    mode: Literal["mcs"] = "mcs"
+ExternalGateway = NodePortGateway | LoadBalancerGateway
+
+
+class McsGateway(StrictModel, tag_field="mode", tag="mcs"):
+    mode: ClassVar[Literal["mcs"]] = "mcs"
     # how regions outside MCS reach this region (needed when the fleet has any)
     external: ExternalGateway | None = None
 
 
-GatewayExposure = Annotated[
-    McsGateway | NodePortGateway | LoadBalancerGateway, Field(discriminator="mode")
-]
+GatewayExposure = McsGateway | NodePortGateway | LoadBalancerGateway
 
 
 def reached_by(

@@ -12,28 +12,25 @@ import itertools
 import os
 import stat
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal, Self
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import (
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+import msgspec
+from msgspec import Meta
 
 from bcastctl.errors import ConfigError
 from bcastctl.exposure import GatewayExposure, McsGateway, Provider, exposure_problem
-from bcastctl.model import StrictModel
+from bcastctl.model import FieldError, InvalidData, StrictModel, parse
 
 API_VERSION: Final = "bcastctl.io/v1alpha1"
 CLUSTERSET_DOMAIN: Final = "svc.clusterset.local"  # multi-cluster services (MCS) DNS zone
 
+# Patterns end with \Z, not $: Python's `$` also matches before a trailing newline.
 # RFC 1123 label, as Kubernetes names and our region names must be.
-DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-Dns1123Label = Annotated[str, Field(pattern=DNS1123_LABEL, min_length=1, max_length=40)]
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z"
+Dns1123Label = Annotated[str, Meta(pattern=DNS1123_LABEL, min_length=1, max_length=40)]
 # RFC 1123 subdomain: STUNner's GatewayConfig CRD refuses any other realm
 # (stunner-gateway-operator config/crd/bases/stunner.l7mp.io_gatewayconfigs.yaml, spec.realm).
-DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z"
 # An OCI image reference as distribution/reference (reference/regexp.go) parses it:
 # [registry[:port]/]path[:tag][@digest], lower-case path components.
 _HOST_PART = r"[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?"
@@ -41,18 +38,19 @@ _DOMAIN = rf"{_HOST_PART}(\.{_HOST_PART})*(:[0-9]+)?"
 _PATH = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
 IMAGE_REFERENCE = (
     rf"^(({_DOMAIN})/)?{_PATH}(/{_PATH})*(:[\w][\w.-]{{0,127}})?"
-    r"(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+    r"(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?\Z"
 )
-ImageReference = Annotated[str, Field(pattern=IMAGE_REFERENCE, min_length=1, max_length=255)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+ImageReference = Annotated[str, Meta(pattern=IMAGE_REFERENCE, min_length=1, max_length=255)]
+Port = Annotated[int, Meta(ge=1, le=65535)]
+NonEmpty = Annotated[str, Meta(min_length=1)]
 MAX_FLEET_BYTES: Final = 1024 * 1024
 MAX_HOST_NAME: Final = 253  # RFC 1123 / Gateway API Hostname
 
 
 class GkeCluster(StrictModel):
-    project: str = Field(min_length=1)
-    location: str = Field(min_length=1)
-    cluster: str = Field(min_length=1)
+    project: NonEmpty
+    location: NonEmpty
+    cluster: NonEmpty
 
 
 class ClusterRef(StrictModel):
@@ -62,39 +60,37 @@ class ClusterRef(StrictModel):
     kubeconfig: str | None = None
     gke: GkeCluster | None = None
 
-    @model_validator(mode="after")
-    def _one_way_to_reach(self) -> Self:
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.context is not None and self.gke is not None:
             raise ValueError("set either context or gke, not both")
-        return self
 
 
 class Geo(StrictModel):
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: Annotated[float, Meta(ge=-90, le=90)]
+    lon: Annotated[float, Meta(ge=-180, le=180)]
 
 
 class Region(StrictModel):
     name: Dns1123Label
     cluster: ClusterRef = ClusterRef()
     geo: Geo
-    replicas: int = Field(default=2, ge=1, le=1000)
+    replicas: Annotated[int, Meta(ge=1, le=1000)] = 2
     turn_address: str | None = None
     # the cloud the region runs on: its load balancers' annotations (bcastctl/exposure.py)
     provider: Provider = "gke"
     # how the other regions reach this region's NATS gateway
     gateway: GatewayExposure = McsGateway()
 
-    @model_validator(mode="after")
-    def _turn_address_is_an_ip(self) -> Self:
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.turn_address is not None:
             try:
                 ipaddress.ip_address(self.turn_address)
             except ValueError:
-                raise ValueError(
-                    f"turn_address: not an IP address: {self.turn_address!r}"
+                raise FieldError(
+                    "turn_address", f"not an IP address: {self.turn_address!r}"
                 ) from None
-        return self
 
 
 class Secrets(StrictModel):
@@ -109,22 +105,26 @@ class Secrets(StrictModel):
     nats_gateway: Dns1123Label = "bcast-nats-gateway"  # gateways authenticate with it
     monitor_kubeconfig: Dns1123Label = "bcast-monitor-kubeconfig"  # used when monitor.enabled
 
+    def names(self) -> list[str]:
+        """Every Secret name, in field order."""
+        return [getattr(self, field) for field in self.__struct_fields__]
+
 
 class NodeSpec(StrictModel):
     """The broadcaster node's ports and limits, as deployed."""
 
     signalling_port: Port = 8080
     admin_port: Port = 9090
-    max_sessions: int = Field(default=200, ge=1, le=10_000)
+    max_sessions: Annotated[int, Meta(ge=1, le=10_000)] = 200
     # The UDP range the node binds ICE to: the NetworkPolicy admits exactly this range.
-    rtc_port_min: int = Field(default=10000, ge=1024, le=65535)
-    rtc_port_max: int = Field(default=10999, ge=1024, le=65535)
+    rtc_port_min: Annotated[int, Meta(ge=1024, le=65535)] = 10000
+    rtc_port_max: Annotated[int, Meta(ge=1024, le=65535)] = 10999
     # How long a stopping node keeps its live sessions (BCAST_DRAIN_DEADLINE); the pod's
     # preStop waits for the drain and terminationGracePeriodSeconds covers it.
-    drain_deadline_s: int = Field(default=30, ge=0, le=3600)
+    drain_deadline_s: Annotated[int, Meta(ge=0, le=3600)] = 30
 
-    @model_validator(mode="after")
-    def _ports_apart(self) -> Self:
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.signalling_port == self.admin_port:
             raise ValueError(f"signalling_port and admin_port are both {self.admin_port}")
         if self.rtc_port_min > self.rtc_port_max:
@@ -137,7 +137,6 @@ class NodeSpec(StrictModel):
                 raise ValueError(
                     f"{name} {port} lies in the media range {self.rtc_port_min}-{self.rtc_port_max}"
                 )
-        return self
 
 
 class GatewayTls(StrictModel):
@@ -157,7 +156,7 @@ class Nats(StrictModel):
     cluster_port: Port = 6222
     gateway_port: Port = 7222
     monitor_port: Port = 8222
-    cluster_size: int = Field(default=3, ge=1, le=15)
+    cluster_size: Annotated[int, Meta(ge=1, le=15)] = 3
 
 
 class Listener(StrictModel):
@@ -167,36 +166,33 @@ class Listener(StrictModel):
 
 
 class Stunner(StrictModel):
-    realm: str = Field(default="stunner.l7mp.io", pattern=DNS1123_SUBDOMAIN, max_length=253)
+    realm: Annotated[str, Meta(pattern=DNS1123_SUBDOMAIN, max_length=253)] = "stunner.l7mp.io"
     # Nodes hand out TURN REST (ephemeral) credentials from /api/pc-config; STUNner must
     # check them the same way, so no other type can work.
     auth_type: str = "ephemeral"
     gateway_class: Dns1123Label = "stunner-gatewayclass"
-
-    @field_validator("auth_type")
-    @classmethod
-    def _ephemeral_only(cls, value: str) -> str:
-        if value != "ephemeral":
-            raise ValueError(
-                f"{value!r} cannot work: nodes hand out TURN REST credentials, "
-                "which STUNner checks only with 'ephemeral'"
-            )
-        return value
-
-    listeners: list[Listener] = Field(
-        default=[
+    listeners: Annotated[list[Listener], Meta(min_length=1)] = msgspec.field(
+        default_factory=lambda: [
             Listener(name="turn-udp", protocol="TURN-UDP", port=3478),
             Listener(name="turn-tcp", protocol="TURN-TCP", port=3478),
-        ],
-        min_length=1,
+        ]
     )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.auth_type != "ephemeral":
+            raise FieldError(
+                "auth_type",
+                f"{self.auth_type!r} cannot work: nodes hand out TURN REST credentials, "
+                "which STUNner checks only with 'ephemeral'",
+            )
 
 
 class Rollout(StrictModel):
     order: list[str] | None = None
     canary: str | None = None
-    parallelism: int = Field(default=1, ge=1)
-    timeout_s: float = Field(default=600, gt=0)
+    parallelism: Annotated[int, Meta(ge=1)] = 1
+    timeout_s: Annotated[float, Meta(gt=0)] = 600
 
 
 class Signalling(StrictModel):
@@ -206,31 +202,30 @@ class Signalling(StrictModel):
     Service), TLS from a Certificate Manager certificate map holding a Google-managed
     certificate for `host` (and `<region>.<host>` when `region_hosts`)."""
 
-    host: str = Field(pattern=DNS1123_SUBDOMAIN, max_length=MAX_HOST_NAME)
+    host: Annotated[str, Meta(pattern=DNS1123_SUBDOMAIN, max_length=MAX_HOST_NAME)]
     config_region: str
     certificate_map: Dns1123Label
     region_hosts: bool = False
-    gateway_class: str = Field(default="gke-l7-global-external-managed-mc", pattern=DNS1123_LABEL)
+    gateway_class: Annotated[str, Meta(pattern=DNS1123_LABEL)] = "gke-l7-global-external-managed-mc"
 
 
 class Dns(StrictModel):
-    project: str = Field(min_length=1)
-    zone: str = Field(min_length=1)
-    record: str = Field(min_length=1, description="fully qualified name, e.g. turn.example.com.")
-    ttl: int = Field(default=60, ge=1)
+    project: NonEmpty
+    zone: NonEmpty
+    record: NonEmpty  # fully qualified name, e.g. turn.example.com.
+    ttl: Annotated[int, Meta(ge=1)] = 60
 
 
 class LabLink(StrictModel):
-    between: tuple[str, str]
-    one_way_ms: float = Field(ge=0, le=10_000)
+    between: Annotated[list[str], Meta(min_length=2, max_length=2)]  # two region names
+    one_way_ms: Annotated[float, Meta(ge=0, le=10_000)]
 
 
 class Lab(StrictModel):
     latency: list[LabLink] = []
-    default_one_way_ms: float = Field(default=0, ge=0, le=10_000)
-    loopback_prefix: str = Field(
-        default="127.77", pattern=r"^127\.\d{1,3}$", description="first two octets of lab addresses"
-    )
+    default_one_way_ms: Annotated[float, Meta(ge=0, le=10_000)] = 0
+    # first two octets of lab addresses
+    loopback_prefix: Annotated[str, Meta(pattern=r"^127\.\d{1,3}\Z")] = "127.77"
 
 
 class Monitor(StrictModel):
@@ -238,9 +233,9 @@ class Monitor(StrictModel):
 
     enabled: bool = False
     region: str | None = None  # where the one monitor Deployment runs; default: the first region
-    interval_s: float = Field(default=30, ge=1, le=3600)
-    rtt_budget_ms: float = Field(default=250, gt=0, le=10_000)  # alert when a pair's p50 is over
-    failing_intervals: int = Field(default=3, ge=1, le=1000)  # alert when a check fails this long
+    interval_s: Annotated[float, Meta(ge=1, le=3600)] = 30
+    rtt_budget_ms: Annotated[float, Meta(gt=0, le=10_000)] = 250  # alert when a pair's p50 is over
+    failing_intervals: Annotated[int, Meta(ge=1, le=1000)] = 3  # alert when a check fails this long
     port: Port = 9100
 
 
@@ -250,7 +245,7 @@ class Fleet(StrictModel):
     name: Dns1123Label
     namespace: Dns1123Label = "broadcaster"
     image: ImageReference
-    regions: list[Region] = Field(min_length=1)
+    regions: Annotated[list[Region], Meta(min_length=1)]
     secrets: Secrets = Secrets()
     node: NodeSpec = NodeSpec()
     nats: Nats = Nats()
@@ -261,12 +256,11 @@ class Fleet(StrictModel):
     lab: Lab = Lab()
     monitor: Monitor = Monitor()
 
-    @model_validator(mode="after")
-    def _cross_references(self) -> Self:
+    def __post_init__(self) -> None:
+        super().__post_init__()
         problem = _first_cross_reference_problem(self)
         if problem:
             raise ValueError(problem)
-        return self
 
     @property
     def region_names(self) -> list[str]:
@@ -363,27 +357,6 @@ def _first_cross_reference_problem(fleet: Fleet) -> str | None:
     return exposure_problem(fleet)
 
 
-def _key_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else part
-    return path
-
-
-def _describe(error: Any) -> str:
-    message = str(error["msg"])
-    message = message.removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown key"
-    elif error["type"] == "missing":
-        message = "required key is missing"
-    path = _key_path(tuple(error["loc"]))
-    return f"{path}: {message}" if path else message
-
-
 def parse_fleet(data: Any, source: str = "<fleet>") -> Fleet:
     """Validate already-parsed YAML data; errors name `source` and the key path."""
     if data is None:
@@ -391,11 +364,9 @@ def parse_fleet(data: Any, source: str = "<fleet>") -> Fleet:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top, got {type(data).__name__}")
     try:
-        return Fleet.model_validate(data)
-    except ValidationError as e:
-        errors = e.errors()
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ConfigError(f"{source}: {_describe(errors[0])}{more}") from e
+        return parse(Fleet, data)
+    except InvalidData as e:
+        raise ConfigError(f"{source}: {e}") from e
 
 
 def _read_fleet_text(path: Path) -> str:

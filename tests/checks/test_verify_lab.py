@@ -37,6 +37,7 @@ from bcastctl.checks.runner import RunOptions, run_checks
 from bcastctl.checks.stream_registry import StreamRegistry
 from bcastctl.checks.turn import Turn
 from bcastctl.fleet import load_fleet
+from bcastctl.model import replace
 from bcastctl.targets.base import EndpointSignalling
 from bcastctl.targets.lab import LabTarget
 from bcastctl.targets.lab_state import (
@@ -124,7 +125,7 @@ def test_healthy_lab_passes_every_check(lab: Path, tmp_path: Path) -> None:
 
 async def test_unresolvable_clusterset_names_fail_mcs_dns_per_pair(lab: Path) -> None:
     state = load_lab_state(lab)
-    fleet = load_fleet(state.fleet_path).model_copy(update={"namespace": "elsewhere"})
+    fleet = replace(load_fleet(state.fleet_path), namespace="elsewhere")
     target = LabTarget(state, fleet)  # expects names the lab's DNS does not serve
     try:
         report = await run_checks(target, RunOptions(timeout_s=5), checks=[McsDns()])
@@ -413,22 +414,21 @@ async def test_wrong_turn_secret_fails_with_401(lab: Path, tmp_path: Path) -> No
     try:
         node.start()
         # region A's clients get their credentials from this node only
-        region = state.region(A).model_copy(
-            update={
-                "nodes": [
-                    NodeState(
-                        name="badturn-0",
-                        region=A,
-                        advertise_address="127.0.0.1",
-                        signalling_url=node.signalling,
-                        admin_url=node.admin,
-                        pid=node.process.pid if node.process else None,
-                    )
-                ]
-            }
+        region = replace(
+            state.region(A),
+            nodes=[
+                NodeState(
+                    name="badturn-0",
+                    region=A,
+                    advertise_address="127.0.0.1",
+                    signalling_url=node.signalling,
+                    admin_url=node.admin,
+                    pid=node.process.pid if node.process else None,
+                )
+            ],
         )
         regions = [region if r.name == A else r for r in state.regions]
-        target = LabTarget(state.model_copy(update={"regions": regions}))
+        target = LabTarget(replace(state, regions=regions))
         try:
             report = await run_checks(target, RunOptions(timeout_s=5), checks=[Turn()])
         finally:

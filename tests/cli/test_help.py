@@ -17,7 +17,7 @@ PROBE = """
 import json, sys
 from bcastctl.cli.main import run
 run({argv!r})
-roots = {{'kubernetes', 'aiortc', 'nats', 'av', 'aioice', 'rich', 'pydantic', 'yaml', 'pathlib',
+roots = {{'kubernetes', 'aiortc', 'nats', 'av', 'aioice', 'rich', 'msgspec', 'yaml', 'pathlib',
          'shutil'}}
 heavy = sorted(m for m in sys.modules if m.split('.')[0] in roots or m.startswith('google.cloud'))
 commands = sorted(m for m in sys.modules if m.startswith('bcastctl.cli.') and m.count('.') == 2)

@@ -102,7 +102,7 @@ CONTRACT = {
 
 @pytest.mark.parametrize("model", list(CONTRACT), ids=lambda m: m.__name__)
 def test_envelope_keys_are_pinned(model) -> None:
-    assert set(model.model_fields) == CONTRACT[model]
+    assert set(model.__struct_fields__) == CONTRACT[model]
 
 
 PROBE = """

@@ -70,7 +70,7 @@ def seed_secrets(
         if turn_type_value is None
         else {"type": base64.b64encode(turn_type_value.encode()).decode()}
     )
-    for name in Secrets().model_dump().values():
+    for name in Secrets().names():
         if name in skip:
             continue
         clusters.seed(

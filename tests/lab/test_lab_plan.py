@@ -16,6 +16,7 @@ from bcastctl.lab.status import LabStatus
 from bcastctl.lab.turn import NOT_INSTALLED
 from bcastctl.lab.view import lab_status_view
 from bcastctl.lab.workloads import load_objects
+from bcastctl.model import replace
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "lab.yaml"
 
@@ -58,9 +59,8 @@ def test_a_prefix_is_claimed_by_one_state_dir_at_a_time(tmp_path: Path) -> None:
 
 
 def test_a_busy_address_moves_the_lab_to_the_next_prefix(tmp_path: Path) -> None:
-    fleet = load_fleet(EXAMPLE).model_copy(
-        update={"lab": load_fleet(EXAMPLE).lab.model_copy(update={"loopback_prefix": "127.233"})}
-    )
+    fleet = load_fleet(EXAMPLE)
+    fleet = replace(fleet, lab=replace(fleet.lab, loopback_prefix="127.233"))
     squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     plan = None
     try:
@@ -78,8 +78,11 @@ def test_a_busy_address_moves_the_lab_to_the_next_prefix(tmp_path: Path) -> None
 
 def test_too_many_nodes_for_one_region_is_a_usage_error(tmp_path: Path) -> None:
     fleet = load_fleet(EXAMPLE)
-    big = fleet.model_copy(
-        update={"regions": [fleet.regions[0].model_copy(update={"replicas": 81})]}
+    # a copy is checked like a loaded fleet: no latency to the regions left out
+    big = replace(
+        fleet,
+        regions=[replace(fleet.regions[0], replicas=81)],
+        lab=replace(fleet.lab, latency=[]),
     )
     with pytest.raises(UsageError, match="region us-east5: StatefulSet us-east5-broadcaster"):
         addresses.choose_plan(big, _shapes(big), tmp_path, with_nodes=True, with_turn=True)

@@ -20,6 +20,7 @@ import yaml
 from labkit import cli, full_mesh, http_json, running_lab, small_fleet, wait_for, write_fleet
 
 from bcastctl.fleet import load_fleet
+from bcastctl.model import to_data
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +82,7 @@ async def test_a_value_changed_in_render_reaches_the_running_lab(
     state_dir = tmp_path / "state"
     try:
         result = await lab_up(load_fleet(fleet_path), fleet_path, state_dir, timeout_s=60)
-        state = json.loads(result.state.model_dump_json())
+        state = to_data(result.state)
         _assert_running_values(state)
     finally:
         lab_down(state_dir)

@@ -33,7 +33,7 @@ def test_secrets_file_is_private_and_its_values_are_masked(lab: Any, lab_dir: Pa
     # names, key `secret`: credentials added to the fleet need no lab change), all different
     fleet = load_fleet(state.fleet_path)
     unused = {fleet.secrets.monitor_kubeconfig}  # referenced only when monitor.enabled
-    assert set(secrets.values) == {f"{n}/secret" for _, n in fleet.secrets if n not in unused}
+    assert set(secrets.values) == {f"{n}/secret" for n in fleet.secrets.names() if n not in unused}
     assert "bcast-nats-node/secret" in secrets.values
     assert len(set(_secret_values(lab_dir))) == len(secrets.values)
     for value in _secret_values(lab_dir):

@@ -28,6 +28,7 @@ from checks_testkit import REPO, cli, lab_fleet, running_lab
 from prometheus_kit import Series, prometheus, scrape
 
 from bcastctl.fleet import Monitor, load_fleet
+from bcastctl.model import replace
 from bcastctl.monitor.serve import EXPORTER_BOUNDS
 from bcastctl.render.dashboard import dashboard
 from bcastctl.render.monitoring import alert_groups
@@ -105,7 +106,7 @@ def exported_series(port: int) -> set[str]:
 def referenced_series(lab: Path) -> set[str]:
     """The series names the rendered alert rules and Grafana dashboard use."""
     fleet = load_fleet(Path(load_lab_state(lab).fleet_path))
-    fleet = fleet.model_copy(update={"monitor": Monitor(enabled=True)})
+    fleet = replace(fleet, monitor=Monitor(enabled=True))
     text = json.dumps(alert_groups(fleet)) + json.dumps(dashboard(fleet))
     return set(re.findall(r"\bbcast_[a-z0-9_]+", text))
 

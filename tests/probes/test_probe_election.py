@@ -16,6 +16,7 @@ import yaml
 from checks_testkit import TEST_PREFIX, cli, running_lab
 from delay_proxy import DelayProxy
 
+from bcastctl.model import replace
 from bcastctl.probes.rtt import RttOptions, probe_rtt
 from bcastctl.targets.lab import LabTarget
 from bcastctl.targets.lab_state import load_lab_state
@@ -70,14 +71,10 @@ async def test_client_elects_the_region_with_the_lowest_rtt_from_here(lab: Path)
             proxy = DelayProxy(host, int(port), CLIENT_ONE_WAY_MS[region.name])
             proxies[region.name] = await proxy.start()
         regions = [
-            r.model_copy(
-                update={
-                    "nodes": [r.nodes[0].model_copy(update={"signalling_url": proxies[r.name].url})]
-                }
-            )
+            replace(r, nodes=[replace(r.nodes[0], signalling_url=proxies[r.name].url)])
             for r in state.regions
         ]
-        target = LabTarget(state.model_copy(update={"regions": regions}))
+        target = LabTarget(replace(state, regions=regions))
         try:
             report = await probe_rtt(target, RttOptions(samples=2, client_samples=4))
         finally:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bcastctl.fleet import Fleet
+from bcastctl.model import parse, to_data
 from bcastctl.render.nats_config import nats_config
 from nats_testkit import RENDERED_HOSTS, free_port, rendered_fleet, start_rendered_fabric
 
@@ -28,14 +29,14 @@ def _node_port() -> int:
 
 def _mixed(r3_gateway: dict[str, object], port: int) -> Fleet:
     base = rendered_fleet("mixedfleet")
-    data = base.model_dump(mode="json")
+    data = to_data(base)
     data["nats"]["gateway_port"] = port
     for region in data["regions"]:
         host = RENDERED_HOSTS[region["name"]]
         lb = {"mode": "loadBalancer", "address": host}
         region["gateway"] = {"mode": "mcs", "external": lb}
     data["regions"][2].update(provider="aws", gateway=r3_gateway)
-    return Fleet.model_validate(data)
+    return parse(Fleet, data)
 
 
 def test_mcs_regions_and_a_load_balancer_region_join_one_super_cluster(tmp_path: Path) -> None:

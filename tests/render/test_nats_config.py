@@ -64,7 +64,7 @@ def test_every_variable_in_the_config_comes_from_a_named_secret() -> None:
     for name in variables:
         assert f"${name}" in text
     secrets = {env.secret for env in nats_secret_env(FLEET)}
-    assert secrets <= set(FLEET.secrets.model_dump().values())
+    assert secrets <= set(FLEET.secrets.names())
     assert "no_auth_user" not in text and not any(v in text for v in PASSWORDS.values())
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from bcastctl.fleet import Fleet, GatewayTls
+from bcastctl.model import replace
 from bcastctl.render.manifests import region_manifests
 from bcastctl.render.nats_config import GATEWAY_TLS_DIR
 from nats_testkit import (
@@ -42,10 +43,8 @@ pytestmark = [
 
 
 def with_tls(fleet: Fleet) -> Fleet:
-    nats = fleet.nats.model_copy(
-        update={"gateway_tls": GatewayTls(secret="bcast-nats-gateway-tls")}
-    )
-    return fleet.model_copy(update={"nats": nats})
+    nats = replace(fleet.nats, gateway_tls=GatewayTls(secret="bcast-nats-gateway-tls"))
+    return replace(fleet, nats=nats)
 
 
 FLEET = with_tls(rendered_fleet())
@@ -152,4 +151,4 @@ def test_tls_gateways_connect_and_a_plaintext_gateway_is_refused(
 
 def rendered_fleet_like(fleet: Fleet) -> Fleet:
     """The same fleet without gateway TLS (same ports)."""
-    return fleet.model_copy(update={"nats": fleet.nats.model_copy(update={"gateway_tls": None})})
+    return replace(fleet, nats=replace(fleet.nats, gateway_tls=None))

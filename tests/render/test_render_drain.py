@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bcastctl.fleet import load_fleet
+from bcastctl.model import replace
 from bcastctl.node.settings import NodeSettings
 from bcastctl.render.manifests import region_manifests
 
@@ -31,9 +32,7 @@ def broadcaster(fleet: Any, region: str) -> dict[str, Any]:
 
 def test_the_pod_drains_in_its_prestop_hook_within_the_grace_period() -> None:
     fleet = load_fleet(EXAMPLE)
-    fleet = fleet.model_copy(
-        update={"node": fleet.node.model_copy(update={"drain_deadline_s": 45})}
-    )
+    fleet = replace(fleet, node=replace(fleet.node, drain_deadline_s=45))
     pod = broadcaster(fleet, "us-east5")["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert container["lifecycle"]["preStop"]["exec"]["command"] == ["bcastctl", "node", "drain"]
@@ -49,8 +48,6 @@ def test_each_region_redirects_to_its_own_public_host() -> None:
         env = {e["name"]: e.get("value") for e in container["env"]}
         assert env[NodeSettings.public_url.env] == f"https://{region}.live.bcast.example.com"
     assert fleet.signalling is not None
-    without = fleet.model_copy(
-        update={"signalling": fleet.signalling.model_copy(update={"region_hosts": False})}
-    )
+    without = replace(fleet, signalling=replace(fleet.signalling, region_hosts=False))
     container = broadcaster(without, "us-east5")["spec"]["template"]["spec"]["containers"][0]
     assert NodeSettings.public_url.env not in {e["name"] for e in container["env"]}

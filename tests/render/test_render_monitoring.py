@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from bcastctl.fleet import load_fleet, parse_fleet
+from bcastctl.model import replace
 from bcastctl.render.manifests import region_manifests
 from bcastctl.render.monitoring import alert_groups
 
@@ -81,7 +82,7 @@ def test_objects_validate_and_rbac_is_read_only() -> None:
     loaded = parse_fleet(yaml.safe_load(shipped["data"]["fleet.yaml"]))  # loads back
     assert [r.cluster.kubeconfig for r in loaded.regions] == [None] * len(fleet.regions)
     assert [r.cluster.context for r in loaded.regions] == [r.cluster.context for r in fleet.regions]
-    assert loaded.model_copy(update={"regions": fleet.regions}) == fleet  # nothing else changed
+    assert replace(loaded, regions=fleet.regions) == fleet  # nothing else changed
     dashboard = next(d for d in docs if d["metadata"]["name"] == "bcast-monitor-dashboard")
     model = json.loads(dashboard["data"]["bcastctl-fleet.json"])
     assert {p["type"] for p in model["panels"]} >= {"table", "heatmap", "state-timeline"}

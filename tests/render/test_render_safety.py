@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from bcastctl.cli.main import run
-from bcastctl.fleet import Fleet, Stunner, load_fleet
+from bcastctl.fleet import Fleet, load_fleet
+from bcastctl.model import replace
 from bcastctl.render.manifests import BASE_FILES, REGION_FILES, region_manifests
 from bcastctl.render.template import placeholders
 from bcastctl.render.tree import dump_yaml
@@ -26,8 +27,8 @@ INJECTION = 'x:1"\n          securityContext: {privileged: true}\n          a: "
 
 
 def _unvalidated(fleet: Fleet, **changes: Any) -> Fleet:
-    """A fleet carrying values the loader would refuse (model_copy does not validate)."""
-    return fleet.model_copy(update=changes)
+    """A fleet carrying values the loader would refuse (a copy checks no constraint)."""
+    return replace(fleet, **changes)
 
 
 def _node_container(docs: list[dict[str, Any]], region: str) -> dict[str, Any]:
@@ -52,7 +53,7 @@ def test_an_image_value_with_quotes_and_newlines_stays_one_scalar() -> None:
 
 def test_a_realm_value_cannot_add_keys_to_the_gateway_config() -> None:
     fleet = load_fleet(EXAMPLE)
-    bad = Stunner.model_construct(**{**dict(fleet.stunner), "realm": "r\n  authType: static"})
+    bad = replace(fleet.stunner, realm="r\n  authType: static")
     fleet = _unvalidated(fleet, stunner=bad)
     config = next(
         doc

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from bcastctl.checks import nats_gateways
 from bcastctl.checks.base import CheckResult, Status
+from bcastctl.model import to_data
 from bcastctl.probes.model import Election, PairRtt, RttReport
 from bcastctl.probes.rtt import gateway_rtt
 from bcastctl.probes.stats import summarize
@@ -50,8 +51,8 @@ def test_probe_table_json_and_export_write_not_measured_yet() -> None:
     console.print(pair_table_of(unmeasured))
     row = console.export_text().splitlines()[-2]
     assert NOT_MEASURED in row and "0.0" not in row.split("%")[-1]
-    assert unmeasured.model_dump(mode="json")["gateway_rtt_ms"] is None
-    assert unmeasured.model_dump(mode="json")["gateway_rtt_note"] == NOT_MEASURED
+    assert to_data(unmeasured)["gateway_rtt_ms"] is None
+    assert to_data(unmeasured)["gateway_rtt_note"] == NOT_MEASURED
     assert (NOT_MEASURED, "num") in _pair_row(unmeasured)
     assert ("84.2", "num") in _pair_row(pair(84.2, None))
 

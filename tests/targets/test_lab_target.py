@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bcastctl.model import replace
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "checks"))
 from checks_testkit import NatsRegions, free_port
 
@@ -79,9 +81,9 @@ def test_configured_rtt_follows_the_links_current_delay(nats_regions: NatsRegion
         )  # fmt: skip
 
     regions = [
-        state.regions[0].model_copy(update={"links": [link("east", "west", 20)]}),
-        state.regions[1].model_copy(update={"links": [link("west", "east", 35)]}),
+        replace(state.regions[0], links=[link("east", "west", 20)]),
+        replace(state.regions[1], links=[link("west", "east", 35)]),
     ]
-    target = LabTarget(state.model_copy(update={"regions": regions}), nats_regions.fleet())
+    target = LabTarget(replace(state, regions=regions), nats_regions.fleet())
     assert target.configured_rtt_ms("east", "west") == 55
     assert target.configured_rtt_ms("east", "nowhere") is None

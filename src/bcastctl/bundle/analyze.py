@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from bcastctl.bundle.archive import read_member
 from bcastctl.bundle.model import BundleResult
 from bcastctl.checks.report import CheckReport
 from bcastctl.checks.rootcause import root_causes
 from bcastctl.errors import ConfigError
+from bcastctl.model import InvalidData, parse, replace
 
 
 def _load(path: Path, name: str) -> object:
@@ -29,11 +28,9 @@ def _load(path: Path, name: str) -> object:
 def analyze_bundle(path: Path) -> tuple[BundleResult, CheckReport]:
     """The bundle's manifest and its verify report with the root causes computed again."""
     try:
-        manifest = BundleResult.model_validate(_load(path, "manifest.json"))
-        report = CheckReport.model_validate(_load(path, "verify-mesh.json"))
-    except ValidationError as e:
-        raise ConfigError(
-            f"{path}: not a bundle this bcastctl reads: {e.errors()[0]['msg']}"
-        ) from e
+        manifest = parse(BundleResult, _load(path, "manifest.json"))
+        report = parse(CheckReport, _load(path, "verify-mesh.json"))
+    except InvalidData as e:
+        raise ConfigError(f"{path}: not a bundle this bcastctl reads: {e}") from e
     causes = root_causes(report.results, report.unreachable_regions)
-    return manifest, report.model_copy(update={"root_causes": causes})
+    return manifest, replace(report, root_causes=causes)

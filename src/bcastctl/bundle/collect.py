@@ -29,6 +29,7 @@ from bcastctl.bundle.redact import Redactor
 from bcastctl.bundle.timeline import iso, merged
 from bcastctl.checks.runner import RunOptions, run_checks
 from bcastctl.errors import BcastError, UsageError
+from bcastctl.model import replace, to_data
 from bcastctl.probes.rtt import RttOptions, probe_rtt
 from bcastctl.targets.base import Target
 from bcastctl.targets.capabilities import kube_access_or_none, lab_processes
@@ -83,7 +84,7 @@ async def collect_bundle(target: Target, options: BundleOptions) -> BundleResult
     options.validate()
     started, now = time.monotonic(), datetime.now(UTC)
     since = now - timedelta(seconds=options.since_s)
-    names = [name for _, name in target.fleet.secrets]  # the lab's secrets are keyed by them
+    names = target.fleet.secrets.names()  # the lab's secrets are keyed by them
     writer = BundleWriter(options.path, Redactor(await _known_secrets(target), names))
     try:
         regions = list(await asyncio.gather(
@@ -95,11 +96,9 @@ async def collect_bundle(target: Target, options: BundleOptions) -> BundleResult
         checks = await run_checks(target, RunOptions(timeout_s=options.timeout_s))
         rtt = await probe_rtt(target, RttOptions(samples=options.rtt_samples, client=False,
                                                  timeout_s=options.timeout_s))  # fmt: skip
-        writer.text(
-            "fleet.yaml", yaml.safe_dump(target.fleet.model_dump(mode="json"), sort_keys=False)
-        )
-        writer.json("verify-mesh.json", checks.model_dump(mode="json"))
-        writer.json("probe-rtt.json", rtt.model_dump(mode="json"))
+        writer.text("fleet.yaml", yaml.safe_dump(to_data(target.fleet), sort_keys=False))
+        writer.json("verify-mesh.json", to_data(checks))
+        writer.json("probe-rtt.json", to_data(rtt))
         timeline = merged([entry for p in [*regions, *extra] for entry in p.timeline])
         writer.text("timeline.jsonl", "".join(json.dumps(e.as_dict()) + "\n" for e in timeline))
         for parts in [*regions, *extra]:
@@ -112,12 +111,11 @@ async def collect_bundle(target: Target, options: BundleOptions) -> BundleResult
             size_bytes=0, duration_s=0.0, root_causes=[c.cause for c in checks.root_causes],
             timeline_entries=len(timeline),
         )  # fmt: skip
-        writer.json("manifest.json", result.model_dump(mode="json"))
+        writer.json("manifest.json", to_data(result))
     finally:
         writer.close()
-    return result.model_copy(update={
-        "size_bytes": options.path.stat().st_size,
-        "duration_s": round(time.monotonic() - started, 2)})  # fmt: skip
+    return replace(result, size_bytes=options.path.stat().st_size,
+                   duration_s=round(time.monotonic() - started, 2))  # fmt: skip
 
 
 async def collect_bundle_on(target: Target, options: BundleOptions) -> BundleResult:

@@ -35,7 +35,7 @@ LIVE_ONLY = ("status", "managedFields", "resourceVersion", "uid", "creationTimes
 async def secret_values(clients: KubeAccess, fleet: Fleet) -> list[str]:
     """The values of every Secret the fleet names, in every region we can read them."""
     values: list[str] = []
-    names = [name for _, name in fleet.secrets]
+    names = fleet.secrets.names()
     for region in fleet.region_names:
         try:
             client = await clients.kube_client(region)

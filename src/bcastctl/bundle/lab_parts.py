@@ -11,6 +11,7 @@ from pathlib import Path
 from bcastctl.bundle.parts import RegionParts
 from bcastctl.bundle.timeline import log_entries
 from bcastctl.errors import BcastError
+from bcastctl.model import to_data
 from bcastctl.targets.lab_state import LabState, load_lab_secrets
 
 LOG_TAIL_BYTES = 1024 * 1024
@@ -49,7 +50,7 @@ def region_of(state: LabState, process_name: str) -> str | None:
 def collect_lab(state: LabState, parts: dict[str, RegionParts], since: datetime) -> RegionParts:
     """Logs into each region's parts; the lab-wide ones (and the state) into the returned parts."""
     shared = RegionParts("lab")
-    shared.files["lab/lab-state.json"] = json.dumps(state.model_dump(mode="json"), indent=1)
+    shared.files["lab/lab-state.json"] = json.dumps(to_data(state), indent=1)
     for process in state.processes:
         region = region_of(state, process.name)
         target = parts.get(region) if region else None

@@ -41,10 +41,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Literal, Self, TypeVar
 
-from pydantic import ValidationError
-
 from bcastctl.errors import BcastError, UnreachableError
-from bcastctl.model import FrozenModel
+from bcastctl.model import FrozenModel, InvalidData, parse, to_data
 from bcastctl.targets.base import NodeEndpoints, RegionEndpoints, Target, get_json
 from bcastctl.targets.capabilities import KubeAccess, kube_access
 
@@ -101,7 +99,8 @@ class Finding(FrozenModel):
     check: ClassVar[str]  # the name of the check that writes it
 
     def as_values(self) -> dict[str, Value]:
-        return self.model_dump()
+        values: dict[str, Value] = to_data(self)
+        return values
 
     @classmethod
     def of(cls, result: CheckResult) -> Self | None:
@@ -109,8 +108,8 @@ class Finding(FrozenModel):
         if result.check != cls.check:
             return None
         try:
-            return cls.model_validate(result.values)
-        except ValidationError:
+            return parse(cls, result.values)
+        except InvalidData:
             return None
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from bcastctl.checks import mcs_dns, membership, nats_gateways, stream_registry
 from bcastctl.checks.base import CheckResult, Status
 from bcastctl.checks.report import RootCause
+from bcastctl.model import replace
 
 Key = tuple[str, str]  # (kind, subject): ("link", "a|b"), ("down", node), ("secret", node), ...
 
@@ -217,5 +218,5 @@ def root_causes(results: Sequence[CheckResult], unreachable: dict[str, str]) -> 
         update: dict[str, object] = {"explains": cause.explains + explained[key]}
         if key[0] == "region":
             update["cause"] = f"region {key[1]} is unreachable: {unreachable[key[1]]}"
-        causes.append(cause.model_copy(update=update))
+        causes.append(replace(cause, **update))
     return causes + leftovers

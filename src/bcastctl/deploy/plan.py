@@ -18,6 +18,7 @@ from bcastctl.adapters.kube import KubeClient, Manifest
 from bcastctl.deploy import revisions
 from bcastctl.deploy.model import ObjectChange
 from bcastctl.fleet import Fleet
+from bcastctl.model import parse
 from bcastctl.render.manifests import object_key, region_manifests
 
 _NOISE = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields")
@@ -63,13 +64,14 @@ def is_subset(desired: object, live: object) -> bool:
 
 def change(action: str, doc: Manifest) -> ObjectChange:
     meta = doc["metadata"]
-    return ObjectChange.model_validate(
+    return parse(
+        ObjectChange,
         {
             "action": action,
             "kind": doc["kind"],
             "name": meta["name"],
             "namespace": meta.get("namespace"),
-        }
+        },
     )
 
 

@@ -33,6 +33,7 @@ from bcastctl.deploy.plan import RegionDeployPlan, desired, dry_run_diff, plan_r
 from bcastctl.deploy.preflight import Preflight, preflight_all
 from bcastctl.errors import BcastError, ConfigError, ExitCode, OperationFailed, UnreachableError
 from bcastctl.fleet import Fleet
+from bcastctl.model import replace
 
 
 @dataclass(frozen=True)
@@ -161,9 +162,7 @@ def _result(
         dry_run=options.dry_run,
         parallel=options.parallel,
         regions=[
-            o.model_copy(
-                update={"api_calls": calls.get(o.region, 0), "warnings": warnings.get(o.region, [])}
-            )
+            replace(o, api_calls=calls.get(o.region, 0), warnings=warnings.get(o.region, []))
             for o in outcomes
         ],
         exit_code=int(ExitCode.CHECKS_FAILED if failed else ExitCode.OK),
@@ -288,7 +287,7 @@ async def _deploy_region(
             tally=tally,
             poll_s=options.poll_s,
         )
-        return failed.model_copy(update=_counts(tally))
+        return replace(failed, **_counts(tally))
     history = revisions.added(plan.history, plan.manifests, "deploy", gate)
     saved = await revisions.save(client, fleet.namespace, fleet.name, history)
     progress(plan.region, f"deployed revision {saved.revisions[-1].number}", 1.0)

@@ -192,6 +192,7 @@ def claims_dir() -> Path:
 
 def _claim_is_stale(claim: Path) -> bool:
     """A claim is stale when its claimer is gone and its lab has no live process."""
+    from bcastctl.model import parse_json
     from bcastctl.targets.lab_state import LabState, state_file
 
     try:
@@ -201,7 +202,7 @@ def _claim_is_stale(claim: Path) -> bool:
     if is_alive(int(data.get("claimer_pid", 0)) or -1):
         return False
     try:
-        state = LabState.model_validate_json(state_file(data["state_dir"]).read_text())
+        state = parse_json(LabState, state_file(data["state_dir"]).read_text())
     except (OSError, ValueError, KeyError):
         return True
     return not any(is_alive(pid) for pid in state.pids())

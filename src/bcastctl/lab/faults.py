@@ -20,7 +20,7 @@ from typing import Literal
 from bcastctl.errors import ConfigError, OperationFailed, UnreachableError, UsageError
 from bcastctl.lab import procs
 from bcastctl.lab.linkctl import link_request
-from bcastctl.model import FrozenModel
+from bcastctl.model import FrozenModel, replace
 from bcastctl.targets.lab_state import LabState, load_lab_state, save_lab_state
 
 LinkOp = Literal["cut", "heal", "slow"]
@@ -45,21 +45,16 @@ def _pair(state: LabState, a: str, b: str) -> list[str]:
 def _with_link_delays(state: LabState, links: list[dict[str, object]]) -> LabState:
     current = {str(link["name"]): float(str(link["one_way_ms"])) for link in links}
     regions = [
-        region.model_copy(
-            update={
-                "links": [
-                    link.model_copy(
-                        update={
-                            "current_one_way_ms": current.get(link.name, link.current_one_way_ms)
-                        }
-                    )
-                    for link in region.links
-                ]
-            }
+        replace(
+            region,
+            links=[
+                replace(link, current_one_way_ms=current.get(link.name, link.current_one_way_ms))
+                for link in region.links
+            ],
         )
         for region in state.regions
     ]
-    return state.model_copy(update={"regions": regions})
+    return replace(state, regions=regions)
 
 
 async def link_fault(
@@ -176,15 +171,13 @@ def _restart(state: LabState, name: str) -> tuple[LabState, int]:
     if not process.argv:
         raise OperationFailed(f"{name}: this lab's state does not record how to restart it")
     pid = start_process(process, load_lab_secrets(state), state.lab_id, Path(state.state_dir))
-    processes = [
-        p.model_copy(update={"pid": pid}) if p.name == name else p for p in state.processes
-    ]
+    processes = [replace(p, pid=pid) if p.name == name else p for p in state.processes]
     regions = []
     for region in state.regions:
-        nodes = [n.model_copy(update={"pid": pid}) if n.name == name else n for n in region.nodes]
+        nodes = [replace(n, pid=pid) if n.name == name else n for n in region.nodes]
         nats_pid = pid if f"nats-{region.name}" == name else region.nats_pid
-        regions.append(region.model_copy(update={"nodes": nodes, "nats_pid": nats_pid}))
-    updated = state.model_copy(update={"processes": processes, "regions": regions})
+        regions.append(replace(region, nodes=nodes, nats_pid=nats_pid))
+    updated = replace(state, processes=processes, regions=regions)
     save_lab_state(updated)
     return updated, pid
 

@@ -20,6 +20,7 @@ from bcastctl.lab.addresses import LabPlan, RegionPlan
 from bcastctl.lab.dnsd import CLUSTER_DOMAIN, CLUSTERSET_DOMAIN
 from bcastctl.lab.pods import ProcessSpec
 from bcastctl.lab.rendered import RegionObjects
+from bcastctl.model import replace
 from bcastctl.targets.lab_state import (
     LAB_ID_ENV,
     SECRETS_FILE,
@@ -106,7 +107,7 @@ class Launch:
             secret_env=spec.secret_env,
         )
         pid = start_process(process, self.secrets, self.lab_id, self.state_dir)
-        self.processes.append(process.model_copy(update={"pid": pid}))
+        self.processes.append(replace(process, pid=pid))
         save_lab_state(self.snapshot())
         return pid
 

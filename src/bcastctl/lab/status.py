@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from pydantic import computed_field
+import msgspec
 
 from bcastctl.errors import BcastError
 from bcastctl.lab import procs, readiness
@@ -81,11 +81,11 @@ class LabStatus(FrozenModel):
     problems: list[str]
     rendered_from: str = ""  # "fleet" or the render output directory `lab up --from` ran
     differences: list[LabDifference] = []  # the lab's substitutions and what it cannot honour
+    healthy: bool = False  # always `not problems` (set when built; last in the JSON)
 
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def healthy(self) -> bool:
-        return not self.problems
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        msgspec.structs.force_setattr(self, "healthy", not self.problems)
 
 
 def _alive(pid: int | None) -> bool:

@@ -27,7 +27,7 @@ from bcastctl.lab.linkctl import link_request
 from bcastctl.lab.pods import ProcessSpec
 from bcastctl.lab.teardown import find_running, stop_lab_processes
 from bcastctl.lab.workloads import lab_processes, lab_zone, load_objects
-from bcastctl.model import FrozenModel
+from bcastctl.model import FrozenModel, Secret
 from bcastctl.readers.source import UrlSource
 from bcastctl.targets.lab_state import LabSecrets, LabState, save_lab_state, write_lab_secrets
 
@@ -44,9 +44,7 @@ def new_lab_secrets(refs: set[str]) -> LabSecrets:
     """A fresh value for every Secret reference ("name/key") the rendered objects make."""
     # nats-server parses an environment variable's value as config syntax: a leading
     # digit or '-' makes it a number; a letter then hex is always a string.
-    return LabSecrets.model_validate(
-        {"values": {ref: "s" + secrets.token_hex(24) for ref in sorted(refs)}}
-    )
+    return LabSecrets(values={ref: Secret("s" + secrets.token_hex(24)) for ref in sorted(refs)})
 
 
 async def lab_up(

@@ -186,7 +186,7 @@ class MonitorMetrics:
         self._state.latest = done
         for pair in done.rtt.pairs:
             histogram = self._rtt.labels(pair.from_region, pair.to_region)
-            for sample_ms in pair.samples_ms:
+            for sample_ms in done.samples_ms.get(pair.name, ()):
                 histogram.observe(sample_ms / 1000)
         self._rounds.inc()
 

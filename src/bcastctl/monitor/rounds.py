@@ -8,13 +8,14 @@ never raises for a finding: an unreachable region is part of its reports.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from bcastctl.checks.report import CheckReport
 from bcastctl.checks.runner import RunOptions, run_checks
 from bcastctl.errors import UsageError
 from bcastctl.probes.model import RttReport
-from bcastctl.probes.rtt import RttOptions, probe_rtt
+from bcastctl.probes.rtt import RttOptions, probe_rtt_samples
 from bcastctl.targets.base import Target
 
 
@@ -42,12 +43,13 @@ class Round:
     rtt: RttReport
     finished_at: float  # unix time
     duration_s: float
+    samples_ms: Mapping[str, Sequence[float]] = field(default_factory=dict)  # by pair name
 
 
 async def one_round(target: Target, options: MonitorOptions) -> Round:
     started = time.monotonic()
     checks = await run_checks(target, RunOptions(timeout_s=options.timeout_s))
-    rtt = await probe_rtt(
+    rtt, samples = await probe_rtt_samples(
         target,
         RttOptions(
             samples=options.samples,
@@ -56,4 +58,4 @@ async def one_round(target: Target, options: MonitorOptions) -> Round:
             timeout_s=options.timeout_s,
         ),
     )
-    return Round(checks, rtt, time.time(), round(time.monotonic() - started, 3))
+    return Round(checks, rtt, time.time(), round(time.monotonic() - started, 3), samples)

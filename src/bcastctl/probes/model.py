@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
-
 from bcastctl.model import FrozenModel
 from bcastctl.probes.stats import SampleStats
 
@@ -26,8 +24,6 @@ class PairRtt(FrozenModel):
     gateway_rtt_note: str | None = None
     configured_rtt_ms: float | None  # the lab's 2 x one-way latency (None on clusters)
     error: str | None = None
-    # every answered sample, for `monitor`'s histogram; not part of the JSON envelope
-    samples_ms: tuple[float, ...] = Field(default=(), exclude=True)
 
     @property
     def name(self) -> str:

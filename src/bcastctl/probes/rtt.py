@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bcastctl.errors import BcastError, ExitCode, UsageError
+from bcastctl.model import replace
 from bcastctl.probes.client import probe_clients
 from bcastctl.probes.model import Election, PairRtt, RttReport
 from bcastctl.probes.stats import summarize
@@ -76,25 +77,25 @@ async def _pair(
     options: RttOptions,
     gateway: ServerLinks | None,
     start_delay_s: float = 0.0,
-) -> PairRtt:
+) -> tuple[PairRtt, list[float]]:
+    """The pair's RTT, and every answered sample (for `monitor`'s histogram, not the JSON)."""
     await asyncio.sleep(start_delay_s)
     source, peer = _pick(a.nodes), _pick(b.nodes)
     emulated = emulated_latency(target)
     gateway_rtt_ms, gateway_rtt_note = gateway_rtt(gateway, b.name)
-    base = {
-        "from_region": a.name,
-        "to_region": b.name,
-        "from_node": source.name if source else None,
-        "to_node": peer.name if peer else None,
-        "gateway_rtt_ms": gateway_rtt_ms,
-        "gateway_rtt_note": gateway_rtt_note,
-        "configured_rtt_ms": emulated.configured_rtt_ms(a.name, b.name) if emulated else None,
-    }
+    base = PairRtt(
+        from_region=a.name,
+        to_region=b.name,
+        from_node=source.name if source else None,
+        to_node=peer.name if peer else None,
+        stats=summarize([], options.samples),
+        gateway_rtt_ms=gateway_rtt_ms,
+        gateway_rtt_note=gateway_rtt_note,
+        configured_rtt_ms=emulated.configured_rtt_ms(a.name, b.name) if emulated else None,
+    )
     if source is None or source.admin is None or peer is None:
         missing = a.name if source is None else b.name
-        return PairRtt(
-            **base, stats=summarize([], options.samples), error=f"no running node in {missing}"
-        )
+        return replace(base, error=f"no running node in {missing}"), []
     params = {
         "peer": peer.name,
         "n": str(options.samples),
@@ -105,10 +106,10 @@ async def _pair(
     try:
         answer = await get_json(target, source.admin, "/api/diag/rtt", params, budget)
     except BcastError as e:
-        return PairRtt(**base, stats=summarize([], options.samples), error=e.message)
+        return replace(base, error=e.message), []
     samples = [float(s) for s in answer.get("samples_ms") or []]
     lost = int(answer.get("lost", 0))
-    return PairRtt(**base, stats=summarize(samples, lost), samples_ms=tuple(samples))
+    return replace(base, stats=summarize(samples, lost)), samples
 
 
 async def _gateways(
@@ -149,6 +150,14 @@ def over_threshold(pairs: Sequence[PairRtt], max_rtt_ms: float | None) -> list[s
 
 
 async def probe_rtt(target: Target, options: RttOptions) -> RttReport:
+    report, _ = await probe_rtt_samples(target, options)
+    return report
+
+
+async def probe_rtt_samples(
+    target: Target, options: RttOptions
+) -> tuple[RttReport, dict[str, list[float]]]:
+    """The report, and every answered sample by pair name ("A->B") for `monitor`."""
     options.validate()
     started = time.monotonic()
     regions, unreachable = await _regions(target, options.timeout_s)
@@ -161,7 +170,8 @@ async def probe_rtt(target: Target, options: RttOptions) -> RttReport:
         _pair(target, a, b, options, gateway_of[a.name], index * stagger_s)
         for index, (a, b) in enumerate(ordered)
     ]
-    pairs = list(await asyncio.gather(*pair_runs))
+    measured = await asyncio.gather(*pair_runs)
+    pairs = [pair for pair, _ in measured]
     # after the pairs, not with them: the client probes must not load the measured nodes
     clients, election = (
         await probe_clients(target, regions, options.client_samples, options.client_interval_ms)
@@ -170,7 +180,7 @@ async def probe_rtt(target: Target, options: RttOptions) -> RttReport:
     )
     over = over_threshold(pairs, options.max_rtt_ms)
     code = ExitCode.UNREACHABLE if not regions else ExitCode.CHECKS_FAILED if over else ExitCode.OK
-    return RttReport(
+    report = RttReport(
         target=target.kind,
         fleet=target.fleet.name,
         regions=[r.name for r in regions],
@@ -185,6 +195,7 @@ async def probe_rtt(target: Target, options: RttOptions) -> RttReport:
         duration_s=round(time.monotonic() - started, 3),
         exit_code=int(code),
     )
+    return report, {pair.name: samples for pair, samples in measured}
 
 
 async def probe_rtt_on(target: Target, options: RttOptions) -> RttReport:

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from bcastctl.fleet import Fleet, Region
+from bcastctl.model import replace, to_data
 
 Manifest = dict[str, Any]
 NAME = "bcast-monitor"
@@ -153,19 +154,17 @@ def shipped_fleet(fleet: Fleet) -> Fleet:
     """The fleet as the monitor pod reads it: kubeconfig paths of this machine dropped, so
     that every region's context is looked up in the mounted kubeconfig ($KUBECONFIG)."""
     regions = [
-        region.model_copy(
-            update={"cluster": region.cluster.model_copy(update={"kubeconfig": None})}
-        )
+        replace(region, cluster=replace(region.cluster, kubeconfig=None))
         for region in fleet.regions
     ]
-    return fleet.model_copy(update={"regions": regions})
+    return replace(fleet, regions=regions)
 
 
 def _serving(fleet: Fleet) -> list[Manifest]:
     port = fleet.monitor.port
     selector = {"app.kubernetes.io/name": NAME}
     interval = f"{fleet.monitor.interval_s:g}s"
-    fleet_text = yaml.safe_dump(shipped_fleet(fleet).model_dump(mode="json"), sort_keys=False)
+    fleet_text = yaml.safe_dump(to_data(shipped_fleet(fleet)), sort_keys=False)
     return [
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(fleet, f"{NAME}-fleet"),
          "data": {"fleet.yaml": fleet_text}},

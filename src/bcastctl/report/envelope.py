@@ -10,14 +10,15 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel
 from rich.console import Console, RenderableType
+
+from bcastctl.model import FrozenModel, to_data
 
 ENVELOPE_API_VERSION = "bcastctl.io/v1"
 
 
-def envelope(kind: str, result: BaseModel | dict[str, Any]) -> dict[str, Any]:
-    data = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+def envelope(kind: str, result: FrozenModel | dict[str, Any]) -> dict[str, Any]:
+    data = to_data(result) if isinstance(result, FrozenModel) else result
     return {"apiVersion": ENVELOPE_API_VERSION, "kind": kind, "result": data}
 
 
@@ -25,7 +26,7 @@ def emit(
     console: Console,
     output: str,
     kind: str,
-    result: BaseModel,
+    result: FrozenModel,
     table: Callable[[Any], RenderableType],
 ) -> None:
     """Print `result` on stdout in the chosen format."""

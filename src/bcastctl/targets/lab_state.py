@@ -17,10 +17,10 @@ import stat
 from pathlib import Path
 from typing import Final, Literal
 
-from pydantic import SecretStr, ValidationError
+import msgspec
 
 from bcastctl.errors import ConfigError
-from bcastctl.model import StrictModel
+from bcastctl.model import InvalidData, Secret, StrictModel, parse, parse_json
 
 STATE_FILE: Final = "state.json"
 SECRETS_FILE: Final = "secrets.json"
@@ -170,10 +170,10 @@ class LabState(StrictModel):
 class LabSecrets(StrictModel):
     """The lab's generated Secret values, by reference "name/key" (as secretKeyRef names them).
 
-    One value for every Secret the rendered objects reference; SecretStr: masked in repr.
+    One value for every Secret the rendered objects reference; Secret: masked in repr.
     """
 
-    values: dict[str, SecretStr]
+    values: dict[str, Secret]
 
     def get(self, ref: str) -> str:
         try:
@@ -215,18 +215,16 @@ def load_lab_state(state_dir: str | Path | None = None) -> LabState:
     except OSError as e:
         raise ConfigError(f"{path}: cannot read lab state: {e}") from e
     try:
-        return LabState.model_validate_json(text)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"{path}: invalid lab state: {where}: {first['msg']}") from e
+        return parse_json(LabState, text)
+    except InvalidData as e:
+        raise ConfigError(f"{path}: invalid lab state: {e}") from e
 
 
 def save_lab_state(state: LabState) -> Path:
     """Write state.json atomically (readers never see half a file)."""
     path = state_file(state.state_dir)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(state.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    tmp.write_bytes(msgspec.json.format(msgspec.json.encode(state), indent=2) + b"\n")
     tmp.replace(path)
     return path
 
@@ -255,8 +253,8 @@ def load_lab_secrets(state: LabState | str | Path) -> LabSecrets:
     if mode & 0o077:
         raise ConfigError(f"{path}: lab secrets file is readable by others (mode {mode:o})")
     try:
-        return LabSecrets.model_validate(data)
-    except ValidationError as e:
+        return parse(LabSecrets, data)
+    except InvalidData as e:
         raise ConfigError(f"{path}: invalid lab secrets file") from e
 
 
