@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,6 +116,18 @@ async def test_a_slow_api_hits_the_deadline_with_a_message_saying_so(cluster, ku
     cluster.call(lambda: cluster.clusters["one"].delays.update({"/version": 2.0}))
     with pytest.raises(UnreachableError, match=r"no answer within 0.3 s"):
         await kube.version()
+
+
+async def test_many_requests_at_once_leave_nothing_on_stderr(cluster, kubeconfig, caplog):
+    """Every request thread keeps its connection: with the SDK's default pool (5 x cores)
+    urllib3 logs "Connection pool is full, discarding connection" for each one beyond it,
+    which a real run prints on the user's stderr (seen while deploy drained a region)."""
+    caplog.set_level(logging.WARNING)
+    kube = client(kubeconfig)
+    cluster.call(lambda: cluster.clusters["one"].delays.update({"/version": 0.3}))
+    answers = await asyncio.gather(*(kube.version() for _ in range(30)))
+    assert {answer["gitVersion"] for answer in answers} == {"v1.31.2"}
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")] == []
 
 
 def test_unknown_context_is_a_config_error(kubeconfig):

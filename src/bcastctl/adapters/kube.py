@@ -42,8 +42,9 @@ _PROXY_TRANSIENT_STATUS: Final = frozenset({429})
 
 # Blocking SDK calls run here, not in asyncio's default pool (min(32, cores + 4) threads:
 # 6 on 2 cores), so that a dozen regions' requests are in flight at once.
+_THREADS: Final = 48
 _EXECUTOR: Final = concurrent.futures.ThreadPoolExecutor(
-    max_workers=48, thread_name_prefix="bcastctl-kube"
+    max_workers=_THREADS, thread_name_prefix="bcastctl-kube"
 )
 
 
@@ -85,16 +86,20 @@ def object_path(
 
 
 def _api_client(configuration: Any) -> Any:
-    """An ApiClient whose urllib3 pool never retries: `KubeClient.raw` is the one retry loop.
+    """An ApiClient whose urllib3 pool never retries (`KubeClient.raw` is the one retry
+    loop) and keeps a connection for every thread that may call at once.
 
     The SDK builds its urllib3 PoolManager when the ApiClient is made, from
-    `configuration.retries` (kubernetes/client/rest.py: `pool_args['retries']`), so the
-    setting must be in place before then; left unset, urllib3 retries each request 3 more
-    times and logs a "Retrying (Retry(total=...))" warning to the user's stderr each time.
+    `configuration.retries` and `connection_pool_maxsize` (kubernetes/client/rest.py:
+    `pool_args`), so both must be in place before then. Left as they are, urllib3 retries
+    each request 3 more times, logging "Retrying (Retry(total=...))", and, with more
+    requests in flight than 5 x cores (its default pool), logs "Connection pool is full,
+    discarding connection": warnings on the user's stderr either way.
     """
     from kubernetes import client
 
     configuration.retries = False
+    configuration.connection_pool_maxsize = _THREADS
     return client.ApiClient(configuration)
 
 
