@@ -107,12 +107,19 @@ class KubeClient:
     """A client of one cluster. Async methods; blocking SDK calls run in threads."""
 
     def __init__(
-        self, api_client: Any, *, name: str, timeout_s: float = 10.0, attempts: int = 3
+        self,
+        api_client: Any,
+        *,
+        name: str,
+        timeout_s: float = 10.0,
+        attempts: int = 3,
+        retry_delay_s: float = 0.2,
     ) -> None:
         self._api = api_client
         self.name = name
         self.timeout_s = timeout_s
         self.attempts = attempts
+        self.retry_delay_s = retry_delay_s  # before attempt n+1: n times this
         self.calls: Counter[str] = Counter()
         self._discovery: dict[str, dict[str, ApiResource] | None] = {}
         self.owned_files: list[str] = []  # e.g. a GKE CA file, removed on close()
@@ -239,11 +246,11 @@ class KubeClient:
                 if attempt == self.attempts:
                     raise self._unreachable(e) from e
                 log.debug("%s: %s %s failed (%s), retrying", self.name, method, path, e)
-                await asyncio.sleep(0.2 * attempt)
+                await asyncio.sleep(self.retry_delay_s * attempt)
                 continue
             if status in retry_statuses and attempt < self.attempts:
                 log.debug("%s: %s %s answered %d, retrying", self.name, method, path, status)
-                await asyncio.sleep(0.2 * attempt)
+                await asyncio.sleep(self.retry_delay_s * attempt)
                 continue
             break
         return status, data
