@@ -196,8 +196,10 @@ def test_the_mesh_gate_passes_on_a_healthy_mesh_and_rolls_back_the_canary_when_a
         assert "health gate failed" in canary["failure"] and "membership" in canary["failure"]
         assert "b-broadcaster-0" in canary["failure"], canary["failure"]
         assert [r["state"] for r in result["regions"][1:]] == ["not-started"] * 2
-        assert [(d["pod"], d["sessions"], d["cut"]) for d in canary["drains"]] == [
-            ("a-broadcaster-0", 0, 0)
+        # the new pod is drained before it is replaced, and so is the pod the rollback replaces
+        assert [(d["pod"], d["phase"], d["sessions"], d["cut"]) for d in canary["drains"]] == [
+            ("a-broadcaster-0", "rollout", 0, 0),
+            ("a-broadcaster-0", "rollback", 0, 0),
         ]
         sts = clusters.live("a", "statefulsets", "broadcaster", "a-broadcaster")
         assert sts["spec"]["template"]["spec"]["containers"][0]["image"] == "bcast-node:1"

@@ -43,7 +43,7 @@ CONTRACT = {
         "sessions_cut",
         "drains",
     },
-    PodDrain: {"pod", "sessions", "drained", "cut", "waited_s", "note"},
+    PodDrain: {"pod", "phase", "sessions", "drained", "cut", "waited_s", "note"},
     ObjectChange: {"action", "kind", "name", "namespace"},
     RollbackResult: {
         "fleet",

@@ -169,8 +169,8 @@ def test_max_disrupted_is_a_budget_for_the_whole_region(clusters, fleet_file, cl
     first, second = f"{CANARY}-broadcaster-0", f"{CANARY}-broadcaster-1"
     assert canary["state"] == "rolled-back" and canary["sessions_cut"] == 2
     # pod 1 cut its 2; pod 0 backed off; the rollback drained pod 1 again (empty by then)
-    drains = [(d["pod"], d["cut"]) for d in canary["drains"]]
-    assert drains == [(second, 2), (first, 0), (second, 0)]
+    drains = [(d["pod"], d["phase"], d["cut"]) for d in canary["drains"]]
+    assert drains == [(second, "rollout", 2), (first, "rollout", 0), (second, "rollback", 0)]
     assert "drain cancelled" in canary["drains"][1]["note"]
     assert (nodes[first].drains, nodes[first].undrains, nodes[first].cut) == (1, 1, 0)
     assert nodes[first].sessions == 2  # its viewers never left
@@ -189,7 +189,10 @@ def test_rollback_drains_the_pods_it_replaces_as_a_rollout_does(clusters, fleet_
     code, result, err = cli("-f", str(fleet_file(image=V2)), "rollback", "-r", CANARY, "--yes")
     assert code == 0, err
     assert (result["sessions_drained"], result["sessions_cut"]) == (5, 0)
-    assert [(d["pod"], d["drained"]) for d in result["drains"]] == [(second.pod, 2), (first.pod, 3)]
+    assert [(d["pod"], d["phase"], d["drained"]) for d in result["drains"]] == [
+        (second.pod, "rollback", 2),
+        (first.pod, "rollback", 3),
+    ]
     assert seen[second.pod] == {first.pod: V2, second.pod: V2}
     assert seen[first.pod] == {first.pod: V2, second.pod: V1}
     assert pod_image(clusters, first.pod) == pod_image(clusters, second.pod) == V1

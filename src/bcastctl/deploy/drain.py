@@ -42,9 +42,10 @@ from bcastctl.deploy.apply import (
     prune,
     wait_rollout,
 )
-from bcastctl.deploy.model import ObjectChange, PodDrain
+from bcastctl.deploy.model import DrainPhase, ObjectChange, PodDrain
 from bcastctl.deploy.plan import is_subset
 from bcastctl.errors import BcastError, OperationFailed
+from bcastctl.model import replace
 from bcastctl.render.manifests import object_key
 
 DEADLINE_GRACE_S = 3.0  # the node's own deadline, plus this, before sessions count as cut
@@ -287,8 +288,10 @@ async def roll_pods(
     timeout_s: float,
     progress: RolloutProgress,
     poll_s: float = POLL_S,
+    phase: DrainPhase = "rollout",
 ) -> None:
-    """Drain and replace the pods one by one, highest ordinal first (see the module doc)."""
+    """Drain and replace the pods one by one, highest ordinal first (see the module doc);
+    each drain is recorded in `tally` under `phase`."""
     name = plan.statefulset["metadata"]["name"]
     revision = await _update_revision(client, plan, timeout_s, poll_s)
     partition = plan.pods
@@ -299,9 +302,10 @@ async def roll_pods(
         progress(region, f"draining {pod}", (plan.pods - ordinal - 1) / plan.pods)
         budget = None if max_disrupted is None else max(0, max_disrupted - tally.cut)
         try:
-            tally.pods.append(await drain_pod(client, plan, pod, budget, poll_s=poll_s))
+            drain = await drain_pod(client, plan, pod, budget, poll_s=poll_s)
+            tally.pods.append(replace(drain, phase=phase))
         except DrainCancelled as e:
-            tally.pods.append(e.drain)
+            tally.pods.append(replace(e.drain, phase=phase))
             raise OperationFailed(f"{region}: {e.message}", hint=e.hint) from None
         if max_disrupted is not None and tally.cut > max_disrupted:  # the node answered late
             raise OperationFailed(
@@ -357,6 +361,7 @@ async def restore(
             timeout_s=timeout_s,
             progress=progress,
             poll_s=poll_s,
+            phase="rollback",
         )
     await wait_rollout(client, region, manifests, timeout_s, progress, poll_s=poll_s)
     return changes

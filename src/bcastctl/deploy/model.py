@@ -10,6 +10,7 @@ RolloutState = Literal[
     "deployed", "unchanged", "failed", "rolled-back", "not-started", "dry-run", "preflight-failed"
 ]
 ChangeAction = Literal["create", "update", "delete"]
+DrainPhase = Literal["rollout", "rollback"]
 
 
 class ObjectChange(FrozenModel):
@@ -25,9 +26,11 @@ class ObjectChange(FrozenModel):
 
 
 class PodDrain(FrozenModel):
-    """One broadcaster pod drained before the rollout replaced it (deploy/drain.py)."""
+    """One broadcaster pod drained before the rollout (or the rollback after it) replaced it
+    (deploy/drain.py)."""
 
     pod: str
+    phase: DrainPhase = "rollout"
     sessions: int = 0  # live when the drain began
     drained: int = 0  # ended during the drain
     cut: int = 0  # still live at the drain deadline

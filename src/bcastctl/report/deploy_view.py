@@ -70,7 +70,8 @@ def deploy_table(result: DeployResult) -> RenderableType:
             parts.append(Text(f"⚠ {row.region}: {warning}", style="yellow"))
         for drain in row.drains:
             if drain.note:
-                parts.append(Text(f"! {drain.pod}: {drain.note}", style="yellow"))
+                when = " (rollback)" if drain.phase == "rollback" else ""
+                parts.append(Text(f"! {drain.pod}{when}: {drain.note}", style="yellow"))
         if row.failure:
             parts.append(Text(f"✖ {row.failure}", style="red"))
             if row.hint:
