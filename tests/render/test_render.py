@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -240,3 +241,36 @@ def test_json_output_is_an_envelope_with_every_region(
     assert data["apiVersion"] == "bcastctl.io/v1"
     assert data["kind"] == "RenderResult"
     assert [r["region"] for r in data["result"]["regions"]] == REGIONS
+
+
+def test_the_human_view_is_one_aligned_row_per_region(
+    tmp_path: Path, example_fleet_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "o"
+    assert run(["--fleet", str(example_fleet_path), "render", "--out", str(out)]) == 0
+    title, header, *rows = capsys.readouterr().out.splitlines()
+    assert title == f"Rendered fleet bcast into {out}"
+    assert header.split("  ")[0] == "REGION" and "RESOLVED MANIFESTS" in header
+    assert [row.split()[0] for row in rows] == REGIONS
+    # as `kubectl get` aligns them: every row's path starts under its header
+    column = header.index("RESOLVED MANIFESTS")
+    assert all(row[column:] == str(out / "resolved" / f"{row.split()[0]}.yaml") for row in rows)
+    assert rows[0].split()[1:3] == ["30", "3"]  # us-east5: objects, nodes
+
+
+RENDER_PROBE = """
+import sys
+from bcastctl.cli.main import run
+code = run(["--fleet", {fleet!r}, "render", "--out", {out!r}])
+heavy = {{'rich', 'pydantic', 'jsonschema', 'kubernetes', 'aiohttp', 'nats'}}
+print(code, sorted(m for m in sys.modules if m.split('.')[0] in heavy))
+"""
+
+
+def test_render_loads_no_heavy_library(tmp_path: Path, example_fleet_path: Path) -> None:
+    """What a real render costs at start-up (bench/cli_help.py): no rich (its view is plain
+    text), no schema validator (the fleet model carries the CRDs' rules), no SDK."""
+    probe = RENDER_PROBE.format(fleet=str(example_fleet_path), out=str(tmp_path / "o"))
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "0 []"

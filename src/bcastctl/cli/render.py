@@ -35,10 +35,10 @@ def render(ctx: click.Context, out: Path, region: tuple[str, ...]) -> int:
     naming its key (exit 3).
     """
     from bcastctl.render.tree import render_tree
-    from bcastctl.report.envelope import emit
-    from bcastctl.report.render_view import render_table
+    from bcastctl.report.envelope import emit_text
+    from bcastctl.report.render_view import render_text
 
     cli = context.get(ctx)
     result = render_tree(cli.fleet(), out, list(region) or None)
-    emit(cli.out, cli.output.value, "RenderResult", result, render_table)
+    emit_text(cli.output.value, "RenderResult", result, render_text)
     return 0

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -109,6 +108,8 @@ def _prepare(out: Path) -> None:
 
 def _prune(out: Path, keep: set[str]) -> list[str]:
     """Drop overlays and resolved files of regions no longer in the fleet."""
+    import shutil  # only here: it loads the compression modules
+
     for name in ("overlays", "resolved"):
         _refuse_links(out, Path(name))
     removed = []

@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
-
 from bcastctl.render.result import RenderResult
+from bcastctl.report.columns import columns
 
 
-def render_table(result: RenderResult) -> RenderableType:
-    table = Table(title=f"Rendered fleet {result.fleet} into {result.out}", title_justify="left")
-    table.add_column("region", style="bold", no_wrap=True)
-    table.add_column("objects", justify="right")
-    table.add_column("nodes", justify="right")
-    table.add_column("NATS gateways to")
-    table.add_column("resolved manifests", overflow="fold")
-    for region in result.regions:
-        table.add_row(
+def render_text(result: RenderResult) -> str:
+    rows = [
+        [
             region.region,
             str(region.objects),
             str(region.replicas),
             ", ".join(region.gateways) or "-",
             region.resolved,
-        )
-    parts: list[RenderableType] = [table]
+        ]
+        for region in result.regions
+    ]
+    headers = ["region", "objects", "nodes", "NATS gateways to", "resolved manifests"]
+    text = f"Rendered fleet {result.fleet} into {result.out}\n" + columns(headers, rows, {1, 2})
     if result.pruned:
-        parts.append(
-            Text(f"removed overlays of regions no longer in the fleet: {', '.join(result.pruned)}")
-        )
-    return Group(*parts)
+        text += f"removed overlays of regions no longer in the fleet: {', '.join(result.pruned)}\n"
+    return text
