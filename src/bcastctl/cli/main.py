@@ -115,6 +115,11 @@ def run(argv: list[str] | None = None) -> int:
     else:
         code = result if isinstance(result, int) else ExitCode.OK
     if argv is None:
+        # The process ends here: let the OS take back its memory rather than the collector
+        # walk every object of every module once more (a tenth of a short command's CPU).
+        import gc
+
+        gc.freeze()
         sys.exit(int(code))
     return int(code)
 

@@ -10,7 +10,7 @@ import hashlib
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -25,20 +25,38 @@ KUSTOMIZATION = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kusto
 
 
 # libyaml's emitter where PyYAML has it (the same bytes, a third of render's run time saved);
-# the pure-Python one otherwise.
-_Base: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+# the pure-Python one otherwise. The same as in yamlsafe.py for the parser.
+if TYPE_CHECKING:
+    _Base = yaml.SafeDumper
+else:
+    _Base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+_TAG = "tag:yaml.org,2002:"
 
 
-class _Dumper(_Base):  # type: ignore[valid-type,misc]
-    """Block style for multi-line strings (the NATS config reads as a file)."""
+class _Dumper(_Base):
+    """SafeDumper's nodes for a manifest tree (dict, list, str, int, bool, None), made in
+    one pass instead of through the representer table (half of writing the YAML); block
+    style for multi-line strings (the NATS config reads as a file); anything else (floats)
+    as SafeDumper represents it. Manifests share no objects, so no anchors are lost."""
 
-
-def _str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in text else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
-
-
-_Dumper.add_representer(str, _str)
+    def represent_data(self, data: Any) -> yaml.Node:
+        kind = type(data)
+        if kind is str:
+            return yaml.ScalarNode(_TAG + "str", data, style="|" if "\n" in data else None)
+        if kind is dict:
+            pairs = [(self.represent_data(k), self.represent_data(v)) for k, v in data.items()]
+            return yaml.MappingNode(_TAG + "map", pairs, flow_style=False)
+        if kind is list:
+            items = [self.represent_data(item) for item in data]
+            return yaml.SequenceNode(_TAG + "seq", items, flow_style=False)
+        if kind is bool:
+            return yaml.ScalarNode(_TAG + "bool", "true" if data else "false")
+        if kind is int:
+            return yaml.ScalarNode(_TAG + "int", str(data))
+        if data is None:
+            return yaml.ScalarNode(_TAG + "null", "null")
+        return super().represent_data(data)
 
 
 def dump_yaml(docs: list[Any]) -> str:
@@ -108,7 +126,6 @@ def _prepare(out: Path) -> None:
 
 def _prune(out: Path, keep: set[str]) -> list[str]:
     """Drop overlays and resolved files of regions no longer in the fleet."""
-    import shutil  # only here: it loads the compression modules
 
     for name in ("overlays", "resolved"):
         _refuse_links(out, Path(name))
@@ -118,6 +135,8 @@ def _prune(out: Path, keep: set[str]) -> list[str]:
         for entry in sorted(overlays.iterdir()) if overlays.is_dir() else []:
             _refuse_links(out, entry.relative_to(out))
             if entry.is_dir() and entry.name not in keep:
+                import shutil  # only here: it loads the compression modules
+
                 shutil.rmtree(entry)
                 removed.append(entry.name)
         resolved = out / "resolved"
