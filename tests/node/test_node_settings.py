@@ -70,6 +70,7 @@ def test_environment_then_flags() -> None:
         ),
         ({"BCAST_CONNECT_DEADLINE": "soon"}, {}, "BCAST_CONNECT_DEADLINE='soon': expected a"),
         ({"BCAST_EVENT_LOOP": "twisted"}, {}, "expected one of uvloop, asyncio"),
+        ({"BCAST_PROXY_APPENDS": "0"}, {}, "BCAST_PROXY_APPENDS='0': must be between 1 and 4"),
     ],
 )
 def test_bad_values_name_the_setting(

@@ -11,14 +11,23 @@ signalling through a multi-cluster Gateway (issue 11 points 4 and 5).
   Certificate Manager map (`networking.gke.io/certmap`, docs "Secure a Gateway"), and a
   HealthCheckPolicy (networking.gke.io/v1, GoogleCloudPlatform/gke-gateway-api CRD: a
   fixed port needs portSpecification USE_FIXED_PORT) pointing the load balancer at /readyz.
+- That class is Google's global external Application Load Balancer: it connects to the
+  pods (zonal NEGs) from 35.191.0.0/16 and 130.211.0.0/22 (2600:2d00:1:1::/64 over IPv6)
+  and appends `<client-ip>,<load-balancer-ip>` to X-Forwarded-For
+  (https://cloud.google.com/load-balancing/docs/https#x-forwarded-for_header,
+  https://cloud.google.com/load-balancing/docs/firewall-rules).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
 from bcastctl.fleet import load_fleet
+from bcastctl.model import replace
+from bcastctl.node.forwarded import client_address
+from bcastctl.node.settings import NodeSettings
 from bcastctl.render.manifests import region_manifests
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fleet.yaml"
@@ -27,8 +36,18 @@ assert FLEET.signalling is not None
 ENTRY = FLEET.signalling
 
 
-def _objects(region: str) -> list[dict[str, Any]]:
-    return region_manifests(FLEET, FLEET.region(region)).resolved
+def _objects(region: str, fleet: Any = FLEET) -> list[dict[str, Any]]:
+    return region_manifests(fleet, fleet.region(region)).resolved
+
+
+def _node_env(region: str, fleet: Any = FLEET) -> dict[str, str]:
+    statefulset = next(
+        d
+        for d in _objects(region, fleet)
+        if d["kind"] == "StatefulSet" and d["metadata"]["name"] == f"{region}-broadcaster"
+    )
+    env = statefulset["spec"]["template"]["spec"]["containers"][0]["env"]
+    return {e["name"]: e["value"] for e in env if "value" in e}
 
 
 def test_the_turn_gateway_asks_gke_for_a_tcp_and_udp_load_balancer() -> None:
@@ -89,3 +108,29 @@ def test_every_region_exports_its_signalling_service_and_only_the_config_region_
         assert f"{region}-broadcaster" in exports
         has_entry = any(d["kind"] == "HTTPRoute" for d in objects)
         assert has_entry == (region == ENTRY.config_region)
+
+
+def test_behind_the_entry_every_node_counts_viewers_not_googles_front_ends() -> None:
+    """With the entry, every region's nodes trust Google's front-end ranges and read the
+    client two entries from the right: a viewer arriving from 35.191.x with a forged prefix
+    is keyed on its own address, without the Gateway's address being known."""
+    for region in FLEET.region_names:
+        env = _node_env(region)
+        trusted = NodeSettings.trusted_proxies.parse(env[NodeSettings.trusted_proxies.env])
+        appends = NodeSettings.proxy_appends.parse(env[NodeSettings.proxy_appends.env])
+        assert {"35.191.0.0/16", "130.211.0.0/22"} <= set(trusted)
+        assert appends == 2
+        networks = [ipaddress.ip_network(cidr) for cidr in trusted]
+        header = ["198.51.100.1, 203.0.113.7, 34.120.1.2"]  # forged, client, load balancer
+        for front_end in ("35.191.3.4", "130.211.1.2"):
+            assert client_address(front_end, header, networks, appends) == "203.0.113.7"
+
+
+def test_without_the_entry_or_with_another_load_balancer_nodes_trust_no_proxy() -> None:
+    assert ENTRY is not None
+    regional = replace(ENTRY, gateway_class="gke-l7-regional-external-managed-mc")
+    for fleet in (replace(FLEET, signalling=None), replace(FLEET, signalling=regional)):
+        for region in FLEET.region_names:
+            env = _node_env(region, fleet)
+            assert NodeSettings.trusted_proxies.env not in env
+            assert NodeSettings.proxy_appends.env not in env

@@ -152,9 +152,17 @@ class NodeSettings:
         (),
         parse.networks,
         "Comma-separated CIDRs of proxies whose X-Forwarded-For names the client (per-client "
-        "limits key on it); on GKE's load balancer: 35.191.0.0/16,130.211.0.0/22 and the "
-        "Gateway's address. Unset: X-Forwarded-For is ignored.",
+        "limits key on it); on GKE's Gateway: 35.191.0.0/16,130.211.0.0/22 with "
+        "--proxy-appends 2. Unset: X-Forwarded-For is ignored.",
         metavar="CIDRS",
+    )
+    proxy_appends = Setting[int](
+        "BCAST_PROXY_APPENDS",
+        1,
+        parse.integer(1, 4),
+        "X-Forwarded-For entries each trusted proxy appends, the client's first: 1 for most "
+        "proxies, 2 for Google's load balancer (<client-ip>,<load-balancer-ip>).",
+        metavar="INTEGER",
     )
     turn_urls = Setting[tuple[str, ...]](
         "BCAST_TURN_URLS",

@@ -137,7 +137,7 @@ def create_signalling_app(node: Node) -> web.Application:
         middlewares=[
             cors,
             problem_middleware(node.count_rejected_request),
-            forwarded_middleware(node.settings.trusted_proxies),
+            forwarded_middleware(node.settings.trusted_proxies, node.settings.proxy_appends),
             region_middleware(node),
         ],
         client_max_size=node.settings.max_body_bytes,

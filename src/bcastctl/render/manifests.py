@@ -21,7 +21,12 @@ from bcastctl.render import template
 from bcastctl.render.monitoring import monitoring_manifests
 from bcastctl.render.nats_config import GATEWAY_TLS_DIR, nats_config, nats_secret_env
 from bcastctl.render.reach import shape_gateway_service, turn_annotations
-from bcastctl.render.signalling import entry_objects, health_check_rule, signalling_export
+from bcastctl.render.signalling import (
+    entry_objects,
+    health_check_rule,
+    signalling_export,
+    trusted_proxy_env,
+)
 from bcastctl.render.template import Scalar
 
 _CONFIG_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -134,6 +139,7 @@ def node_env(fleet: Fleet, region: Region) -> list[Manifest]:
         value(NodeSettings.max_sessions.env, fleet.node.max_sessions),
         value(NodeSettings.drain_deadline_s.env, fleet.node.drain_deadline_s),
         *public_url_env(fleet, region),
+        *trusted_proxy_env(fleet),
         value(NodeSettings.rtc_port_min.env, fleet.node.rtc_port_min),
         value(NodeSettings.rtc_port_max.env, fleet.node.rtc_port_max),
         value(NodeSettings.turn_urls.env, turn_urls),

@@ -11,6 +11,13 @@ names (`<region>.<host>`), and a HealthCheckPolicy per ServiceImport so that the
 balancer judges a region by the node's `/readyz` (admin port), not by a TCP connect.
 Google's health checkers come from 35.191.0.0/16 and 130.211.0.0/22: the broadcaster
 NetworkPolicy admits the admin port from those ranges (and from nowhere else outside).
+
+The load balancer's requests reach the pods (zonal NEG backends) from the same ranges
+(2600:2d00:1:1::/64 over IPv6) and carry `X-Forwarded-For: [<supplied-value>,]<client-ip>,
+<load-balancer-ip>` (https://cloud.google.com/load-balancing/docs/https, "Firewall rules"
+and "X-Forwarded-For header"; https://cloud.google.com/load-balancing/docs/firewall-rules):
+with the entry, the nodes trust those ranges and read the client two entries from the right
+(node/forwarded.py), so per-client limits count viewers, not Google's front ends.
 """
 
 from __future__ import annotations
@@ -18,10 +25,16 @@ from __future__ import annotations
 from typing import Any, Final
 
 from bcastctl.fleet import Fleet, Signalling
+from bcastctl.node.settings import NodeSettings
 
 Manifest = dict[str, Any]
 
 HEALTH_CHECK_RANGES: Final = ("35.191.0.0/16", "130.211.0.0/22")
+# what Google's global external Application Load Balancer connects to zonal NEGs from, and
+# how many X-Forwarded-For entries it appends (<client-ip>,<load-balancer-ip>)
+FRONT_END_RANGES: Final = (*HEALTH_CHECK_RANGES, "2600:2d00:1:1::/64")
+FRONT_END_APPENDS: Final = 2
+FRONT_END_CLASSES: Final = ("gke-l7-global-external-managed", "gke-l7-global-external-managed-mc")
 # GKE provisions the entry's global load balancer in minutes: deploy does not wait for a
 # Gateway with this label (verify mesh's kube-signalling-entry judges it)
 ROLE_LABEL: Final = "bcastctl.io/role"
@@ -129,3 +142,15 @@ def health_check_rule(fleet: Fleet) -> Manifest:
         "from": [{"ipBlock": {"cidr": cidr}} for cidr in HEALTH_CHECK_RANGES],
         "ports": [{"protocol": "TCP", "port": fleet.node.admin_port}],
     }
+
+
+def trusted_proxy_env(fleet: Fleet) -> list[Manifest]:
+    """The node's trusted proxies when viewers arrive through the entry's load balancer
+    (a GatewayClass of Google's global external Application Load Balancer); else none."""
+    entry = fleet.signalling
+    if entry is None or entry.gateway_class not in FRONT_END_CLASSES:
+        return []
+    return [
+        {"name": NodeSettings.trusted_proxies.env, "value": ",".join(FRONT_END_RANGES)},
+        {"name": NodeSettings.proxy_appends.env, "value": str(FRONT_END_APPENDS)},
+    ]
