@@ -147,6 +147,15 @@ def peers_outside_mcs(fleet: Fleet, region: str) -> list[str]:
     return [name for name in fleet.region_names if name != region and name not in over_mcs]
 
 
+def reach_dialled_peers(fleet: Fleet, region: str) -> list[str]:
+    """The peers whose gateway gateway-reach dials from inside `region`: those outside MCS
+    (mcs-dns covers how an MCS peer is found), and with gateway TLS every peer, MCS ones
+    too, since only a handshake shows the certificate a peer's gateway presents."""
+    if fleet.nats.gateway_tls is not None:
+        return [name for name in fleet.region_names if name != region]
+    return peers_outside_mcs(fleet, region)
+
+
 def gateway_urls(fleet: Fleet, dialler: Region, target: Region) -> list[str]:
     """The NATS gateway URLs `dialler` dials to reach `target`."""
     return [

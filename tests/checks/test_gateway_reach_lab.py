@@ -4,6 +4,8 @@ way): gateway-reach dials, from inside every region (a node's /api/diag/dial), t
 each peer outside MCS is reached at - in the lab the delay link standing for the node port
 or load balancer - and names each region's mode; mcs-dns checks only the MCS pairs. A cut
 link (the lab's linkd refuses new connections on it) fails the pair, naming the mode.
+Both fleets here have gateway TLS, so the MCS pairs are dialled too, at their clusterset
+names (which the lab's DNS server answers), and every certificate is judged.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from checks_testkit import by_scope, cli, lab_fleet, running_lab, verify
 
 from bcastctl.lab.gateway_tls import issue, new_ca
@@ -49,7 +52,12 @@ def test_mixed_fleet_passes_and_each_pair_is_checked_the_way_its_mode_needs(
     assert code == 0, [r for r in report["results"] if r["status"] == "fail"]
     reach = by_scope(report, "gateway-reach")
     outside = {f"{EKS}->{GKE_A}", f"{EKS}->{GKE_B}", f"{GKE_A}->{EKS}", f"{GKE_B}->{EKS}"}
-    assert {s for s, r in reach.items() if r["status"] == "ok"} == outside
+    over_mcs = {f"{GKE_A}->{GKE_B}", f"{GKE_B}->{GKE_A}"}  # dialled for their certificates
+    assert {s for s, r in reach.items() if r["status"] == "ok"} == outside | over_mcs
+    assert reach[f"{GKE_A}->{GKE_B}"]["message"].startswith(
+        f"{GKE_B}'s gateway (mcs + loadBalancer) reachable, connect "
+    )
+    assert reach[f"{GKE_A}->{GKE_B}"]["message"].endswith(", TLS ok")
     assert (
         f"{GKE_A}'s gateway (mcs + loadBalancer) reachable" in reach[f"{EKS}->{GKE_A}"]["message"]
     )
@@ -117,6 +125,7 @@ def _reissue(state_dir: Path, region: str, days: float, other_ca: bool) -> dict[
     current = x509.load_pem_x509_certificate(before["tls.crt"].encode())
     sans = current.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     hosts = [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)]
+    hosts += sans.get_values_for_type(x509.DNSName)  # a region on MCS: its clusterset name
     if other_ca:
         ca, ca_key = new_ca("some other CA")
     else:
@@ -172,3 +181,76 @@ def test_a_certificate_expiring_in_7_days_gives_a_warning(multicloud: Path) -> N
     assert warned["status"] == "warn"
     assert re.search(r"TLS: [0-9.:]+'s certificate expires in (6\.9|7\.0) days", warned["message"])
     assert [r for r in report["results"] if r["status"] == "fail"] == []  # a warning only
+
+
+# --- two regions on MCS only, with gateway TLS (examples/lab.yaml's first two) --------------
+
+MCS_A, MCS_B = "us-east5", "europe-west9"
+
+
+@pytest.fixture(scope="module")
+def mcs_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    directory = tmp_path_factory.mktemp("mcs-tls-lab")
+    data = yaml.safe_load((EXAMPLES / "lab.yaml").read_text())
+    data["regions"] = [r for r in data["regions"] if r["name"] in (MCS_A, MCS_B)]
+    data["lab"]["latency"] = [
+        link for link in data["lab"]["latency"] if set(link["between"]) == {MCS_A, MCS_B}
+    ]
+    data.setdefault("nats", {})["gateway_tls"] = {"secret": "bcast-nats-gateway-tls"}
+    base = directory / "base.yaml"
+    base.write_text(yaml.safe_dump(data))
+    with running_lab(lab_fleet(directory / "fleet.yaml", base=base), directory / "state") as state:
+        yield state
+
+
+def test_mcs_pairs_with_gateway_tls_are_dialled_at_their_clusterset_name(
+    mcs_only: Path,
+) -> None:
+    code, report = verify(mcs_only)
+    assert code == 0, [r for r in report["results"] if r["status"] == "fail"]
+    reach = by_scope(report, "gateway-reach")
+    assert {s: r["status"] for s, r in reach.items()} == {
+        f"{MCS_A}->{MCS_B}": "ok",
+        f"{MCS_B}->{MCS_A}": "ok",
+    }
+    assert reach[f"{MCS_A}->{MCS_B}"]["message"].startswith(f"{MCS_B}'s gateway (mcs) reachable")
+    assert reach[f"{MCS_A}->{MCS_B}"]["message"].endswith(", TLS ok")
+
+
+def test_an_mcs_region_certificate_from_another_ca_is_the_root_cause(mcs_only: Path) -> None:
+    """europe-west9's NATS gets a certificate for the same names from another CA: NATS
+    refuses the links both ways (mutual TLS), gateway-reach says why, and the root cause
+    is the certificate, explaining the gateway link failures."""
+    original = _reissue(mcs_only, MCS_B, 30, other_ca=True)
+    pair_ab, pair_ba = f"{MCS_A}->{MCS_B}", f"{MCS_B}->{MCS_A}"
+
+    def settled(report: dict[str, Any]) -> bool:
+        links = by_scope(report, "nats-gateways")
+        failed = by_scope(report, "gateway-reach")[pair_ab]["status"] == "fail"
+        return failed and links[pair_ab]["status"] == links[pair_ba]["status"] == "fail"
+
+    try:
+        report = verify_until(mcs_only, settled)
+    finally:
+        _install(mcs_only, MCS_B, original)
+    failed = by_scope(report, "gateway-reach")[pair_ab]
+    assert failed["status"] == "fail", failed
+    name = f"{MCS_B}-nats-gateway.broadcaster.svc.clusterset.local"
+    assert failed["message"].startswith(
+        f"{MCS_B}'s gateway (mcs) TLS: {name}:7222 presents a certificate not issued by the "
+        "fleet's gateway CA (issuer CN=some other CA)"
+    ), failed["message"]
+    links = by_scope(report, "nats-gateways")
+    assert links[pair_ab]["status"] == links[pair_ba]["status"] == "fail"
+    (cause,) = [c for c in report["root_causes"] if c["layer"] == "tls"]
+    assert cause["cause"].startswith(
+        f"the NATS gateway certificate of {MCS_B} fails its peers' TLS"
+    )
+    assert "not issued by the fleet's gateway CA" in cause["cause"]
+    for explained in (
+        f"gateway-reach/{pair_ab}",
+        f"nats-gateways/{pair_ab}",
+        f"nats-gateways/{pair_ba}",
+    ):
+        assert explained in cause["explains"]
+    assert report["root_causes"] == [cause]  # no "NATS gateway link ... is down" beside it

@@ -12,11 +12,22 @@ import inspect
 
 from verdict_kit import link_result, members_result, registry_result, silent_result, view
 
-from bcastctl.checks import mcs_dns, media, membership, nats_gateways, rootcause, turn
-from bcastctl.checks.base import fail
+from bcastctl.checks import (
+    gateway_reach,
+    mcs_dns,
+    media,
+    membership,
+    nats_gateways,
+    rootcause,
+    turn,
+)
+from bcastctl.checks.base import CheckResult, fail
 from bcastctl.checks.rootcause import root_causes
+from bcastctl.lab.gateway_tls import issue, new_ca
+from bcastctl.targets.base import GatewayDial
 
 EXPECTED = {"a-0": "a", "a-1": "a", "b-0": "b", "c-0": "c"}
+EXPECTED_ABC = {"a-0": "a", "b-0": "b", "c-0": "c"}
 
 
 def test_cut_link_explains_gateways_partition_membership_registry_and_media() -> None:
@@ -47,6 +58,54 @@ def test_dns_failure_is_the_deeper_cause_of_a_gateway_link() -> None:
     assert len(causes) == 1
     assert causes[0].layer == "dns"
     assert causes[0].explains == ["mcs-dns/a->b", "nats-gateways/a->b", "nats-gateways/b->a"]
+
+
+def _reach_result(region: str, peer: str, ca: str, issuer: tuple[str, str]) -> CheckResult:
+    """gateway-reach's verdict for region->peer over MCS: peer's gateway presents a
+    certificate by `issuer`, judged against the fleet's CA `ca`."""
+    dial = GatewayDial(peer, "mcs", f"{peer}-nats-gateway.ns.svc.clusterset.local", 7222)
+    certificate = issue(*issuer, peer, [dial.host], 30)[0]
+    answer = {"addr": dial.addr, "connected": True, "ms": 1.0, "certificate": certificate}
+    judged = [gateway_reach.tls_judgement(dial, answer, ca)]
+    return gateway_reach.pair_verdict(
+        gateway_reach.NAME, f"{region}->{peer}", [dial], [answer], judged
+    )
+
+
+def test_a_gateway_certificate_from_another_ca_explains_the_links_it_cuts() -> None:
+    """b's certificate is not from the fleet's CA: its peers' gateway-reach fails naming
+    TLS, NATS refuses every link of b, and the nodes across those links lose each other;
+    one cause, the certificate, explains all of it (not "gateway link down")."""
+    ca, ca_key = new_ca()
+    other = new_ca("some other CA")
+    results = [
+        _reach_result("a", "b", ca, other),
+        _reach_result("c", "b", ca, other),
+        _reach_result("a", "c", ca, (ca, ca_key)),  # passes: not a failure to explain
+        _reach_result("b", "a", ca, (ca, ca_key)),
+        link_result("a", "b", up=False),
+        link_result("b", "a", up=False),
+        link_result("b", "c", up=False),
+        link_result("c", "b", up=False),
+        link_result("a", "c", up=True),
+        members_result("a-0", "a", EXPECTED_ABC, sees=["c-0"]),
+        members_result("b-0", "b", EXPECTED_ABC, sees=[]),
+        membership.judge_fleet(membership.NAME, [("a", "b"), ("b", "c")], answering=3),
+    ]
+    causes = root_causes([r for r in results if r is not None], {})
+    assert len(causes) == 1, [c.cause for c in causes]
+    (cause,) = causes
+    assert cause.layer == "tls"
+    assert cause.cause.startswith(
+        "the NATS gateway certificate of b fails its peers' TLS, so its gateway links cannot "
+        "connect: TLS: b-nats-gateway.ns.svc.clusterset.local:7222 presents a certificate not "
+        "issued by the fleet's gateway CA (issuer CN=some other CA)"
+    )
+    assert sorted(cause.explains) == sorted(
+        r.id for r in results if r is not None and r.status == "fail"
+    )
+    assert "gateway-reach/a->b" in cause.explains
+    assert "nats-gateways/b->c" in cause.explains
 
 
 def test_dead_node_and_rogue_node_together() -> None:
@@ -159,6 +218,7 @@ def test_rootcause_reads_results_only_through_typed_findings_and_names() -> None
     """No string check name and no `values[...]` key in rootcause: a rename cannot slip by."""
     tree = ast.parse(inspect.getsource(rootcause))
     names = {membership.NAME, nats_gateways.NAME, mcs_dns.NAME, media.NAME, turn.NAME, "registry"}
+    names.add(gateway_reach.NAME)
     literals = {
         node.value
         for node in ast.walk(tree)

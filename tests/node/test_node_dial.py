@@ -1,7 +1,10 @@
 """/api/diag/dial: a TCP connect from inside the node (is another region's NATS gateway
 reachable from here), bounded in input, time and concurrency; bad input is a 400, never a
 500. Everything on loopback: a listening socket, a closed port, and a socket whose
-accept queue is full (Linux drops further SYNs, so a connect hangs until its deadline)."""
+accept queue is full (Linux drops further SYNs, so a connect hangs until its deadline).
+A cluster or clusterset name is looked up at the node's DNS server (BCAST_DNS_SERVER, the
+lab's DNS server here, over real UDP) before the connect, as a pod's resolver would send
+it to the cluster DNS."""
 
 from __future__ import annotations
 
@@ -13,9 +16,12 @@ from urllib.parse import quote
 import pytest
 from node_testkit import NatsServer, NodeFactory, free_port, http_json
 
+from bcastctl.lab.dnsd import ZoneResolver
+
 pytestmark = pytest.mark.slow  # starts NATS servers and nodes
 
 HOST = "127.0.0.1"
+GATEWAY_NAME = "europe-west9-nats-gateway.broadcaster.svc.clusterset.local"
 
 
 @pytest.fixture
@@ -98,3 +104,29 @@ def test_dial_gives_up_at_its_deadline_and_caps_concurrent_dials(
             }
         else:
             assert "dials are already running" in answer["error"]
+
+
+@pytest.fixture
+def dns_server() -> Iterator[str]:
+    from dnslib.server import DNSServer
+
+    port = free_port()
+    server = DNSServer(ZoneResolver({f"{GATEWAY_NAME}.": [HOST]}), port=port, address=HOST)
+    server.start_thread()
+    try:
+        yield f"{HOST}:{port}"
+    finally:
+        server.stop()
+
+
+def test_dial_looks_up_a_clusterset_name_at_the_node_dns_server(
+    super_cluster: list[NatsServer], start_node: NodeFactory, listening: int, dns_server: str
+) -> None:
+    node = start_node("dial-c", super_cluster[0], "127.0.0.99", BCAST_DNS_SERVER=dns_server)
+    status, answer = http_json(f"{node.admin}/api/diag/dial?addr={GATEWAY_NAME}:{listening}")
+    assert status == 200, answer
+    assert answer["connected"] is True and answer["addr"] == f"{GATEWAY_NAME}:{listening}"
+    missing = GATEWAY_NAME.replace("europe-west9", "asia-southeast1")
+    status, answer = http_json(f"{node.admin}/api/diag/dial?addr={missing}:{listening}")
+    assert status == 200 and answer["connected"] is False
+    assert answer["error"] == f"{missing} does not resolve: NXDOMAIN"

@@ -1,15 +1,19 @@
-"""gateway-reach: every region reaches the NATS gateway of each peer outside MCS at the
-address the peer's mode gives (its node ports or load balancer), from inside the region.
+"""gateway-reach: every region reaches the NATS gateway of each peer at the address its
+gateway dials (exposure.gateway_hosts), from inside the region.
 
 A region not on MCS has no clusterset names, so mcs-dns has nothing to ask for it; this
 check asks a node of the dialling region to open a TCP connection to each configured
 address (`/api/diag/dial`, bounded on the node), as its NATS gateway would. One result
-per ordered pair A->B that is not MCS on both ends, naming B's mode; a region whose
-peers are all on MCS gets one skip saying so (mcs-dns covers it). With gateway TLS
-(fleet.nats.gateway_tls) the node also fetches the certificate B's gateway presents after
-its INFO, and the check judges it against A's gateway CA (the target reads it): not issued
-by that CA, not naming the address dialled, or expired fail with a reason naming TLS;
-expiring within 14 days warns.
+per ordered pair A->B the check dials (exposure.reach_dialled_peers), naming B's mode.
+Without gateway TLS that is every pair not on MCS at both ends: between MCS regions
+mcs-dns checks the names and nats-gateways the links, and a bare connect adds nothing, so
+a region whose peers are all on MCS gets one skip saying so. With gateway TLS
+(fleet.nats.gateway_tls) every pair is dialled, MCS ones at the clusterset name, and the
+node also fetches the certificate B's gateway presents; the check judges it against A's
+gateway CA (the target reads it): not issued by that CA, not naming the address dialled
+(NATS verifies the URL's host), or expired fail with a reason naming TLS; expiring within
+14 days warns. A failed judgement is kept in the finding (`certificate_problem`), so
+rootcause names the certificate, not the gateway link it breaks.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class GatewayReached(Finding):
     addresses: int  # configured addresses of B (node addresses, or one load balancer)
     reached: int  # of those, how many accepted a connection
     connect_ms: float | None  # the fastest connect
+    certificate_problem: str | None = None  # B's certificate fails A's TLS (None: fine, no TLS)
 
 
 async def _dial_from(
@@ -80,17 +85,22 @@ def tls_judgement(dial: GatewayDial, answer: Any, ca_pem: str | None) -> Judgeme
     return judged
 
 
-def _verdict(
+def pair_verdict(
     check: str, scope: str, dials: list[GatewayDial], answers: list[Any], tls: list[Judgement]
 ) -> CheckResult:
+    """One pair's result from the dial answers for B's addresses and their TLS judgements."""
     peer, mode = dials[0].peer, dials[0].mode
     reached = [a for a in answers if a.get("connected")]
     failed = [f"{a.get('addr')}: {a.get('error')}" for a in answers if not a.get("connected")]
     fastest = min((float(a["ms"]) for a in reached if a.get("ms") is not None), default=None)
-    finding = GatewayReached(
-        mode=mode, addresses=len(dials), reached=len(reached), connect_ms=fastest
-    ).as_values()
     problems = [j.problem for j in tls if j.problem]
+    finding = GatewayReached(
+        mode=mode,
+        addresses=len(dials),
+        reached=len(reached),
+        connect_ms=fastest,
+        certificate_problem="; ".join(problems) if problems else None,
+    ).as_values()
     if not reached or problems:
         return fail(
             check,
@@ -122,7 +132,7 @@ def _verdict(
 
 class GatewayReach(Check):
     name = NAME
-    title = "NATS gateways of regions outside MCS reachable at their configured addresses"
+    title = "NATS gateways reachable at the addresses their peers dial (with TLS: certificates)"
     layer = "dns"  # the same layer as mcs-dns: how one region finds another's gateway
 
     async def run_region(self, ctx: CheckContext, region: RegionEndpoints) -> list[CheckResult]:
@@ -132,7 +142,8 @@ class GatewayReach(Check):
                 skip(
                     self.name,
                     region.name,
-                    f"{region.name} ({own_mode}) reaches every peer over MCS (see mcs-dns)",
+                    f"{region.name} ({own_mode}) reaches every peer over MCS without gateway "
+                    "TLS (see mcs-dns)",
                 )
             ]
         fleet = ctx.target.fleet
@@ -153,5 +164,5 @@ class GatewayReach(Check):
         for peer, got in by_peer.items():
             judged = [tls_judgement(d, a, ca_pem) for d, a in got if tls and a.get("connected")]
             dials, replies = [d for d, _ in got], [a for _, a in got]
-            results.append(_verdict(self.name, pair(region.name, peer), dials, replies, judged))
+            results.append(pair_verdict(self.name, pair(region.name, peer), dials, replies, judged))
         return results

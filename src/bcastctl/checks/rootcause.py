@@ -1,17 +1,20 @@
 """Root-cause summary: link failures across layers to the fewest underlying problems.
 
-The layers, deepest first: region reachability -> clusterset DNS -> NATS gateway
-links -> node liveness / cluster secret -> membership, registry, media. A cut
-gateway link explains a membership partition between its regions and a failed
-cross-region media pair; an unresolvable clusterset name explains the gateway
-link that dials it. A failure is attributed to causes only when they explain all
-of it (a node missing one peer that is down and rejecting another with a wrong
-secret is explained by both). Failures nothing explains are listed as their own
-causes, so the summary always accounts for every failure.
+The layers, deepest first: region reachability -> clusterset DNS / gateway
+certificates -> NATS gateway links -> node liveness / cluster secret -> membership,
+registry, media. A cut gateway link explains a membership partition between its
+regions and a failed cross-region media pair; an unresolvable clusterset name
+explains the gateway link that dials it; a region whose gateway certificate fails
+its peers' TLS (gateway-reach) explains its cut links and everything they explain.
+A failure is attributed to causes only when they explain all of it (a node missing
+one peer that is down and rejecting another with a wrong secret is explained by
+both). Failures nothing explains are listed as their own causes, so the summary
+always accounts for every failure.
 
 Reads results only through the checks' typed findings and names (imported from
 each check module): pair scopes "A->B" (nats-gateways, mcs-dns, media),
-`membership.NodeMembership` / `SilentNode` / `OffNats` / `Partition`,
+`gateway_reach.GatewayReached`, `membership.NodeMembership` / `SilentNode` / `OffNats` /
+`Partition`,
 `stream_registry.RegistryAgreement`, `nats_gateways.MonitorsUnreachable`.
 """
 
@@ -20,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bcastctl.checks import mcs_dns, membership, nats_gateways, stream_registry
+from bcastctl.checks import gateway_reach, mcs_dns, membership, nats_gateways, stream_registry
 from bcastctl.checks.base import CheckResult, Status
 from bcastctl.checks.report import RootCause
 from bcastctl.model import replace
@@ -41,14 +44,19 @@ class _Facts:
     off_nats: set[str] = field(default_factory=set)  # nodes that answer but are off NATS
     nats_down: set[str] = field(default_factory=set)  # regions whose NATS does not answer
     node_region: dict[str, str] = field(default_factory=dict)
+    bad_certificate: dict[str, str] = field(default_factory=dict)  # region -> TLS problem
 
     def between(self, region: str, far: str) -> Key | None:
-        """Why nodes of `region` and `far` cannot talk: a dead NATS, or a cut link."""
+        """Why nodes of `region` and `far` cannot talk: a dead NATS, or a cut link (and a
+        gateway certificate of one of them that its peers' TLS refuses, when there is)."""
         for side in (region, far):
             if side in self.nats_down:
                 return ("nats", side)
         link = _link(region, far)
-        return link if link in self.cut else None
+        if link not in self.cut:
+            return None
+        refused = [side for side in sorted((region, far)) if side in self.bad_certificate]
+        return ("certificate", refused[0]) if refused else link
 
 
 def _facts(failures: Sequence[CheckResult], unreachable: set[str]) -> _Facts:
@@ -75,6 +83,9 @@ def _facts(failures: Sequence[CheckResult], unreachable: set[str]) -> _Facts:
         node = membership.NodeMembership.of(r)
         if node is not None:
             facts.node_region.update(zip(node.missing, node.missing_regions, strict=False))
+        reach = gateway_reach.GatewayReached.of(r)
+        if reach is not None and reach.certificate_problem and r.scope_kind == "pair":
+            facts.bad_certificate.setdefault(r.regions[1], reach.certificate_problem)
     return facts
 
 
@@ -88,6 +99,9 @@ def _reasons(result: CheckResult, facts: _Facts) -> set[Key] | None:
     if result.scope_kind == "pair":
         if result.check == mcs_dns.NAME:
             return None  # DNS is the deepest layer we see: a cause of its own
+        reach = gateway_reach.GatewayReached.of(result)
+        if reach is not None and reach.certificate_problem:
+            return {("certificate", result.regions[1])}
         key = facts.between(*result.regions)
         return {key} if key else None
     partition = membership.Partition.of(result)
@@ -170,6 +184,15 @@ def _describe(key: Key, facts: _Facts) -> RootCause:
             explains=[],
             hint=f"give {subject} the fleet's cluster secret, or stop it",
         )
+    if kind == "certificate":
+        return RootCause(
+            cause=f"the NATS gateway certificate of {subject} fails its peers' TLS, so its "
+            f"gateway links cannot connect: {facts.bad_certificate[subject]}",
+            layer="tls",
+            explains=[],
+            hint=f"issue {subject}'s gateway certificate from the fleet's gateway CA for the "
+            "addresses its peers dial (nats.gateway_tls), then restart its NATS",
+        )
     a, b = subject.split("|")
     if key in facts.dns:
         return RootCause(
@@ -191,7 +214,15 @@ def root_causes(results: Sequence[CheckResult], unreachable: dict[str, str]) -> 
     """The fewest causes that explain every failed result, deepest layer first."""
     failures = [r for r in results if r.status == Status.fail]
     facts = _facts(failures, set(unreachable))
-    order = {"region": 0, "nats": 1, "link": 2, "down": 3, "off-nats": 3, "secret": 4}
+    order = {
+        "region": 0,
+        "nats": 1,
+        "certificate": 2,
+        "link": 2,
+        "down": 3,
+        "off-nats": 3,
+        "secret": 4,
+    }
     explained: dict[Key, list[str]] = {}
     leftovers: list[RootCause] = []
     for result in failures:

@@ -1,9 +1,11 @@
 """The lab's gateway TLS Secret (`fleet.nats.gateway_tls`): a CA of its own and, per region,
 a certificate for the addresses the other regions' NATS dial in the lab (the delay links
-towards that region), usable as server and client certificate (mutual TLS), written as the
-Secret's keys (tls.crt, tls.key, ca.crt) into the NATS pod's directory where the rendered
-pod mounts the Secret. The CA is kept in the state dir (ca.crt, ca.key) so that tests can
-issue other certificates (an expiring one, one from another CA) and restart NATS on them.
+towards that region) and, for a region on MCS, its clusterset gateway name (the URL host its
+MCS peers dial, which their NATS verifies the certificate against), usable as server and
+client certificate (mutual TLS), written as the Secret's keys (tls.crt, tls.key, ca.crt)
+into the NATS pod's directory where the rendered pod mounts the Secret. The CA is kept in
+the state dir (ca.crt, ca.key) so that tests can issue other certificates (an expiring
+one, one from another CA) and restart NATS on them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from bcastctl.exposure import on_mcs
+from bcastctl.fleet import Fleet
 from bcastctl.lab.addresses import LabPlan
 from bcastctl.targets.lab_state import GATEWAY_CA_FILE
 
@@ -63,8 +67,8 @@ def new_ca(common_name: str = "bcastctl lab gateway CA", days: float = 365) -> t
 def issue(
     ca_pem: str, ca_key_pem: str, name: str, hosts: list[str], days: float
 ) -> tuple[str, str]:
-    """(certificate PEM, key PEM) for `hosts` (IP SANs), server and client auth, signed by
-    the CA, valid for `days` from now."""
+    """(certificate PEM, key PEM) for `hosts` (IP addresses and DNS names, as SANs), server
+    and client auth, signed by the CA, valid for `days` from now."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -74,7 +78,7 @@ def issue(
     ca_key = serialization.load_pem_private_key(ca_key_pem.encode(), password=None)
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.now(tz=UTC)
-    sans = [x509.IPAddress(ipaddress.ip_address(host)) for host in hosts]
+    sans = [_san(host) for host in hosts]
     usage = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
     cert = (
         x509.CertificateBuilder()
@@ -91,15 +95,25 @@ def issue(
     return _pem(cert, key)
 
 
-def dialled_hosts(plan: LabPlan, region: str) -> list[str]:
+def _san(host: str) -> Any:
+    from cryptography import x509
+
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
+
+
+def dialled_hosts(plan: LabPlan, fleet: Fleet, region: str) -> list[str]:
     """The addresses the lab's NATS servers dial to reach `region`: its delay links (and
-    its own host, where its gateway listens)."""
+    its own host, where its gateway listens), and on MCS its clusterset gateway name."""
     own = next(r.host for r in plan.regions if r.name == region)
     links = [link.listen_host for r in plan.regions for link in r.links if link.to_region == region]
-    return sorted({own, *links})
+    names = [fleet.clusterset_names(region)["nats-gateway"]] if on_mcs(fleet.region(region)) else []
+    return sorted({own, *links}) + names
 
 
-def gateway_tls_files(plan: LabPlan, state_dir: Path) -> dict[str, dict[str, str]]:
+def gateway_tls_files(plan: LabPlan, fleet: Fleet, state_dir: Path) -> dict[str, dict[str, str]]:
     """Region -> Secret key -> content, with a new lab CA stored in the state dir."""
     ca_pem, ca_key_pem = new_ca()
     ca_path = state_dir / GATEWAY_CA_FILE
@@ -111,7 +125,7 @@ def gateway_tls_files(plan: LabPlan, state_dir: Path) -> dict[str, dict[str, str
     files: dict[str, dict[str, str]] = {}
     for region in plan.regions:
         cert, key = issue(
-            ca_pem, ca_key_pem, region.name, dialled_hosts(plan, region.name), CERT_DAYS
+            ca_pem, ca_key_pem, region.name, dialled_hosts(plan, fleet, region.name), CERT_DAYS
         )
         files[region.name] = {"tls.crt": cert, "tls.key": key, "ca.crt": ca_pem}
     return files

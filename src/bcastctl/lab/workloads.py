@@ -55,7 +55,7 @@ def lab_processes(launch: Launch) -> LabProcesses:
     nodes: list[tuple[str, ProcessSpec]] = []
     differences: list[LabDifference] = []
     tls = launch.fleet.nats.gateway_tls
-    tls_files = gateway_tls_files(plan, launch.state_dir) if tls is not None else {}
+    tls_files = gateway_tls_files(plan, launch.fleet, launch.state_dir) if tls is not None else {}
     for objects, region in zip(launch.objects, plan.regions, strict=True):
         secrets = {tls.secret: tls_files[region.name]} if tls is not None else {}
         spec = substitutions.nats_process(

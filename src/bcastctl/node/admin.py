@@ -153,8 +153,12 @@ async def dial(request: web.Request) -> web.Response:
     limiter = request.app[DIAL_LIMIT_KEY]
     if limiter.locked():
         raise HttpProblem(429, f"{diag.DIAL_MAX_RUNNING} dials are already running; retry later")
+    settings = _node(request).settings
+    in_cluster = diag.name_problem(parsed[0], (settings.cluster_domain, settings.clusterset_domain))
+    dns_server = settings.dns_server if in_cluster is None else None
     async with limiter:
-        return web.json_response(await diag.dial(*parsed, timeout_ms / 1000, tls == "nats"))
+        answer = await diag.dial(*parsed, timeout_ms / 1000, tls == "nats", dns_server)
+        return web.json_response(answer)
 
 
 def create_admin_app(node: Node) -> web.Application:

@@ -156,14 +156,31 @@ async def _nats_tls_certificate(writer: asyncio.StreamWriter) -> tuple[str | Non
     return ssl.DER_cert_to_PEM_cert(der), None
 
 
-async def dial(host: str, port: int, timeout_s: float, tls: bool = False) -> DialAnswer:
+async def dial(
+    host: str,
+    port: int,
+    timeout_s: float,
+    tls: bool = False,
+    dns_server: tuple[str, int] | None = None,
+) -> DialAnswer:
     """One TCP connect within `timeout_s`, closed at once; with `tls`, the certificate a
-    NATS gateway with TLS presents is fetched as well (nothing is sent but the handshake)."""
+    NATS gateway with TLS presents is fetched as well (nothing is sent but the handshake).
+    With `dns_server` the host name is looked up there first (the caller passes it for
+    cluster and clusterset names, as a pod's resolver sends those to the cluster DNS)."""
     addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    connect_host = host
+    if dns_server is not None:
+        found = await resolve(host, dns_server)
+        if found["error"] or not found["addresses"]:
+            problem = found["error"] or "no address"
+            return DialAnswer(
+                addr=addr, connected=False, ms=None, error=f"{host} does not resolve: {problem}"
+            )
+        connect_host = found["addresses"][0]
     started = time.perf_counter()
     try:
         async with asyncio.timeout(timeout_s):
-            _, writer = await asyncio.open_connection(host, port)
+            _, writer = await asyncio.open_connection(connect_host, port)
     except TimeoutError:
         return DialAnswer(
             addr=addr, connected=False, ms=None, error=f"no connection within {timeout_s:g} s"

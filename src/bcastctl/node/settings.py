@@ -189,7 +189,8 @@ class NodeSettings:
         "BCAST_DNS_SERVER",
         None,
         parse.host_port,
-        "IP:PORT for /api/diag/resolve (default: system resolver).",
+        "IP:PORT for /api/diag/resolve and for cluster names in /api/diag/dial "
+        "(default: system resolver).",
         metavar="IP:PORT",
     )
     cluster_domain = Setting[str](

@@ -65,8 +65,9 @@ class DnsExpectation:
 
 @dataclass(frozen=True)
 class GatewayDial:
-    """An address a region's NATS gateway dials to reach a peer outside MCS: the peer's
-    node port or load balancer (kube), or the delay link that stands for it (lab)."""
+    """An address a region's NATS gateway dials to reach a peer: outside MCS the peer's
+    node port or load balancer (kube), or the delay link that stands for it (lab); over
+    MCS (checked with gateway TLS) the peer's clusterset gateway name."""
 
     peer: str
     mode: str  # the peer's gateway mode (exposure.py): nodePort, loadBalancer, mcs (external)
@@ -97,7 +98,7 @@ class RegionEndpoints:
     dns_expectations: tuple[DnsExpectation, ...]
     turn: TurnEndpoint
     details: Mapping[str, str] = field(default_factory=dict)  # e.g. kube context, lab pids
-    # what this region dials for each peer it does not reach over MCS (empty: all on MCS)
+    # what this region dials for each peer gateway-reach checks (exposure.reach_dialled_peers)
     gateway_dials: tuple[GatewayDial, ...] = ()
 
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 
 from bcastctl.adapters.kube import KubeClient, Manifest, connect
 from bcastctl.errors import UnreachableError
-from bcastctl.exposure import gateway_hosts, mcs_peers, mode_label, peers_outside_mcs
+from bcastctl.exposure import gateway_hosts, mcs_peers, mode_label, reach_dialled_peers
 from bcastctl.fleet import Fleet
 from bcastctl.targets.base import (
     Capability,
@@ -45,6 +45,18 @@ def gateway_address(gateway: Manifest | None) -> str | None:
     addresses = (gateway or {}).get("status", {}).get("addresses") or []
     values = [a.get("value") for a in addresses if a.get("value")]
     return str(values[0]) if values else None
+
+
+def gateway_dials(fleet: Fleet, region: str) -> tuple[GatewayDial, ...]:
+    """The addresses `region`'s gateway dials for each peer gateway-reach checks
+    (exposure.reach_dialled_peers): node ports, load balancers, clusterset names."""
+    dialler = fleet.region(region)
+    dials: list[GatewayDial] = []
+    for name in reach_dialled_peers(fleet, region):
+        peer = fleet.region(name)
+        for host, port in gateway_hosts(fleet, dialler, peer):
+            dials.append(GatewayDial(name, mode_label(peer), host, port))
+    return tuple(dials)
 
 
 class KubeTarget:
@@ -148,7 +160,7 @@ class KubeTarget:
             dns_expectations=self._dns(name),
             turn=self._turn(name, gateway),
             details={"api": client.host, "client": client.name},
-            gateway_dials=self._gateway_dials(name),
+            gateway_dials=gateway_dials(self._fleet, name),
         )
 
     def _endpoint(self, region: str, pod: str, port: int) -> Endpoint:
@@ -174,16 +186,6 @@ class KubeTarget:
             for other in mcs_peers(self._fleet, region)
             for fqdn in self._fleet.clusterset_names(other).values()
         )
-
-    def _gateway_dials(self, region: str) -> tuple[GatewayDial, ...]:
-        """The addresses the fleet gives for each peer this region reaches outside MCS."""
-        dialler = self._fleet.region(region)
-        dials: list[GatewayDial] = []
-        for name in peers_outside_mcs(self._fleet, region):
-            peer = self._fleet.region(name)
-            for host, port in gateway_hosts(self._fleet, dialler, peer):
-                dials.append(GatewayDial(name, mode_label(peer), host, port))
-        return tuple(dials)
 
     def _turn(self, region: str, gateway: Manifest | None) -> TurnEndpoint:
         udp = [l for l in self._fleet.stunner.listeners if l.protocol == "TURN-UDP"]  # noqa: E741

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bcastctl.errors import ConfigError, UnreachableError
-from bcastctl.exposure import mcs_peers, mode_label, peers_outside_mcs
+from bcastctl.exposure import gateway_hosts, mcs_peers, mode_label, reach_dialled_peers
 from bcastctl.fleet import Fleet, load_fleet
 from bcastctl.targets.base import (
     Capability,
@@ -41,16 +41,27 @@ def _dns_expectations(state: LabState, fleet: Fleet, region: str) -> tuple[DnsEx
     return tuple(expectations)
 
 
-def _gateway_dials(fleet: Fleet, region: RegionState) -> tuple[GatewayDial, ...]:
-    """Per peer outside MCS, the delay link the lab's NATS dials in place of the peer's
-    node ports or load balancer (the lab's substitution of `gateway.gateways[*].url(s)`)."""
+def _gateway_dials(state: LabState, fleet: Fleet, region: RegionState) -> tuple[GatewayDial, ...]:
+    """Per peer gateway-reach checks (exposure.reach_dialled_peers), what the lab dials: for
+    a peer outside MCS the delay link its NATS dials in place of the peer's node ports or
+    load balancer (the lab's substitution of `gateway.gateways[*].url(s)`); for an MCS peer
+    its clusterset name (exposure.gateway_hosts), which the lab DNS answers with the peer's
+    gateway address, at the port the lab gave that gateway."""
     links = {link.to_region: link for link in region.links}
+    listens = {other.name: other.nats_gateway_listen for other in state.regions}
+    over_mcs = set(mcs_peers(fleet, region.name))
+    dialler = fleet.region(region.name)
     dials: list[GatewayDial] = []
-    for name in peers_outside_mcs(fleet, region.name):
-        link = links.get(name)
-        if link is not None:
-            host, _, port = link.listen.rpartition(":")
-            dials.append(GatewayDial(name, mode_label(fleet.region(name)), host, int(port)))
+    for name in reach_dialled_peers(fleet, region.name):
+        peer = fleet.region(name)
+        if name in over_mcs and name in listens:
+            ((host, _),) = gateway_hosts(fleet, dialler, peer)
+            port = listens[name].rpartition(":")[2]
+        elif name in links:
+            host, _, port = links[name].listen.rpartition(":")
+        else:
+            continue
+        dials.append(GatewayDial(name, mode_label(peer), host, int(port)))
     return tuple(dials)
 
 
@@ -79,7 +90,7 @@ def region_endpoints(state: LabState, fleet: Fleet, region: RegionState) -> Regi
         dns_expectations=_dns_expectations(state, fleet, region.name),
         turn=_turn(state, region.name),
         details={"state_dir": state.state_dir},
-        gateway_dials=_gateway_dials(fleet, region),
+        gateway_dials=_gateway_dials(state, fleet, region),
     )
 
 
