@@ -104,6 +104,28 @@ def test_sessions_that_end_in_time_are_reported_drained_pod_by_pod(
     assert all("not drained" in d["note"] for d in other["drains"])
 
 
+def test_a_node_the_api_server_briefly_cannot_reach_is_still_drained_not_cut(
+    clusters, fleet_file, cli, nodes
+):
+    """Through the pod proxy, a pod the API server cannot dial is a 503 "error trying to reach
+    service" (k8s.io/apimachinery pkg/util/proxy/transport.go), answered at once: deploy asks
+    the node again before it would replace the pod undrained and cut its viewers."""
+    assert cli("-f", str(fleet_file(image=V1)), "deploy", "--yes", "--no-gate")[0] == 0
+    first, second = nodes[f"{CANARY}-broadcaster-0"], nodes[f"{CANARY}-broadcaster-1"]
+    first.sessions, second.sessions = 1, 2
+    key = ("broadcaster", second.pod, ADMIN_PORT)
+    clusters.call(lambda: clusters.clusters[CANARY].pod_blips.update({key: 2}))
+
+    code, result, err = cli("-f", str(fleet_file(image=V2)), "deploy", "--yes", "--no-gate", *POLL)
+    assert code == 0, err
+    canary = result["regions"][0]
+    assert [(d["pod"], d["drained"], d["cut"], d["note"]) for d in canary["drains"]] == [
+        (second.pod, 2, 0, None),
+        (first.pod, 1, 0, None),
+    ]
+    assert (second.drained, second.cut) == (2, 0)
+
+
 def test_a_drain_that_would_cut_more_than_max_disrupted_is_cancelled_before_it_cuts(
     clusters, fleet_file, cli, nodes
 ):

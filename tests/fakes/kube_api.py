@@ -94,6 +94,8 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
     crds: set[str] = attrs.field(factory=lambda: set(CRDS))
     workloads: Workloads = attrs.field(factory=Workloads)
     pod_backends: dict[tuple[str, str, int], str] = attrs.field(factory=dict)
+    # requests the API server fails to dial a pod's port with, before it reaches it again
+    pod_blips: dict[tuple[str, str, int], int] = attrs.field(factory=dict)
     observers: list[Callable[[ShimmedKubernetes, str, Obj | None], None]] = attrs.field(
         factory=list
     )
@@ -530,9 +532,13 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
         self, request: rendering.Request, raw: aiohttp.web.BaseRequest
     ) -> aiohttp.web.StreamResponse:
         pod, _, port = (request.name or "").partition(":")
-        backend = self.pod_backends.get((request.namespace or "", pod, int(port or 0)))
+        key = (request.namespace or "", pod, int(port or 0))
+        backend = self.pod_backends.get(key)
         if backend is None:
             raise _error(503, "ServiceUnavailable", f"no endpoint for pod {pod}:{port}")
+        if self.pod_blips.get(key, 0) > 0:  # as apimachinery's proxy transport answers it
+            self.pod_blips[key] -= 1
+            raise _error(503, "ServiceUnavailable", f"error trying to reach service: {pod}")
         path = (request.subresource or "proxy").removeprefix("proxy")
         async with (
             aiohttp.ClientSession() as session,

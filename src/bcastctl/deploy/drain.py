@@ -52,6 +52,9 @@ DEADLINE_GRACE_S = 3.0  # the node's own deadline, plus this, before sessions co
 CANCEL_BEFORE_S = 2.0  # a drain over budget is cancelled this long before the node's deadline
 REVISION_LABEL = "controller-revision-hash"  # set on its pods by the StatefulSet controller
 ANSWER_LIMIT = 256 * 1024  # bytes read from a node's drain or metrics answer
+DRAIN_ASKS = 3  # a node the pod proxy cannot reach is asked this many times in all
+ASK_AGAIN_S = 0.5  # ... waiting this long (at most the poll interval) times the attempts so far
+UNREACHED_STATUS = frozenset({502, 503, 504})  # the pod proxy could not dial the pod
 
 
 @dataclass
@@ -167,6 +170,29 @@ async def _cancel_drain(client: KubeClient, plan: DrainPlan, pod: str) -> bool:
     return status == 200
 
 
+async def _ask_to_drain(
+    client: KubeClient, plan: DrainPlan, pod: str, poll_s: float
+) -> tuple[int, bytes] | str:
+    """POST /api/drain, asked again (DRAIN_ASKS in all) while the node cannot be reached: the
+    pod proxy answers a pod it cannot dial with 502/503/504 at once, and a pod replaced
+    undrained cuts its viewers, so a blip of the network is waited out. The last answer, or
+    why there was none."""
+    problem = ""
+    for attempt in range(1, DRAIN_ASKS + 1):
+        if attempt > 1:
+            await asyncio.sleep(min(ASK_AGAIN_S, poll_s) * (attempt - 1))
+        try:
+            status, data = await client.proxy(
+                "POST", plan.namespace, pod, plan.admin_port, "/api/drain"
+            )
+        except BcastError as e:
+            problem = e.message
+            continue
+        if status not in UNREACHED_STATUS or attempt == DRAIN_ASKS:
+            return status, data
+    return problem
+
+
 async def drain_pod(
     client: KubeClient,
     plan: DrainPlan,
@@ -178,12 +204,10 @@ async def drain_pod(
     """Drain one pod's node and wait until its sessions are gone or its deadline passed;
     with a `budget` (sessions it may cut), cancel the drain before cutting more."""
     started = time.monotonic()
-    try:
-        status, data = await client.proxy(
-            "POST", plan.namespace, pod, plan.admin_port, "/api/drain"
-        )
-    except BcastError as e:
-        return PodDrain(pod=pod, note=f"not drained: {e.message}")
+    asked = await _ask_to_drain(client, plan, pod, poll_s)
+    if isinstance(asked, str):
+        return PodDrain(pod=pod, note=f"not drained: {asked}")
+    status, data = asked
     answer = _json(data)
     sessions, left = answer.get("sessions"), answer.get("deadline_s")
     if status != 202 or not isinstance(sessions, int) or not isinstance(left, int | float):
