@@ -534,11 +534,13 @@ class ShimmedKubernetes(kmock.KubernetesEmulator):
         pod, _, port = (request.name or "").partition(":")
         key = (request.namespace or "", pod, int(port or 0))
         backend = self.pod_backends.get(key)
-        if backend is None:
-            raise _error(503, "ServiceUnavailable", f"no endpoint for pod {pod}:{port}")
-        if self.pod_blips.get(key, 0) > 0:  # as apimachinery's proxy transport answers it
+        # as apimachinery's proxy transport (pkg/util/proxy/transport.go) answers a failed dial
+        dial = f"error trying to reach service: dial tcp 10.0.0.1:{port}"
+        if backend is None:  # nothing listens on the pod's port
+            raise _error(503, "ServiceUnavailable", f"{dial}: connect: connection refused")
+        if self.pod_blips.get(key, 0) > 0:  # the network between them drops the dial
             self.pod_blips[key] -= 1
-            raise _error(503, "ServiceUnavailable", f"error trying to reach service: {pod}")
+            raise _error(503, "ServiceUnavailable", f"{dial}: i/o timeout")
         path = (request.subresource or "proxy").removeprefix("proxy")
         async with (
             aiohttp.ClientSession() as session,

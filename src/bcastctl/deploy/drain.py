@@ -175,8 +175,9 @@ async def _ask_to_drain(
 ) -> tuple[int, bytes] | str:
     """POST /api/drain, asked again (DRAIN_ASKS in all) while the node cannot be reached: the
     pod proxy answers a pod it cannot dial with 502/503/504 at once, and a pod replaced
-    undrained cuts its viewers, so a blip of the network is waited out. The last answer, or
-    why there was none."""
+    undrained cuts its viewers, so a blip of the network (a timeout, no route) is waited
+    out; a refused connection (nothing listens) is not. The last answer, or why there was
+    none."""
     problem = ""
     for attempt in range(1, DRAIN_ASKS + 1):
         if attempt > 1:
@@ -188,9 +189,16 @@ async def _ask_to_drain(
         except BcastError as e:
             problem = e.message
             continue
-        if status not in UNREACHED_STATUS or attempt == DRAIN_ASKS:
+        if status not in UNREACHED_STATUS or attempt == DRAIN_ASKS or _refused(data):
             return status, data
     return problem
+
+
+def _refused(data: bytes) -> bool:
+    """The API server reached the pod's address and nothing listened there ("error trying
+    to reach service: dial tcp IP:PORT: connect: connection refused", apimachinery's proxy
+    transport): no node to drain, not a blip; asking again would only wait."""
+    return "connection refused" in str(_json(data).get("message", ""))
 
 
 async def drain_pod(
