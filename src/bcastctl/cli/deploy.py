@@ -11,6 +11,7 @@ from bcastctl.cli.options import (
     duration_option,
     kube_context_option,
     kubeconfig_option,
+    max_disrupted_option,
     regions_option,
 )
 
@@ -42,13 +43,9 @@ DEPLOY_EPILOG = (
     default="1s",
     minimum=0.05,
 )
-@click.option(
-    "--max-disrupted",
-    type=click.IntRange(min=0),
-    default=None,
-    metavar="N",
-    help="Never cut more than N sessions per region: a drain that would is cancelled "
-    "before its deadline, and the region rolled back.",
+@max_disrupted_option(
+    "Never cut more than N sessions per region: a drain that would is cancelled "
+    "before its deadline, and the region rolled back."
 )
 @kubeconfig_option
 @kube_context_option

@@ -85,6 +85,13 @@ def regions_option(help: str = "Only this region (repeatable).") -> Callable[[F]
     return click.option("--region", "-r", "region", multiple=True, help=help)
 
 
+def max_disrupted_option(help: str) -> Callable[[F], F]:
+    """`--max-disrupted N`: the sessions a rollout or rollback may cut per region."""
+    return click.option(
+        "--max-disrupted", type=click.IntRange(min=0), default=None, metavar="N", help=help
+    )
+
+
 def kubeconfig_option(f: F) -> F:
     return click.option(
         "--kubeconfig", default=None, help="Kubeconfig file (overrides the fleet's)."

@@ -7,7 +7,12 @@ import click
 from bcastctl.cli import context
 from bcastctl.cli.base import Command
 from bcastctl.cli.interaction import confirm, progress_bars
-from bcastctl.cli.options import duration_option, kube_context_option, kubeconfig_option
+from bcastctl.cli.options import (
+    duration_option,
+    kube_context_option,
+    kubeconfig_option,
+    max_disrupted_option,
+)
 
 ROLLBACK_EPILOG = (
     "Exit codes: 0 rolled back, 1 the restored revision did not become ready, "
@@ -18,13 +23,9 @@ ROLLBACK_EPILOG = (
 @click.command(cls=Command, epilog=ROLLBACK_EPILOG)
 @click.option("--region", "-r", required=True, help="The region to roll back.")
 @duration_option("--timeout", help="Rollout deadline.", positive=True)
-@click.option(
-    "--max-disrupted",
-    type=click.IntRange(min=0),
-    default=None,
-    metavar="N",
-    help="Never cut more than N sessions: a drain that would is cancelled before its "
-    "deadline, and the rollback stops (exit 1) with the pods not yet replaced left as they are.",
+@max_disrupted_option(
+    "Never cut more than N sessions: a drain that would is cancelled before its "
+    "deadline, and the rollback stops (exit 1) with the pods not yet replaced left as they are."
 )
 @click.option("--yes", "-y", is_flag=True, help="Do not ask.")
 @kubeconfig_option
